@@ -1,0 +1,182 @@
+/**
+ * The one codec: every value that crosses the ring, the journal or the disk is
+ * JSON text. The default "tagged" format keeps the types JSON loses (Date, Map,
+ * Set, BigInt, undefined, NaN, ±Infinity, -0, Uint8Array, RegExp) as small
+ * tagged objects `{"~":tag,"v":value}`; ordinary data stays plain JSON, so the
+ * encoded text is both readable and what deflate compresses best.
+ *
+ * Escaping: a real object key that starts with "~" is written with one more "~"
+ * in front, so a tagged object (whose only tag key is exactly "~") can never be
+ * confused with user data, and decoding stays a single JSON.parse with a reviver.
+ */
+
+export type Format = "tagged" | "json";
+
+const TAG = "~";
+
+export function encode(value: unknown, format: Format = "tagged"): string {
+  const text = format === "tagged" ? encodeTagged(value) : encodePlain(value);
+  // JSON.stringify(undefined) is undefined; the plain format has no way to say it.
+  return text ?? "null";
+}
+
+export function decode(text: string, format: Format = "tagged"): unknown {
+  return format === "tagged" ? JSON.parse(text, revive) : JSON.parse(text);
+}
+
+/** Encodes an object key so it can be spliced into hand-built JSON text. */
+export function encodeKey(key: string, format: Format = "tagged"): string {
+  return JSON.stringify(format === "tagged" && key.startsWith(TAG) ? TAG + key : key);
+}
+
+function encodeTagged(value: unknown): string {
+  return JSON.stringify(toTagged(value));
+}
+
+function toTagged(value: unknown): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (Number.isFinite(value)) return Object.is(value, -0) ? { [TAG]: "-0" } : value;
+      return { [TAG]: Number.isNaN(value) ? "NaN" : value > 0 ? "Inf" : "-Inf" };
+    case "bigint":
+      return { [TAG]: "big", v: value.toString() };
+    case "undefined":
+      return { [TAG]: "und" };
+    case "object":
+      return value === null ? null : objectToTagged(value);
+    default:
+      // Functions and symbols are the sanitizer's business; never throw here.
+      return { [TAG]: "und" };
+  }
+}
+
+function objectToTagged(value: object): unknown {
+  if (Array.isArray(value)) return value.map(toTagged);
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    return { [TAG]: "date", v: Number.isNaN(ms) ? null : ms };
+  }
+  if (value instanceof Map) return { [TAG]: "map", v: [...value].map(([k, v]) => [toTagged(k), toTagged(v)]) };
+  if (value instanceof Set) return { [TAG]: "set", v: [...value].map(toTagged) };
+  if (value instanceof Uint8Array) return { [TAG]: "u8", v: toBase64(value) };
+  if (value instanceof RegExp) return { [TAG]: "re", v: [value.source, value.flags] };
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    out[key.startsWith(TAG) ? TAG + key : key] = toTagged((value as Record<string, unknown>)[key]);
+  }
+  return out;
+}
+
+function revive(this: unknown, _key: string, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const obj = value as Record<string, unknown>;
+  if (TAG in obj) return fromTag(obj[TAG], obj.v);
+  let escaped = false;
+  for (const key in obj) {
+    if (key.startsWith(TAG)) {
+      escaped = true;
+      break;
+    }
+  }
+  if (!escaped) return obj;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(obj)) out[key.startsWith(TAG) ? key.slice(1) : key] = obj[key];
+  return out;
+}
+
+function fromTag(tag: unknown, v: unknown): unknown {
+  switch (tag) {
+    case "und":
+      return undefined;
+    case "NaN":
+      return NaN;
+    case "Inf":
+      return Infinity;
+    case "-Inf":
+      return -Infinity;
+    case "-0":
+      return -0;
+    case "big":
+      return BigInt(v as string);
+    case "date":
+      return new Date(v === null ? NaN : (v as number));
+    case "map":
+      return new Map(v as [unknown, unknown][]);
+    case "set":
+      return new Set(v as unknown[]);
+    case "u8":
+      return fromBase64(v as string);
+    case "re":
+      return new RegExp((v as string[])[0], (v as string[])[1]);
+    default:
+      throw new SyntaxError(`hono-replay codec: unknown tag ${JSON.stringify(tag)}`);
+  }
+}
+
+/**
+ * JSON.parse revives bottom-up, so a Map's entries arrive already revived, but an
+ * undefined produced by the reviver deletes the property it stands in. Arrays keep
+ * their slots (JSON.parse leaves holes as undefined), objects lose the key: that
+ * is the one place where "undefined" and "missing" are the same after decoding.
+ */
+
+function encodePlain(value: unknown): string | undefined {
+  return JSON.stringify(value, plainReplacer);
+}
+
+function plainReplacer(this: unknown, _key: string, value: unknown): unknown {
+  switch (typeof value) {
+    case "bigint":
+      return value.toString();
+    case "object":
+      if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), v]));
+      if (value instanceof Set) return [...value];
+      if (value instanceof Uint8Array) return [...value];
+      if (value instanceof RegExp) return value.toString();
+      return value;
+    default:
+      return value;
+  }
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+function toBase64(bytes: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i] << 16;
+    out += B64[n >> 18] + B64[(n >> 12) & 63] + "==";
+  } else if (rest === 2) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + "=";
+  }
+  return out;
+}
+
+function fromBase64(text: string): Uint8Array {
+  const clean = text.replace(/=+$/, "");
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let acc = 0;
+  let o = 0;
+  for (const ch of clean) {
+    const v = B64.indexOf(ch);
+    if (v < 0) throw new SyntaxError("hono-replay codec: bad base64 in Uint8Array");
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 255;
+    }
+  }
+  return out;
+}

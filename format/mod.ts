@@ -1,0 +1,14 @@
+/** The event format, the codec and the recording file: shared by every part of the pipeline. */
+export { decode, encode, encodeKey, type Format } from "./codec.ts";
+export * from "./events.ts";
+export * from "./errors.ts";
+export { assertValidId, isValidId, newRecordingId, randomToken, shortHash } from "./ids.ts";
+export {
+  compressText,
+  decodeRecordingFile,
+  encodeRecordingFile,
+  type RecordingColumns,
+  type RecordingMeta,
+  recordingFromText,
+  recordingText,
+} from "./recording_file.ts";

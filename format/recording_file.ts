@@ -1,0 +1,103 @@
+/**
+ * The recording file: columnar JSON text, zlib-compressed.
+ *
+ *   {"v":1,"meta":{…summary},"k":"mrerer…","t":[0,412,96,…],"l":["validate",…],"d":[payload,…]}
+ *
+ * Columns compress far better than an array of event objects: kinds become one
+ * short string, offsets become small deltas, and consecutive payloads (the same
+ * form a keystroke apart) sit next to each other for deflate to match. The zlib
+ * wrapper's checksum turns any corruption into a clear error instead of garbage.
+ */
+
+import { unzlibSync, zlibSync } from "fflate";
+import { decode, type Format } from "./codec.ts";
+import { CorruptRecordingError } from "./errors.ts";
+import { FrameKind, type Recording, type RecordingSummary, type ReplayEvent, toEvent } from "./events.ts";
+
+const MAGIC = [0x48, 0x52, 0x50, 0x01]; // "HRP" v1, then one byte: the payload format
+const FORMAT_BYTE: Record<Format, number> = { tagged: 0, json: 1 };
+const HEADER = MAGIC.length + 1;
+
+/** The columns of a recording as the worker accumulates them: raw payload text, never parsed. */
+export interface RecordingColumns {
+  kinds: string;
+  offsets: number[];
+  labels: string[];
+  payloads: string[];
+}
+
+export type RecordingMeta = Omit<RecordingSummary, "sizeBytes">;
+
+export function encodeRecordingFile(meta: RecordingMeta, columns: RecordingColumns): Uint8Array {
+  return compressText(recordingText(meta, columns), meta.format);
+}
+
+export function recordingText(meta: RecordingMeta, columns: RecordingColumns): string {
+  const deltas = new Array<number>(columns.offsets.length);
+  let previous = 0;
+  for (let i = 0; i < columns.offsets.length; i++) {
+    deltas[i] = columns.offsets[i] - previous;
+    previous = columns.offsets[i];
+  }
+  return (
+    '{"v":1,"meta":' + JSON.stringify(meta) +
+    ',"k":' + JSON.stringify(columns.kinds) +
+    ',"t":' + JSON.stringify(deltas) +
+    ',"l":' + JSON.stringify(columns.labels) +
+    ',"d":[' + columns.payloads.join(",") + "]}"
+  );
+}
+
+export function compressText(text: string, format: Format): Uint8Array {
+  const body = zlibSync(new TextEncoder().encode(text), { level: 9, mem: 8 });
+  const out = new Uint8Array(HEADER + body.length);
+  out.set(MAGIC);
+  out[MAGIC.length] = FORMAT_BYTE[format];
+  out.set(body, HEADER);
+  return out;
+}
+
+export function decodeRecordingFile(id: string, bytes: Uint8Array): Recording {
+  if (bytes.length < HEADER + 6 || MAGIC.some((b, i) => bytes[i] !== b) || bytes[MAGIC.length] > 1) {
+    throw new CorruptRecordingError(id, "not a hono-replay recording file");
+  }
+  const format: Format = bytes[MAGIC.length] === FORMAT_BYTE.json ? "json" : "tagged";
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(unzlibSync(bytes.subarray(HEADER)));
+  } catch (error) {
+    throw new CorruptRecordingError(id, `cannot decompress: ${(error as Error).message}`);
+  }
+  try {
+    return recordingFromText(text, format, bytes.length);
+  } catch (error) {
+    throw new CorruptRecordingError(id, `cannot decode: ${(error as Error).message}`);
+  }
+}
+
+/** Also used for active recordings, which the worker hands over as uncompressed text. */
+export function recordingFromText(text: string, format: Format, sizeBytes: number): Recording {
+  // The envelope (meta, kinds, offsets, labels) holds no "~" keys, so one codec
+  // parse of the whole text revives exactly the payloads.
+  const file = decode(text, format) as { v: number; meta: RecordingMeta; k: string; t: number[]; l: string[]; d: unknown[] };
+  if (file?.v !== 1) throw new Error(`unsupported file version ${file?.v}`);
+  if (typeof file.k !== "string" || file.t.length !== file.k.length || file.d.length !== file.k.length) {
+    throw new Error("columns of different lengths");
+  }
+  return { ...file.meta, sizeBytes, events: columnsToEvents(file.k, file.t, file.l, file.d) };
+}
+
+function columnsToEvents(kinds: string, deltas: number[], labels: string[], payloads: unknown[]): ReplayEvent[] {
+  const events: ReplayEvent[] = [];
+  let t = 0;
+  let label = 0;
+  for (let i = 0; i < kinds.length; i++) {
+    t += deltas[i];
+    const kind = kinds[i];
+    const hasLabel = kind === FrameKind.event || kind === FrameKind.info;
+    const event = toEvent(kind, t, hasLabel ? labels[label++] : "", payloads[i]);
+    if (!event) throw new Error(`unknown event kind ${JSON.stringify(kind)} at ${i}`);
+    events.push(event);
+  }
+  return events;
+}

@@ -1,0 +1,57 @@
+/** The persistence worker's entry point: opens the storage from its spec and runs the engine. */
+
+import type { RecordingStorage, StorageSpec } from "../storage/mod.ts";
+import { Engine, type EngineOptions, type EngineRequest } from "./engine.ts";
+import { parentPort } from "./runtime.ts";
+
+export interface WorkerInit {
+  type: "init";
+  buffer: SharedArrayBuffer;
+  storage: StorageSpec;
+  options: EngineOptions;
+}
+
+export type ToWorker = WorkerInit | { type: "request"; id: number; request: EngineRequest } | { type: "crash" };
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "reply"; id: number; value?: unknown; error?: string }
+  | { type: "warn"; message: string };
+
+const port = await parentPort();
+let engine: Promise<Engine> | undefined;
+
+port.onMessage((message) => {
+  const m = message as ToWorker;
+  if (m.type === "init") {
+    engine = start(m);
+    engine.then(() => port.postMessage({ type: "ready" } satisfies FromWorker), (error) => {
+      port.postMessage({ type: "warn", message: `worker failed to start: ${error?.stack ?? error}` } satisfies FromWorker);
+      throw error;
+    });
+  } else if (m.type === "request") {
+    void answer(m.id, m.request);
+  } else if (m.type === "crash") {
+    // Used by the tests to kill the worker the way a bug would: an uncaught error.
+    setTimeout(() => {
+      throw new Error("hono-replay: simulated worker crash");
+    });
+  }
+});
+
+async function start(init: WorkerInit): Promise<Engine> {
+  const module = await import(init.storage.module);
+  const storage = module[init.storage.export](init.storage.options) as RecordingStorage;
+  const warn = (message: string) => port.postMessage({ type: "warn", message } satisfies FromWorker);
+  const created = new Engine(init.buffer, storage, init.options, warn, "atomics");
+  await created.start();
+  return created;
+}
+
+async function answer(id: number, request: EngineRequest) {
+  try {
+    const value = await (await engine!).handle(request);
+    port.postMessage({ type: "reply", id, value } satisfies FromWorker);
+  } catch (error) {
+    port.postMessage({ type: "reply", id, error: (error as Error)?.message ?? String(error) } satisfies FromWorker);
+  }
+}

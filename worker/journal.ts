@@ -1,0 +1,110 @@
+/**
+ * An append-only journal of drained frames. The worker writes each batch here
+ * before it commits the ring's read position, and marks a recording done once it
+ * is persisted, so that a replacement worker (or the next process, after a
+ * crash) rebuilds exactly the recordings that were active — no frame lost, none
+ * counted twice. Writes reach the OS on every batch (that survives a killed
+ * process); fsync is batched to once a second (that bounds loss on power failure).
+ *
+ * The file is frame lines plus two markers: `~ P <position>` after each batch and
+ * `<id> D` when a recording is done. It is compacted by rewriting only what is
+ * still active once it grows past `compactBytes`.
+ */
+
+import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
+import { JOURNAL_ID } from "./drain.ts";
+
+export interface JournalReplay {
+  /** Frames of recordings that were not done, in order. */
+  frames: string[];
+  /** The ring position the last journaled batch ended at. */
+  position?: number;
+}
+
+export class Journal {
+  private fd: number;
+  private lastSync = 0;
+  private bytes: number;
+
+  constructor(
+    readonly path: string,
+    private readonly syncIntervalMs = 1000,
+    private readonly compactBytes = 16 * 1024 * 1024,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, "a");
+    this.bytes = fstatSync(this.fd).size;
+  }
+
+  /** Reads a journal file; a torn last line (a write cut by a crash) is ignored. */
+  static read(path: string): JournalReplay {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      return { frames: [] };
+    }
+    const lines = text.split("\n");
+    lines.pop(); // after the last "\n": empty, or a torn write
+    const done = new Set<string>();
+    let position: number | undefined;
+    for (const line of lines) {
+      const h = parseFrameHeader(line);
+      if (h?.kind === FrameKind.done) done.add(h.id);
+      else if (h?.id === JOURNAL_ID && h.kind === FrameKind.position) position = h.t;
+    }
+    const frames = lines.filter((line) => {
+      const h = parseFrameHeader(line);
+      return h !== undefined && h.id !== JOURNAL_ID && h.kind !== FrameKind.done && !done.has(h.id);
+    });
+    return { frames, position };
+  }
+
+  append(frames: string[], ringPosition: number): void {
+    this.write(frames.join("\n") + "\n" + positionLine(ringPosition) + "\n");
+  }
+
+  markDone(id: string): void {
+    this.write(frame(id, FrameKind.done, 0, "", "0") + "\n");
+  }
+
+  /** Rewrites the journal to hold only `active` frames; atomic by rename. */
+  compactIfLarge(active: () => Iterable<string>, ringPosition: number): void {
+    if (this.bytes < this.compactBytes) return;
+    const temp = this.path + ".compact";
+    const fd = openSync(temp, "w");
+    let size = 0;
+    const put = (text: string) => (size += writeSync(fd, text));
+    for (const line of active()) put(line + "\n");
+    put(positionLine(ringPosition) + "\n");
+    fdatasyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, this.path);
+    closeSync(this.fd);
+    this.fd = openSync(this.path, "a");
+    this.bytes = size;
+  }
+
+  close(remove = false): void {
+    try {
+      fdatasyncSync(this.fd);
+      closeSync(this.fd);
+    } catch { /* already closed */ }
+    if (remove) rmSync(this.path, { force: true });
+  }
+
+  private write(text: string): void {
+    this.bytes += writeSync(this.fd, text);
+    const now = Date.now();
+    if (now - this.lastSync >= this.syncIntervalMs) {
+      fdatasyncSync(this.fd);
+      this.lastSync = now;
+    }
+  }
+}
+
+function positionLine(position: number): string {
+  return frame(JOURNAL_ID, FrameKind.position, position >>> 0, "", "0");
+}

@@ -1,0 +1,90 @@
+/**
+ * The request thread's side of the ring. A full ring never blocks or fails a
+ * request: frames wait in a bounded overflow (in order) and are moved into the
+ * ring as the worker frees space; past the bound a frame is dropped and counted
+ * against its recording, and the count follows as a "dropped" frame.
+ */
+
+import { frame, FrameKind } from "../format/mod.ts";
+import { RingWriter } from "./ring.ts";
+
+export interface EventLogOptions {
+  /** Characters the overflow may hold before frames are dropped. Default 8 Mi. */
+  overflowLimit?: number;
+}
+
+export class EventLog {
+  private readonly writer: RingWriter;
+  private overflow: string[] = [];
+  private overflowHead = 0;
+  private overflowChars = 0;
+  private readonly overflowLimit: number;
+  private readonly droppedBy = new Map<string, number>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Frames dropped since start, over all recordings. */
+  droppedTotal = 0;
+
+  constructor(readonly buffer: SharedArrayBuffer, options: EventLogOptions = {}) {
+    this.writer = new RingWriter(buffer);
+    this.overflowLimit = options.overflowLimit ?? 8 * 1024 * 1024;
+  }
+
+  /** Appends a frame for recording `id`. Returns false if it had to be dropped. */
+  append(id: string, text: string): boolean {
+    if (this.overflowHead === this.overflow.length && this.droppedBy.size === 0 && this.writer.write(text)) return true;
+    this.flush();
+    if (this.overflowHead === this.overflow.length && this.droppedBy.size === 0 && this.writer.write(text)) return true;
+    if (this.overflowChars + text.length > this.overflowLimit) {
+      this.droppedBy.set(id, (this.droppedBy.get(id) ?? 0) + 1);
+      this.droppedTotal++;
+      this.scheduleFlush();
+      return false;
+    }
+    this.overflow.push(text);
+    this.overflowChars += text.length;
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** Frames waiting outside the ring. */
+  get pending(): number {
+    return this.overflow.length - this.overflowHead + this.droppedBy.size;
+  }
+
+  /** Moves what it can from the overflow into the ring; true when nothing is left waiting. */
+  flush(): boolean {
+    while (this.overflowHead < this.overflow.length) {
+      const text = this.overflow[this.overflowHead];
+      if (!this.writer.write(text)) return false;
+      this.overflowHead++;
+      this.overflowChars -= text.length;
+    }
+    this.overflow = [];
+    this.overflowHead = 0;
+    for (const [id, count] of this.droppedBy) {
+      if (!this.writer.write(frame(id, FrameKind.dropped, 0, String(count), "0"))) return false;
+      this.droppedBy.delete(id);
+    }
+    return true;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    const retry = () => {
+      this.flushTimer = undefined;
+      if (!this.flush()) this.scheduleFlush();
+    };
+    this.flushTimer = setTimeout(retry, 5);
+    // An overflow must not keep a process alive that is otherwise done.
+    (this.flushTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Waits (asynchronously) until every frame is in the ring. */
+  async drainOverflow(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.flush()) {
+      if (Date.now() > deadline) throw new Error("hono-replay: the worker did not free ring space in time");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * A single-producer, single-consumer ring of text frames in a SharedArrayBuffer.
+ *
+ * The request thread appends with a few Atomics operations and one copy: no
+ * message, no await, no lock. The worker reads from its own cursor and commits
+ * the read position only once what it read is safe in the journal, so a worker
+ * that dies mid-batch is replaced by one that reads the same frames again.
+ *
+ * Positions are free-running 32-bit counters (they wrap at 2^32, which is a
+ * multiple of the power-of-two capacity); a frame is a little-endian u32 byte
+ * length, the UTF-8 bytes, padding to 4. A frame never straddles the end: when
+ * it does not fit, a SKIP length sends the reader back to the start.
+ */
+
+const WRITE = 0;
+const READ = 1;
+const WAITING = 2;
+const SIGNAL = 3;
+const HEARTBEAT = 4;
+const HEADER_BYTES = 64;
+const SKIP = 0xffffffff;
+
+export interface RingInfo {
+  capacity: number;
+  used: number;
+}
+
+export function createRingBuffer(capacityBytes = 4 * 1024 * 1024): SharedArrayBuffer {
+  if (capacityBytes < 1024 || (capacityBytes & (capacityBytes - 1)) !== 0) {
+    throw new RangeError(`ring capacity must be a power of two of at least 1024 bytes, got ${capacityBytes}`);
+  }
+  return new SharedArrayBuffer(HEADER_BYTES + capacityBytes);
+}
+
+class RingView {
+  protected readonly header: Int32Array;
+  protected readonly data: Uint8Array;
+  protected readonly view: DataView;
+  readonly capacity: number;
+  protected readonly mask: number;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    this.capacity = buffer.byteLength - HEADER_BYTES;
+    this.data = new Uint8Array(buffer, HEADER_BYTES, this.capacity);
+    this.view = new DataView(buffer, HEADER_BYTES, this.capacity);
+    this.mask = this.capacity - 1;
+  }
+
+  info(): RingInfo {
+    return { capacity: this.capacity, used: (Atomics.load(this.header, WRITE) - Atomics.load(this.header, READ)) >>> 0 };
+  }
+
+  heartbeat(): number {
+    return Atomics.load(this.header, HEARTBEAT);
+  }
+}
+
+export class RingWriter extends RingView {
+  private readonly encoder = new TextEncoder();
+  private scratch = new Uint8Array(4096);
+
+  /** Appends one frame; false when it does not fit now (the caller keeps it). */
+  write(text: string): boolean {
+    const bytes = this.encodeToScratch(text);
+    const size = (4 + bytes + 3) & ~3;
+    if (size > this.capacity / 2) throw new RangeError(`frame of ${bytes} bytes exceeds half the ring`);
+    const w = Atomics.load(this.header, WRITE) >>> 0;
+    const r = Atomics.load(this.header, READ) >>> 0;
+    const free = this.capacity - ((w - r) >>> 0);
+    const at = w & this.mask;
+    const tail = this.capacity - at;
+    let start = w;
+    if (tail < size) {
+      if (free < tail + size) return false;
+      this.view.setUint32(at, SKIP, true);
+      start = (w + tail) >>> 0;
+    } else if (free < size) {
+      return false;
+    }
+    const offset = start & this.mask;
+    this.view.setUint32(offset, bytes, true);
+    this.data.set(this.scratch.subarray(0, bytes), offset + 4);
+    Atomics.store(this.header, WRITE, (start + size) | 0);
+    if (Atomics.load(this.header, WAITING) === 1) {
+      Atomics.add(this.header, SIGNAL, 1);
+      Atomics.notify(this.header, SIGNAL);
+    }
+    return true;
+  }
+
+  private encodeToScratch(text: string): number {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    if (this.scratch.length < text.length * 3) this.scratch = new Uint8Array(text.length * 3 + 1024);
+    return this.encoder.encodeInto(text, this.scratch).written;
+  }
+}
+
+export class RingReader extends RingView {
+  private readonly decoder = new TextDecoder();
+  private cursor: number;
+
+  constructor(buffer: SharedArrayBuffer) {
+    super(buffer);
+    this.cursor = Atomics.load(this.header, READ) >>> 0;
+  }
+
+  /** Position after everything read so far (what `commit` will publish). */
+  get position(): number {
+    return this.cursor;
+  }
+
+  /** Reads every complete frame written since the cursor. Does not free space. */
+  readAvailable(max = Infinity): string[] {
+    const frames: string[] = [];
+    const w = Atomics.load(this.header, WRITE) >>> 0;
+    while (this.cursor !== w && frames.length < max) {
+      const at = this.cursor & this.mask;
+      const length = this.view.getUint32(at, true);
+      if (length === SKIP) {
+        this.cursor = (this.cursor + (this.capacity - at)) >>> 0;
+        continue;
+      }
+      // TextDecoder refuses views of shared memory; slice() copies out.
+      frames.push(this.decoder.decode(this.data.slice(at + 4, at + 4 + length)));
+      this.cursor = (this.cursor + ((4 + length + 3) & ~3)) >>> 0;
+    }
+    return frames;
+  }
+
+  /** Frees the space up to `position`: call once the frames before it are durable. */
+  commit(position = this.cursor): void {
+    Atomics.store(this.header, READ, position | 0);
+  }
+
+  /**
+   * Moves both the cursor and the committed position forward to a position the
+   * journal already holds (a worker that died between journaling and committing).
+   */
+  skipTo(position: number): void {
+    const ahead = (position - this.cursor) >>> 0;
+    const written = (Atomics.load(this.header, WRITE) - this.cursor) >>> 0;
+    if (ahead === 0 || ahead > written) return;
+    this.cursor = position >>> 0;
+    this.commit();
+  }
+
+  /** Tells the request thread this reader is alive (it restarts a worker that stops beating). */
+  beat(): void {
+    Atomics.add(this.header, HEARTBEAT, 1);
+  }
+
+  /** Resolves when a frame may be there, or after `timeoutMs`. */
+  async wait(timeoutMs: number): Promise<void> {
+    const seen = Atomics.load(this.header, SIGNAL);
+    Atomics.store(this.header, WAITING, 1);
+    try {
+      if ((Atomics.load(this.header, WRITE) >>> 0) !== this.cursor) return;
+      const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+      if (waitAsync) {
+        const result = waitAsync(this.header, SIGNAL, seen, timeoutMs);
+        if (result.async) await result.value;
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(timeoutMs, 10)));
+      }
+    } finally {
+      Atomics.store(this.header, WAITING, 0);
+    }
+  }
+}
+
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeout: number,
+) => { async: boolean; value: Promise<string> | string };
