@@ -43,12 +43,17 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
     await mkdir(dir, { recursive: true });
   }
 
-  async function readIndex(): Promise<Index> {
+  /**
+   * The index, from cache when index.json has not changed. A missing or
+   * unreadable index is rebuilt from the recordings; `locked` says the caller
+   * already holds the lock (the rebuild must not take it again).
+   */
+  async function readIndex(locked = false): Promise<Index> {
     let info;
     try {
       info = await stat(indexPath);
     } catch {
-      return rebuildIndexIfFilesExist();
+      return rebuild(locked, false);
     }
     if (cache && cache.mtimeMs === info.mtimeMs && cache.size === info.size) return cache.index;
     try {
@@ -58,27 +63,21 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
       return index;
     } catch (error) {
       console.warn(`hono-replay: ${indexPath} is unreadable (${(error as Error).message}); rebuilding it from the recordings`);
-      return withLock(async () => {
-        const index = await scanRecordings();
-        await writeIndex(index);
-        return index;
-      });
+      return rebuild(locked, true);
     }
   }
 
-  async function rebuildIndexIfFilesExist(): Promise<Index> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return {};
+  async function rebuild(locked: boolean, indexExists: boolean): Promise<Index> {
+    if (!indexExists) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      if (!names.some((n) => n.endsWith(".hrp"))) return {};
     }
-    if (!names.some((n) => n.endsWith(".hrp"))) return {};
-    return withLock(async () => {
+    const work = async () => {
       const index = await scanRecordings();
       await writeIndex(index);
       return index;
-    });
+    };
+    return locked ? work() : withLock(work);
   }
 
   /** Reads every recording's metadata: only when the index is lost. Corrupt files are left out, loudly. */
@@ -131,7 +130,7 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
 
   async function updateIndex(change: (index: Index) => void) {
     await withLock(async () => {
-      const index = { ...(await readIndex()) };
+      const index = { ...(await readIndex(true)) };
       change(index);
       await writeIndex(index);
     });

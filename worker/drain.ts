@@ -141,9 +141,9 @@ export class Drainer {
   }
 
   /** An active recording as uncompressed file text (the request thread decodes it). */
-  activeText(id: string): string | undefined {
+  activeText(id: string): { text: string; format: StartMeta["format"] } | undefined {
     const rec = this.active.get(id);
-    return rec && recordingText(metaOf(rec), rec.columns);
+    return rec && { text: recordingText(metaOf(rec), rec.columns), format: rec.meta.format };
   }
 
   activeSummaries(): RecordingSummary[] {

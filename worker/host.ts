@@ -63,6 +63,7 @@ export class EngineHost {
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { request, resolve: resolve as (v: unknown) => void, reject });
+      this.worker?.keepAlive(true);
       void this.ready!.then(() => this.worker?.postMessage({ type: "request", id, request } satisfies ToWorker));
     });
   }
@@ -101,6 +102,7 @@ export class EngineHost {
       },
     });
     this.worker = worker;
+    if (this.pending.size) worker.keepAlive(true);
     // Requests sent to a worker that died are asked again of its replacement.
     for (const [id, p] of this.pending) {
       void this.ready.then(() => worker.postMessage({ type: "request", id, request: p.request } satisfies ToWorker));
@@ -120,6 +122,7 @@ export class EngineHost {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
+    if (this.pending.size === 0) this.worker?.keepAlive(false);
     if (m.error !== undefined) p.reject(new Error(m.error));
     else p.resolve(m.value);
   }

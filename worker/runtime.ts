@@ -11,6 +11,8 @@ export const isDeno = deno !== undefined;
 export interface WorkerHandle {
   postMessage(message: unknown): void;
   terminate(): Promise<void>;
+  /** Whether the worker keeps the process alive: only while the parent awaits an answer. */
+  keepAlive(on: boolean): void;
 }
 
 export interface WorkerEvents {
@@ -36,6 +38,7 @@ export async function spawnWorker(entry: URL, init: unknown, events: WorkerEvent
         closed = true;
         worker.terminate();
       },
+      keepAlive: () => {},
     };
   }
   const { Worker: NodeWorker } = await import("node:worker_threads");
@@ -57,6 +60,7 @@ export async function spawnWorker(entry: URL, init: unknown, events: WorkerEvent
       closed = true;
       await worker.terminate();
     },
+    keepAlive: (on) => (on ? worker.ref() : worker.unref()),
   };
 }
 

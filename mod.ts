@@ -1,0 +1,231 @@
+/**
+ * hono-replay: session recording and replay for server-rendered Hono + Preact apps.
+ *
+ * ```ts
+ * const replay = createReplay({ views: { SignupForm }, storage: fileStorage({ path: "replay_recordings" }) });
+ * app.use(replay.recorder());
+ * app.get("/signup", (c) => c.var.replay.render(SignupForm, { form }));
+ * ```
+ * @module
+ */
+
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { MiddlewareHandler } from "hono";
+import { type Format, InvalidIdError, type Recording, randomToken } from "./format/mod.ts";
+import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
+import { Player, ReplayStore } from "./replay/mod.ts";
+import { fileStorage, type RecordingStorage } from "./storage/mod.ts";
+import { createRingBuffer, currentPid, EngineHost, type EngineStats, EventLog } from "./worker/mod.ts";
+
+export interface ReplayOptions {
+  /** The views that can be recorded and replayed, by the name recordings store. */
+  views: Record<string, View>;
+  /** Where finalized recordings go. Default: `fileStorage({ path: "replay_recordings" })`. */
+  storage?: RecordingStorage;
+  /** "tagged" (default) keeps Date, Map, Set, BigInt, undefined…; "json" is portable and lossy. */
+  format?: Format;
+  /** Session data stored with each mount, e.g. `(c) => ({ userId: c.var.user?.id })`. Sanitized. */
+  session?: MiddlewareContextFn;
+  /** Share of sessions recorded, decided per session cookie. Default 1. */
+  sampleRate?: number;
+  /** Events per recording; later ones are not recorded and the recording is marked truncated. Default 10,000. */
+  maxEvents?: number;
+  /** A recording with no request for this long is ended. Default 10 minutes. */
+  idleTimeoutMs?: number;
+  /** After the pagehide beacon, end unless the session sends another request within this. Default 5,000. */
+  beaconGraceMs?: number;
+  /** A render is stored in full every N renders, so seeking stays cheap. Default 50. */
+  keyframeInterval?: number;
+  /** Store a short hash of the served HTML with each frame, so replay can prove it is byte-identical. Default true. */
+  fidelity?: boolean;
+  /** Replaces the default sanitizer (all three functions, or the ones given). */
+  sanitizer?: Partial<Sanitizer>;
+  /** Limits of the default sanitizer. */
+  limits?: Partial<SanitizeLimits>;
+  /** One top-level assign encoded longer than this is stored as a note instead. Default 256 Ki characters. */
+  maxValueChars?: number;
+  /** Default 1,000. */
+  maxRecordings?: number;
+  /** Default 7 days. */
+  maxRecordingAgeMs?: number;
+  /** Default 1 hour. */
+  cleanupIntervalMs?: number;
+  /** Default 3. */
+  persistenceRetryAttempts?: number;
+  /** First retry delay; doubles each attempt. Default 1,000. */
+  persistenceRetryDelayMs?: number;
+  /** Run the drain loop in a worker (default) or, with false, in the request thread. */
+  worker?: boolean;
+  /** Directory of the crash journal and spilled recordings; false for none. Default: `<storage path>/.journal`, else a temp dir. */
+  journal?: string | false;
+  /** Bytes of the SharedArrayBuffer ring (a power of two). Default 4 MiB. */
+  ringBytes?: number;
+  /** Characters queued outside a full ring before events are dropped (and counted). Default 8 Mi. */
+  overflowLimit?: number;
+  /** Default "hono_replay". */
+  cookieName?: string;
+  /** Where the client snippet's pagehide beacon posts. Default "/__replay/leave". */
+  beaconPath?: string;
+  /** Request header that names an event. Default "x-replay-event". */
+  eventHeader?: string;
+  /** Form field that names an event. Default "_event". */
+  eventField?: string;
+}
+
+// deno-lint-ignore no-explicit-any
+type MiddlewareContextFn = (c: any) => unknown;
+
+export interface Replay {
+  /** The Hono middleware: `app.use(replay.recorder())`. */
+  recorder(): MiddlewareHandler<ReplayEnv>;
+  readonly store: ReplayStore;
+  readonly views: Readonly<Record<string, View>>;
+  /** A player for a recording, with its registered view. */
+  player(recording: Recording): Player;
+  /** An inline script for pages: sends the pagehide beacon so a closed tab ends its recordings early. */
+  clientScript(): string;
+  /** Resolves once the persistence worker (or in-process engine) runs. */
+  readonly ready: Promise<void>;
+  /** Drains everything recorded so far and waits until what has ended is persisted. */
+  flush(): Promise<EngineStats>;
+  /** Ends every recording, persists everything and stops the worker. Call on server shutdown. */
+  close(): Promise<void>;
+  /** Diagnostics and test hooks for the drain engine. */
+  readonly engine: {
+    readonly mode: "worker" | "in-process" | "starting";
+    readonly restarts: number;
+    readonly dropped: number;
+    readonly recorderErrors: number;
+    crashWorker(): void;
+  };
+}
+
+export function createReplay(options: ReplayOptions): Replay {
+  if (!options?.views || Object.keys(options.views).length === 0) {
+    throw new TypeError("createReplay: give the views to record, e.g. createReplay({ views: { SignupForm } })");
+  }
+  const storage = options.storage ?? fileStorage();
+  const format = options.format ?? "tagged";
+  if (format !== "tagged" && format !== "json") throw new TypeError(`createReplay: format must be "tagged" or "json"`);
+  const limits = { ...defaultLimits, ...options.limits };
+  const sanitizer: Sanitizer = { ...defaultSanitizer(limits), ...options.sanitizer };
+  const idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
+  const cleanup = {
+    maxRecordings: options.maxRecordings ?? 1_000,
+    maxRecordingAgeMs: options.maxRecordingAgeMs ?? 7 * 24 * 3_600_000,
+  };
+
+  const buffer = createRingBuffer(options.ringBytes ?? 4 * 1024 * 1024);
+  const log = new EventLog(buffer, { overflowLimit: options.overflowLimit });
+  const recorder = new Recorder(log, {
+    views: options.views,
+    settings: {
+      format,
+      sanitizer,
+      maxEvents: options.maxEvents ?? 10_000,
+      keyframeInterval: options.keyframeInterval ?? 50,
+      maxValueChars: options.maxValueChars ?? 256 * 1024,
+    },
+    session: options.session,
+    sampleRate: options.sampleRate ?? 1,
+    idleTimeoutMs,
+    beaconGraceMs: options.beaconGraceMs ?? 5_000,
+    cookieName: options.cookieName ?? "hono_replay",
+    beaconPath: options.beaconPath ?? "/__replay/leave",
+    eventHeader: options.eventHeader ?? "x-replay-event",
+    eventField: options.eventField ?? "_event",
+    fidelity: options.fidelity ?? true,
+  });
+
+  const hostStarting = (async () =>
+    EngineHost.start(buffer, storage, {
+      worker: options.worker,
+      // The recorder ends idle recordings; the engine's own check is a safety net for lost end frames.
+      idleTimeoutMs: idleTimeoutMs * 2,
+      persistenceRetryAttempts: options.persistenceRetryAttempts ?? 3,
+      persistenceRetryDelayMs: options.persistenceRetryDelayMs ?? 1_000,
+      maxRecordings: cleanup.maxRecordings,
+      maxRecordingAgeMs: cleanup.maxRecordingAgeMs,
+      cleanupIntervalMs: options.cleanupIntervalMs ?? 3_600_000,
+      journalDir: journalDir(options.journal, storage),
+      journalName: `${await currentPid()}-${randomToken(8)}.journal`,
+    }))();
+  let host: EngineHost | undefined;
+  const ready = hostStarting.then((h) => void (host = h));
+  let closed: Promise<void> | undefined;
+
+  const store = new ReplayStore(storage, () => hostStarting, cleanup);
+  const viewsByName = { ...options.views };
+
+  return {
+    recorder: () => recorder.middleware(),
+    store,
+    views: viewsByName,
+    ready,
+    player(recording) {
+      const view = viewsByName[recording.view];
+      if (!view) throw new InvalidIdError(recording.view);
+      return new Player(recording, view);
+    },
+    clientScript: () => clientScript(options.beaconPath ?? "/__replay/leave"),
+    async flush() {
+      await log.drainOverflow();
+      return (await hostStarting).request<EngineStats>({ type: "flush" });
+    },
+    close() {
+      closed ??= (async () => {
+        recorder.endAll();
+        await log.drainOverflow();
+        await (await hostStarting).close();
+        await storage.close?.();
+      })();
+      return closed;
+    },
+    engine: {
+      get mode() {
+        return host?.mode ?? "starting";
+      },
+      get restarts() {
+        return host?.restarts ?? 0;
+      },
+      get dropped() {
+        return log.droppedTotal;
+      },
+      get recorderErrors() {
+        return recorder.errors;
+      },
+      crashWorker: () => host?.crashWorker(),
+    },
+  };
+}
+
+function journalDir(option: string | false | undefined, storage: RecordingStorage): string | undefined {
+  if (option === false) return undefined;
+  if (typeof option === "string") return option;
+  const path = (storage as { path?: unknown }).path;
+  if (typeof path === "string") return join(path, ".journal");
+  return storage.spec ? join(tmpdir(), "hono-replay-journal") : undefined;
+}
+
+function clientScript(beaconPath: string): string {
+  return `<script>addEventListener("pagehide",function(e){if(!e.persisted&&navigator.sendBeacon)navigator.sendBeacon(${JSON.stringify(beaconPath)})})</script>`;
+}
+
+export { fileStorage, type FileStorageOptions, memoryStorage } from "./storage/mod.ts";
+export type { CleanupPolicy, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
+export {
+  CorruptRecordingError,
+  decode,
+  encode,
+  type Format,
+  InvalidIdError,
+  type Recording,
+  RecordingNotFoundError,
+  type RecordingSummary,
+  ReplayError,
+  type ReplayEvent,
+} from "./format/mod.ts";
+export { defaultSanitizer, isSensitiveKey, type ReplayContext, type ReplayEnv, type SanitizeLimits, type Sanitizer, sanitizeValue, type View } from "./recorder/mod.ts";
+export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
+export type { EngineStats } from "./worker/mod.ts";

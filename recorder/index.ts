@@ -1,0 +1,296 @@
+/**
+ * The Hono middleware. It gives each browser a session cookie and each handler
+ * `c.var.replay`, whose `render` renders a registered Preact view and records
+ * the transition: a mount the first time the view is seen in the session, then
+ * params (GET) or an event (any other method) followed by a render. Recording
+ * never fails or slows a request beyond framing text into the ring: every error
+ * inside it is caught, counted and reported once.
+ */
+
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { h, type ComponentType } from "preact";
+import { renderToString } from "preact-render-to-string";
+import { type Assigns, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
+import { backgroundTimer, type EventLog } from "../worker/mod.ts";
+import { ActiveRecording, type RecordingSettings } from "./recording.ts";
+
+// deno-lint-ignore no-explicit-any
+export type View = ComponentType<any>;
+
+export interface RecorderOptions {
+  views: Record<string, View>;
+  settings: RecordingSettings;
+  /** Session data stored with the mount, e.g. `(c) => ({ userId: c.var.user?.id })`. */
+  session?: (c: Context) => unknown;
+  sampleRate: number;
+  idleTimeoutMs: number;
+  beaconGraceMs: number;
+  cookieName: string;
+  beaconPath: string;
+  eventHeader: string;
+  eventField: string;
+  fidelity: boolean;
+}
+
+/** What handlers get as `c.var.replay`. */
+export interface ReplayContext {
+  /** Renders `view` with `props` as the response, and records it. */
+  render<P extends Record<string, unknown>>(view: ComponentType<P>, props: P, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
+  /** Records a server push (SSE message, WebSocket frame) for the view, or the session's latest view: a type marker only. */
+  info(type: string, view?: View): void;
+  /** Ends the recording of `view`, or of every view of this session. */
+  end(view?: View): void;
+  /** Whether this session is recorded (sampling). */
+  readonly recorded: boolean;
+}
+
+export type ReplayEnv = { Variables: { replay: ReplayContext } };
+
+interface Session {
+  recordings: Map<string, ActiveRecording>;
+  latest?: ActiveRecording;
+}
+
+export class Recorder {
+  private readonly sessions = new Map<string, Session>();
+  private readonly viewNames = new Map<View, string>();
+  private stopSweep?: () => void;
+  private warned = false;
+  errors = 0;
+
+  constructor(private readonly log: EventLog, private readonly options: RecorderOptions) {
+    for (const [name, view] of Object.entries(options.views)) this.viewNames.set(view, name);
+  }
+
+  middleware(): MiddlewareHandler<ReplayEnv> {
+    this.startSweep();
+    const o = this.options;
+    return async (c, next) => {
+      const sid = this.sessionId(c);
+      const recorded = sampled(sid, o.sampleRate);
+      if (c.req.method === "POST" && c.req.path === o.beaconPath) {
+        if (recorded) this.leaving(sid);
+        return c.body(null, 204);
+      }
+      let rendered = false;
+      const ctx: ReplayContext = {
+        recorded,
+        render: async (view, props, init) => {
+          const html = renderToString(h(view as View, props));
+          if (recorded) {
+            rendered = true;
+            await this.guard(() => this.recordRender(c, sid, view as View, props, html));
+          }
+          const body = /^\s*<html[\s>]/i.test(html) ? "<!DOCTYPE html>" + html : html;
+          return c.html(body, (init?.status ?? 200) as 200, init?.headers);
+        },
+        info: (type, view) => {
+          if (recorded) void this.guard(() => this.target(sid, view)?.info(type, Date.now()));
+        },
+        end: (view) => {
+          if (recorded) void this.guard(() => this.endSession(sid, view));
+        },
+      };
+      c.set("replay", ctx);
+      if (recorded) this.touch(sid);
+      await next();
+      // A form post that redirects (post/redirect/get) renders nothing itself: it
+      // is still the user's event, on the page the form was on.
+      if (recorded && !rendered && isAction(c.req.method)) {
+        await this.guard(() => this.recordUnrenderedEvent(c, sid));
+      }
+    };
+  }
+
+  /** Ends every recording (server shutdown). */
+  endAll(): void {
+    for (const sid of [...this.sessions.keys()]) this.endSession(sid);
+    this.stopSweep?.();
+  }
+
+  /** Active recordings in this thread, for tests and diagnostics. */
+  activeCount(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.recordings.size;
+    return n;
+  }
+
+  private async recordRender(c: Context, sid: string, view: View, props: Record<string, unknown>, html: string) {
+    const name = this.viewNames.get(view);
+    if (!name) {
+      throw new TypeError(
+        `hono-replay: view ${view.displayName ?? view.name ?? "?"} is not registered; add it to createReplay({ views })`,
+      );
+    }
+    const { sanitizer } = this.options.settings;
+    const now = Date.now();
+    const session = this.session(sid);
+    const url = c.req.url;
+    const hash = this.options.fidelity ? shortHash(html) : undefined;
+    const assigns = sanitizer.sanitizeAssigns(props as Assigns);
+    let rec = session.recordings.get(name);
+    if (!rec) {
+      rec = new ActiveRecording(newRecordingId(now), name, url, now, this.log, this.options.settings);
+      session.recordings.set(name, rec);
+      const sessionData = this.options.session ? sanitizer.sanitizeParams((this.options.session(c) ?? {}) as Params) : {};
+      rec.start({ view: name, url, sessionKey: shortHash(sid) }, sanitizer.sanitizeParams(routeParams(c)), sessionData, assigns, hash);
+    } else if (isAction(c.req.method)) {
+      rec.event(eventName(c, await bodyParams(c), this.options), sanitizer.sanitizeParams(await bodyParams(c)), now);
+      rec.render(assigns, Date.now(), hash);
+    } else {
+      rec.params(url, sanitizer.sanitizeParams(routeParams(c)), now);
+      rec.render(assigns, Date.now(), hash);
+    }
+    rec.lastActivity = now;
+    session.latest = rec;
+  }
+
+  private async recordUnrenderedEvent(c: Context, sid: string) {
+    const session = this.sessions.get(sid);
+    if (!session || session.recordings.size === 0) return;
+    const referer = c.req.header("referer");
+    const path = referer ? safePath(referer) : undefined;
+    const rec = [...session.recordings.values()].find((r) => path !== undefined && safePath(r.url) === path) ?? session.latest;
+    if (!rec) return;
+    const params = await bodyParams(c);
+    rec.event(eventName(c, params, this.options), this.options.settings.sanitizer.sanitizeParams(params), Date.now());
+  }
+
+  private target(sid: string, view?: View): ActiveRecording | undefined {
+    const session = this.sessions.get(sid);
+    if (!session) return undefined;
+    if (!view) return session.latest;
+    const name = this.viewNames.get(view);
+    return name === undefined ? undefined : session.recordings.get(name);
+  }
+
+  private endSession(sid: string, view?: View) {
+    const session = this.sessions.get(sid);
+    if (!session) return;
+    for (const [name, rec] of session.recordings) {
+      if (view && this.viewNames.get(view) !== name) continue;
+      rec.end();
+      session.recordings.delete(name);
+      if (session.latest === rec) session.latest = undefined;
+    }
+    if (session.recordings.size === 0) this.sessions.delete(sid);
+  }
+
+  private session(sid: string): Session {
+    let s = this.sessions.get(sid);
+    if (!s) this.sessions.set(sid, (s = { recordings: new Map() }));
+    return s;
+  }
+
+  /** Any request of the session keeps its recordings alive and cancels a pending beacon end. */
+  private touch(sid: string) {
+    const s = this.sessions.get(sid);
+    if (!s) return;
+    const now = Date.now();
+    for (const rec of s.recordings.values()) {
+      rec.lastActivity = now;
+      rec.leavingUntil = undefined;
+    }
+  }
+
+  private leaving(sid: string) {
+    const s = this.sessions.get(sid);
+    if (!s) return;
+    const until = Date.now() + this.options.beaconGraceMs;
+    for (const rec of s.recordings.values()) rec.leavingUntil = until;
+  }
+
+  private startSweep() {
+    if (this.stopSweep) return;
+    const every = Math.max(50, Math.min(1000, this.options.idleTimeoutMs / 4, this.options.beaconGraceMs / 4));
+    this.stopSweep = backgroundTimer(() => this.sweep(Date.now()), every, true);
+  }
+
+  /** Ends recordings that went idle, or whose page went away and did not come back. */
+  sweep(now: number) {
+    for (const [sid, session] of this.sessions) {
+      for (const [name, rec] of session.recordings) {
+        const idle = now - rec.lastActivity > this.options.idleTimeoutMs;
+        const left = rec.leavingUntil !== undefined && now >= rec.leavingUntil;
+        if (!idle && !left) continue;
+        rec.end();
+        session.recordings.delete(name);
+        if (session.latest === rec) session.latest = undefined;
+      }
+      if (session.recordings.size === 0) this.sessions.delete(sid);
+    }
+  }
+
+  private sessionId(c: Context): string {
+    const existing = getCookie(c, this.options.cookieName);
+    if (existing && /^[a-z0-9]{24}$/.test(existing)) return existing;
+    const sid = randomToken(24);
+    setCookie(c, this.options.cookieName, sid, {
+      httpOnly: true,
+      sameSite: "Lax",
+      path: "/",
+      secure: new URL(c.req.url).protocol === "https:",
+    });
+    return sid;
+  }
+
+  private async guard(work: () => unknown): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.errors++;
+      if (error instanceof TypeError && String(error.message).includes("is not registered")) throw error;
+      if (!this.warned) {
+        this.warned = true;
+        console.warn(`hono-replay: recording failed and was skipped (further failures are counted silently): ${(error as Error)?.stack ?? error}`);
+      }
+    }
+  }
+}
+
+function isAction(method: string): boolean {
+  return method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
+}
+
+function routeParams(c: Context): Params {
+  return { ...c.req.query(), ...c.req.param() };
+}
+
+/** The parsed body (form or JSON). Hono caches it, so the handler can have read it first. */
+async function bodyParams(c: Context): Promise<Params> {
+  const type = c.req.header("content-type") ?? "";
+  try {
+    if (type.includes("application/json")) {
+      const body = await c.req.json();
+      return body !== null && typeof body === "object" && !Array.isArray(body) ? body : { body };
+    }
+    if (type.includes("form")) return (await c.req.parseBody({ all: true })) as Params;
+  } catch {
+    // A body the handler consumed raw, or malformed: the event is still recorded.
+  }
+  return {};
+}
+
+function eventName(c: Context, params: Params, o: RecorderOptions): string {
+  const fromHeader = c.req.header(o.eventHeader);
+  if (fromHeader) return fromHeader;
+  const fromField = params[o.eventField];
+  if (typeof fromField === "string" && fromField) return fromField;
+  return `${c.req.method} ${c.req.routePath}`;
+}
+
+function safePath(url: string): string | undefined {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deterministic sampling: a session is in or out for its whole life. */
+export function sampled(sid: string, rate: number): boolean {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  return parseInt(shortHash(sid), 36) / 2 ** 32 < rate;
+}

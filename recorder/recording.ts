@@ -1,0 +1,156 @@
+/**
+ * One active recording as the request thread sees it: enough state to turn a
+ * render into a delta (the encoded text of each top-level assign) and to end the
+ * recording. Everything else lives in the worker.
+ */
+
+import {
+  type Assigns,
+  encode,
+  encodeKey,
+  type Format,
+  frame,
+  FrameKind,
+  frameLabel,
+  payload,
+  type Params,
+  type StartMeta,
+} from "../format/mod.ts";
+import type { EventLog } from "../worker/mod.ts";
+import type { Sanitizer } from "./sanitize.ts";
+
+export interface RecordingSettings {
+  format: Format;
+  sanitizer: Sanitizer;
+  maxEvents: number;
+  keyframeInterval: number;
+  /** A single encoded assign longer than this is replaced by a note. */
+  maxValueChars: number;
+}
+
+export class ActiveRecording {
+  /** Encoded text of each top-level assign at the last render. */
+  private keys = new Map<string, string>();
+  private rendersSinceKeyframe = 0;
+  private events = 0;
+  private lastT = 0;
+  truncated = false;
+  lastActivity: number;
+  /** Set by the pagehide beacon: end at this time unless the session comes back. */
+  leavingUntil?: number;
+
+  constructor(
+    readonly id: string,
+    readonly view: string,
+    readonly url: string,
+    readonly startedAt: number,
+    private readonly log: EventLog,
+    private readonly settings: RecordingSettings,
+  ) {
+    this.lastActivity = startedAt;
+  }
+
+  start(meta: Omit<StartMeta, "format" | "startedAt">, params: Params, session: unknown, assigns: Assigns, hash?: string) {
+    const full: StartMeta = { ...meta, startedAt: this.startedAt, format: this.settings.format };
+    this.log.append(this.id, frame(this.id, FrameKind.start, 0, "", JSON.stringify(full)));
+    const assignsText = this.encodeAll(assigns);
+    this.push(FrameKind.mount, 0, "", payload.mount(this.url, this.enc(params), this.enc(session), assignsText, hash));
+  }
+
+  event(name: string, params: Params, now: number) {
+    this.push(FrameKind.event, this.offset(now), frameLabel(name), payload.event(this.enc(params)));
+  }
+
+  params(url: string, params: Params, now: number) {
+    this.push(FrameKind.params, this.offset(now), "", payload.params(url, this.enc(params)));
+  }
+
+  info(type: string, now: number) {
+    this.push(FrameKind.info, this.offset(now), frameLabel(type), payload.info());
+  }
+
+  /** Records the assigns of a render: the changed keys, or a full snapshot when due or smaller. */
+  render(assigns: Assigns, now: number, hash?: string) {
+    const { format, sanitizer } = this.settings;
+    const previous = this.keys;
+    const next = new Map<string, string>();
+    const changed: string[] = [];
+    const all: string[] = [];
+    let changedChars = 0;
+    let allChars = 0;
+    for (const key of Object.keys(assigns)) {
+      const text = this.encodeValue(assigns[key]);
+      next.set(key, text);
+      const part = encodeKey(key, format) + ":" + text;
+      all.push(part);
+      allChars += part.length;
+      if (previous.get(key) !== text) {
+        changed.push(key);
+        changedChars += part.length;
+      }
+    }
+    const removed: string[] = [];
+    for (const key of previous.keys()) if (!next.has(key)) removed.push(key);
+    this.keys = next;
+    const keyframeDue = ++this.rendersSinceKeyframe >= this.settings.keyframeInterval;
+    const removedChars = removed.length ? JSON.stringify(removed).length : 2;
+    const t = this.offset(now);
+    if (keyframeDue || allChars <= changedChars + removedChars) {
+      this.rendersSinceKeyframe = 0;
+      this.push(FrameKind.keyframe, t, "", payload.render("{" + all.join(",") + "}", [], hash));
+      return;
+    }
+    let delta: string;
+    if (sanitizer.sanitizeDelta) {
+      const picked: Assigns = {};
+      for (const key of changed) picked[key] = assigns[key];
+      delta = this.enc(sanitizer.sanitizeDelta(picked, assigns));
+    } else {
+      delta = "{" + changed.map((key) => encodeKey(key, format) + ":" + next.get(key)).join(",") + "}";
+    }
+    this.push(FrameKind.render, t, "", payload.render(delta, removed, hash));
+  }
+
+  end() {
+    this.log.append(this.id, frame(this.id, FrameKind.end, this.lastT, "", "0"));
+  }
+
+  private encodeAll(assigns: Assigns): string {
+    const parts: string[] = [];
+    for (const key of Object.keys(assigns)) {
+      const text = this.encodeValue(assigns[key]);
+      this.keys.set(key, text);
+      parts.push(encodeKey(key, this.settings.format) + ":" + text);
+    }
+    return "{" + parts.join(",") + "}";
+  }
+
+  private encodeValue(value: unknown): string {
+    const text = encode(value, this.settings.format);
+    return text.length > this.settings.maxValueChars
+      ? JSON.stringify(`[Omitted: ${text.length} characters, over maxValueChars]`)
+      : text;
+  }
+
+  private enc(value: unknown): string {
+    return encode(value, this.settings.format);
+  }
+
+  /** Milliseconds since the mount, never going backwards. */
+  private offset(now: number): number {
+    const t = Math.max(this.lastT, Math.round(now - this.startedAt));
+    this.lastT = t;
+    return t;
+  }
+
+  private push(kind: string, t: number, label: string, body: string) {
+    if (this.truncated) return;
+    if (this.events >= this.settings.maxEvents) {
+      this.truncated = true;
+      this.log.append(this.id, frame(this.id, FrameKind.truncated, t, "", "0"));
+      return;
+    }
+    this.events++;
+    this.log.append(this.id, frame(this.id, kind as typeof FrameKind.event, t, label, body));
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Renders frames: the registered view, server-side, with the reconstructed
+ * assigns. When the recording holds a hash of the HTML that was served, each
+ * frame says whether the re-render is byte-identical — a view that reads the
+ * clock or a global is caught instead of silently misreplayed.
+ */
+
+import { h, type ComponentType } from "preact";
+import { renderToString } from "preact-render-to-string";
+import { type Recording, shortHash } from "../format/mod.ts";
+import { Timeline } from "./reconstruct.ts";
+
+// deno-lint-ignore no-explicit-any
+export type View = ComponentType<any>;
+
+export interface RenderedFrame {
+  index: number;
+  t: number;
+  html: string;
+  /** true: byte-identical to what was served; false: differs; undefined: no hash was recorded. */
+  identical?: boolean;
+}
+
+export interface FidelityReport {
+  frames: number;
+  identical: number;
+  differing: number[];
+  unknown: number;
+}
+
+export class Player {
+  readonly timeline: Timeline;
+
+  constructor(readonly recording: Recording, readonly view: View) {
+    this.timeline = new Timeline(recording);
+  }
+
+  get frameCount(): number {
+    return this.timeline.frames.length;
+  }
+
+  renderFrame(index: number): RenderedFrame {
+    const frame = this.timeline.frames[index];
+    const html = renderToString(h(this.view, this.timeline.assignsOf(index)));
+    const expected = frame.event.htmlHash;
+    return { index, t: frame.t, html, identical: expected === undefined ? undefined : shortHash(html) === expected };
+  }
+
+  /** The frame on screen `t` ms into the session (the mount before it starts). */
+  renderAt(t: number): RenderedFrame {
+    return this.renderFrame(Math.max(0, this.timeline.frameIndexAt(t)));
+  }
+
+  fidelity(): FidelityReport {
+    const report: FidelityReport = { frames: this.frameCount, identical: 0, differing: [], unknown: 0 };
+    for (let i = 0; i < this.frameCount; i++) {
+      const { identical } = this.renderFrame(i);
+      if (identical === undefined) report.unknown++;
+      else if (identical) report.identical++;
+      else report.differing.push(i);
+    }
+    return report;
+  }
+}
