@@ -36,7 +36,7 @@ export interface RecorderOptions {
 /** What handlers get as `c.var.replay`. */
 export interface ReplayContext {
   /** Renders `view` with `props` as the response, and records it. */
-  render<P extends Record<string, unknown>>(view: ComponentType<P>, props: P, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
+  render<P extends object>(view: ComponentType<P>, props: P, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
   /** Records a server push (SSE message, WebSocket frame) for the view, or the session's latest view: a type marker only. */
   info(type: string, view?: View): void;
   /** Ends the recording of `view`, or of every view of this session. */
@@ -80,7 +80,7 @@ export class Recorder {
           const html = renderToString(h(view as View, props));
           if (recorded) {
             rendered = true;
-            await this.guard(() => this.recordRender(c, sid, view as View, props, html));
+            await this.guard(() => this.recordRender(c, sid, view as View, props as Record<string, unknown>, html));
           }
           const body = /^\s*<html[\s>]/i.test(html) ? "<!DOCTYPE html>" + html : html;
           return c.html(body, (init?.status ?? 200) as 200, init?.headers);

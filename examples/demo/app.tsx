@@ -1,0 +1,117 @@
+/**
+ * The demo app: three views that exercise every event kind, recorded by
+ * hono-replay. Tests and the benchmark build it with their own storage.
+ */
+
+import { type Context, Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { streamSSE } from "hono/streaming";
+import { createReplay, type ReplayEnv, type ReplayOptions } from "../../mod.ts";
+import { type Post, PostIndex, SignupForm, type SignupProps, type Todo, TodoList, type TodoProps } from "./views.tsx";
+
+export const views = { SignupForm, TodoList, PostIndex };
+
+export function createDemoApp(options: Partial<ReplayOptions> = {}) {
+  const replay = createReplay({
+    views,
+    session: (c) => ({ demoUser: getCookie(c, "demo_user") ?? null }),
+    ...options,
+  });
+  const app = new Hono<ReplayEnv>();
+  app.use(replay.recorder());
+
+  app.get("/", (c) => c.redirect("/signup"));
+
+  // Sign up: validated on every keystroke (POST /signup/validate), submitted by a form post.
+  let checks = 0;
+  const signupProps = (body: Record<string, unknown>, submitted: boolean): SignupProps => {
+    const form = { name: String(body.name ?? ""), email: String(body.email ?? "") };
+    const password = String(body.password ?? "");
+    return { form, errors: validate(form, password), strength: strength(password), submitted, checks };
+  };
+  app.get("/signup", (c) => c.var.replay.render(SignupForm, signupProps({}, false)));
+  app.post("/signup/validate", async (c) => {
+    checks++;
+    return c.var.replay.render(SignupForm, signupProps(await c.req.parseBody(), false));
+  });
+  app.post("/signup", async (c) => {
+    checks++;
+    const props = signupProps(await c.req.parseBody(), false);
+    const valid = Object.keys(props.errors).length === 0;
+    if (valid) setCookie(c, "demo_user", props.form.email.replace(/[^a-z0-9@.]/gi, ""), { httpOnly: true, sameSite: "Lax", path: "/" });
+    return c.var.replay.render(SignupForm, { ...props, submitted: valid }, { status: valid ? 200 : 422 });
+  });
+
+  // Todos: form posts that redirect back (post/redirect/get), a filter in the query.
+  const todosBySession = new Map<string, { todos: Todo[]; nextId: number }>();
+  const todoState = (c: Context) => {
+    let key = getCookie(c, "demo_todos");
+    if (!key || !todosBySession.has(key)) {
+      key = crypto.randomUUID();
+      todosBySession.set(key, { todos: [], nextId: 1 });
+      setCookie(c, "demo_todos", key, { httpOnly: true, sameSite: "Lax", path: "/" });
+    }
+    return todosBySession.get(key)!;
+  };
+  app.get("/todos", (c) => {
+    const filter: TodoProps["filter"] = (["open", "done"] as const).find((f) => f === c.req.query("filter")) ?? "all";
+    return c.var.replay.render(TodoList, { todos: todoState(c).todos.map((t) => ({ ...t })), filter });
+  });
+  app.post("/todos", async (c) => {
+    const state = todoState(c);
+    const title = String((await c.req.parseBody()).title ?? "").trim().slice(0, 200);
+    if (title) state.todos.push({ id: state.nextId++, title, done: false });
+    return c.redirect("/todos", 303);
+  });
+  app.post("/todos/:id/toggle", (c) => {
+    const todo = todoState(c).todos.find((t) => t.id === Number(c.req.param("id")));
+    if (todo) todo.done = !todo.done;
+    return c.redirect("/todos", 303);
+  });
+  app.post("/todos/:id/delete", (c) => {
+    const state = todoState(c);
+    state.todos = state.todos.filter((t) => t.id !== Number(c.req.param("id")));
+    return c.redirect("/todos", 303);
+  });
+
+  // Posts: filtered by query params; a server push over SSE is recorded as info.
+  app.get("/posts", (c) => {
+    const q = c.req.query("q") ?? "";
+    const tag = c.req.query("tag") ?? "";
+    const posts = POSTS.filter((p) => (!tag || p.tag === tag) && p.title.toLowerCase().includes(q.toLowerCase()));
+    return c.var.replay.render(PostIndex, { posts, q, tag, tags: TAGS, total: POSTS.length });
+  });
+  app.get("/posts/live", (c) => {
+    const replayCtx = c.var.replay;
+    return streamSSE(c, async (stream) => {
+      for (let i = 0; i < 3 && !stream.aborted; i++) {
+        await stream.sleep(10_000);
+        replayCtx.info("new-posts-check", PostIndex);
+        await stream.writeSSE({ event: "check", data: String(i) });
+      }
+    });
+  });
+
+  return { app, replay };
+}
+
+function validate(form: { name: string; email: string }, password: string): SignupProps["errors"] {
+  const errors: SignupProps["errors"] = {};
+  if (form.name.trim().length < 2) errors.name = "Name needs at least 2 characters";
+  if (!/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(form.email)) errors.email = "Enter an email like you@example.com";
+  if (password.length < 8) errors.password = "Password needs at least 8 characters";
+  return errors;
+}
+
+function strength(password: string): number {
+  return [/.{8,}/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) => r.test(password)).length;
+}
+
+const TAGS = ["hono", "preact", "replay", "deno"];
+const POSTS: Post[] = Array.from({ length: 24 }, (_, i) => ({
+  id: i + 1,
+  title: ["Islands without the ocean", "Assigns are all you need", "Replaying a keystroke", "Servers render, browsers paint",
+    "A ring in shared memory", "Compress the columns", "Deno and Node, one source", "Sanitize before you serialize"][i % 8] + ` (${i + 1})`,
+  tag: TAGS[i % TAGS.length],
+  published: new Date(Date.UTC(2026, 0, 1 + i * 3)),
+}));
