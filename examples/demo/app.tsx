@@ -27,7 +27,8 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
   const signupProps = (body: Record<string, unknown>, submitted: boolean): SignupProps => {
     const form = { name: String(body.name ?? ""), email: String(body.email ?? "") };
     const password = String(body.password ?? "");
-    return { form, errors: validate(form, password), strength: strength(password), submitted, checks };
+    const hint = password.length < 8 ? "Password needs at least 8 characters" : "";
+    return { form, errors: validate(form), strength: strength(password), strengthHint: hint, submitted, checks };
   };
   app.get("/signup", (c) => c.var.replay.render(SignupForm, signupProps({}, false)));
   app.post("/signup/validate", async (c) => {
@@ -37,7 +38,7 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
   app.post("/signup", async (c) => {
     checks++;
     const props = signupProps(await c.req.parseBody(), false);
-    const valid = Object.keys(props.errors).length === 0;
+    const valid = Object.keys(props.errors).length === 0 && props.strengthHint === "";
     if (valid) setCookie(c, "demo_user", props.form.email.replace(/[^a-z0-9@.]/gi, ""), { httpOnly: true, sameSite: "Lax", path: "/" });
     return c.var.replay.render(SignupForm, { ...props, submitted: valid }, { status: valid ? 200 : 422 });
   });
@@ -95,11 +96,10 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
   return { app, replay };
 }
 
-function validate(form: { name: string; email: string }, password: string): SignupProps["errors"] {
+function validate(form: { name: string; email: string }): SignupProps["errors"] {
   const errors: SignupProps["errors"] = {};
   if (form.name.trim().length < 2) errors.name = "Name needs at least 2 characters";
   if (!/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(form.email)) errors.email = "Enter an email like you@example.com";
-  if (password.length < 8) errors.password = "Password needs at least 8 characters";
   return errors;
 }
 

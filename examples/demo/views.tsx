@@ -4,9 +4,14 @@ import type { ComponentChildren } from "preact";
 
 export interface SignupProps {
   form: { name: string; email: string };
-  errors: { name?: string; email?: string; password?: string };
-  /** 0-4, computed on the server from the password, which is never an assign. */
+  errors: { name?: string; email?: string };
+  /**
+   * 0-4 and a hint, computed on the server from the password, which is never an
+   * assign. (Not `errors.password`: the sanitizer drops every key that says
+   * "password", and replay would then differ from what was served.)
+   */
   strength: number;
+  strengthHint: string;
   submitted: boolean;
   checks: number;
 }
@@ -89,7 +94,7 @@ addEventListener("pagehide", (e) => { if (!e.persisted && navigator.sendBeacon) 
 `;
 
 export function SignupForm(props: SignupProps) {
-  const { form, errors, strength, submitted } = props;
+  const { form, errors, strength, strengthHint, submitted } = props;
   if (submitted) {
     return (
       <Layout title="Welcome">
@@ -108,7 +113,7 @@ export function SignupForm(props: SignupProps) {
         <label>Password <input name="password" type="password" autocomplete="new-password" /></label>
         <div data-partial="strength">
           Strength <span class="meter"><span style={`width:${strength * 25}%`} /></span> {strength}/4
-          <div class="error">{errors.password ?? ""}</div>
+          <div class="error">{strengthHint}</div>
         </div>
         <button type="submit">Create account</button>
         <p data-partial="status" class="muted" id="status">{props.checks} server checks so far</p>
