@@ -133,10 +133,11 @@ export class Recorder {
     if (!rec) {
       rec = new ActiveRecording(newRecordingId(now), name, url, now, this.log, this.options.settings);
       session.recordings.set(name, rec);
-      const sessionData = this.options.session ? sanitizer.sanitizeParams((this.options.session(c) ?? {}) as Params) : {};
+      const sessionData = sanitizer.sanitizeParams(this.sessionData(c));
       rec.start({ view: name, url, sessionKey: shortHash(sid) }, sanitizer.sanitizeParams(routeParams(c)), sessionData, assigns, hash);
     } else if (isAction(c.req.method)) {
-      rec.event(eventName(c, await bodyParams(c), this.options), sanitizer.sanitizeParams(await bodyParams(c)), now);
+      const body = await bodyParams(c);
+      rec.event(eventName(c, body, this.options), sanitizer.sanitizeParams(body), now);
       rec.render(assigns, Date.now(), hash);
     } else {
       rec.params(url, sanitizer.sanitizeParams(routeParams(c)), now);
@@ -144,6 +145,16 @@ export class Recorder {
     }
     rec.lastActivity = now;
     session.latest = rec;
+  }
+
+  /** The `session` option's data; a throwing callback costs the session data, not the recording. */
+  private sessionData(c: Context): Params {
+    if (!this.options.session) return {};
+    try {
+      return (this.options.session(c) ?? {}) as Params;
+    } catch (error) {
+      return { sessionError: `session() threw: ${(error as Error)?.message ?? error}` };
+    }
   }
 
   private async recordUnrenderedEvent(c: Context, sid: string) {

@@ -31,19 +31,23 @@ export class EventLog {
 
   /** Appends a frame for recording `id`. Returns false if it had to be dropped. */
   append(id: string, text: string): boolean {
+    // A frame over half the ring could never be written: counted like any other loss.
+    if (!this.writer.fits(text)) return this.drop(id);
     if (this.overflowHead === this.overflow.length && this.droppedBy.size === 0 && this.writer.write(text)) return true;
     this.flush();
     if (this.overflowHead === this.overflow.length && this.droppedBy.size === 0 && this.writer.write(text)) return true;
-    if (this.overflowChars + text.length > this.overflowLimit) {
-      this.droppedBy.set(id, (this.droppedBy.get(id) ?? 0) + 1);
-      this.droppedTotal++;
-      this.scheduleFlush();
-      return false;
-    }
+    if (this.overflowChars + text.length > this.overflowLimit) return this.drop(id);
     this.overflow.push(text);
     this.overflowChars += text.length;
     this.scheduleFlush();
     return true;
+  }
+
+  private drop(id: string): false {
+    this.droppedBy.set(id, (this.droppedBy.get(id) ?? 0) + 1);
+    this.droppedTotal++;
+    this.scheduleFlush();
+    return false;
   }
 
   /** Frames waiting outside the ring. */

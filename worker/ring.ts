@@ -32,6 +32,13 @@ export function createRingBuffer(capacityBytes = 4 * 1024 * 1024): SharedArrayBu
   return new SharedArrayBuffer(HEADER_BYTES + capacityBytes);
 }
 
+/** A frame over half the ring can never be written; the log drops and counts it. */
+export class FrameTooLargeError extends RangeError {
+  constructor(bytes: number) {
+    super(`frame of ${bytes} bytes exceeds half the ring; raise ringBytes or lower maxValueChars`);
+  }
+}
+
 class RingView {
   protected readonly header: Int32Array;
   protected readonly data: Uint8Array;
@@ -60,11 +67,19 @@ export class RingWriter extends RingView {
   private readonly encoder = new TextEncoder();
   private scratch = new Uint8Array(4096);
 
+  /** Whether a frame of this text can ever fit: at most half the ring. */
+  fits(text: string): boolean {
+    const limit = this.capacity / 2 - 8;
+    // UTF-8 takes 1 to 3 bytes per UTF-16 unit: only measure exactly when it matters.
+    if (text.length * 3 <= limit) return true;
+    return text.length <= limit && this.encoder.encode(text).length <= limit;
+  }
+
   /** Appends one frame; false when it does not fit now (the caller keeps it). */
   write(text: string): boolean {
     const bytes = this.encodeToScratch(text);
     const size = (4 + bytes + 3) & ~3;
-    if (size > this.capacity / 2) throw new RangeError(`frame of ${bytes} bytes exceeds half the ring`);
+    if (size > this.capacity / 2) throw new FrameTooLargeError(bytes);
     const w = Atomics.load(this.header, WRITE) >>> 0;
     const r = Atomics.load(this.header, READ) >>> 0;
     const free = this.capacity - ((w - r) >>> 0);
