@@ -21,7 +21,9 @@ export function encode(value: unknown, format: Format = "tagged"): string {
 }
 
 export function decode(text: string, format: Format = "tagged"): unknown {
-  return format === "tagged" ? JSON.parse(text, revive) : JSON.parse(text);
+  if (format !== "tagged") return JSON.parse(text);
+  const value = JSON.parse(text, revive);
+  return value === UNDEFINED ? undefined : value;
 }
 
 /** Encodes an object key so it can be spliced into hand-built JSON text. */
@@ -65,32 +67,48 @@ function objectToTagged(value: object): unknown {
   if (value instanceof RegExp) return { [TAG]: "re", v: [value.source, value.flags] };
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    out[key.startsWith(TAG) ? TAG + key : key] = toTagged((value as Record<string, unknown>)[key]);
+    setOwn(out, key.startsWith(TAG) ? TAG + key : key, toTagged((value as Record<string, unknown>)[key]));
   }
   return out;
 }
 
+/**
+ * A reviver that returns undefined deletes the slot, which would turn
+ * `[1, undefined]` into an array with a hole. So "und" revives to this marker,
+ * and the enclosing array or object (revived after its children) swaps it for
+ * a real undefined.
+ */
+const UNDEFINED = Symbol("undefined");
+
 function revive(this: unknown, _key: string, value: unknown): unknown {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (value[i] === UNDEFINED) value[i] = undefined;
+    return value;
+  }
   const obj = value as Record<string, unknown>;
   if (TAG in obj) return fromTag(obj[TAG], obj.v);
   let escaped = false;
   for (const key in obj) {
-    if (key.startsWith(TAG)) {
-      escaped = true;
-      break;
-    }
+    if (obj[key] === UNDEFINED) obj[key] = undefined;
+    if (key.startsWith(TAG)) escaped = true;
   }
   if (!escaped) return obj;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(obj)) out[key.startsWith(TAG) ? key.slice(1) : key] = obj[key];
+  for (const key of Object.keys(obj)) setOwn(out, key.startsWith(TAG) ? key.slice(1) : key, obj[key]);
   return out;
+}
+
+/** `out[key] = value`, except that a "__proto__" key stays a key instead of replacing the prototype. */
+function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 
 function fromTag(tag: unknown, v: unknown): unknown {
   switch (tag) {
     case "und":
-      return undefined;
+      return UNDEFINED;
     case "NaN":
       return NaN;
     case "Inf":
@@ -115,13 +133,6 @@ function fromTag(tag: unknown, v: unknown): unknown {
       throw new SyntaxError(`hono-replay codec: unknown tag ${JSON.stringify(tag)}`);
   }
 }
-
-/**
- * JSON.parse revives bottom-up, so a Map's entries arrive already revived, but an
- * undefined produced by the reviver deletes the property it stands in. Arrays keep
- * their slots (JSON.parse leaves holes as undefined), objects lose the key: that
- * is the one place where "undefined" and "missing" are the same after decoding.
- */
 
 function encodePlain(value: unknown): string | undefined {
   return JSON.stringify(value, plainReplacer);

@@ -64,7 +64,13 @@ export function decodeRecordingFile(id: string, bytes: Uint8Array): Recording {
   const format: Format = bytes[MAGIC.length] === FORMAT_BYTE.json ? "json" : "tagged";
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(unzlibSync(bytes.subarray(HEADER)));
+    const raw = unzlibSync(bytes.subarray(HEADER));
+    // fflate does not check zlib's trailing Adler-32; without this, a flipped bit
+    // could decode into different events instead of an error.
+    if (adler32(raw) !== new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0)) {
+      throw new Error("checksum mismatch");
+    }
+    text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
   } catch (error) {
     throw new CorruptRecordingError(id, `cannot decompress: ${(error as Error).message}`);
   }
@@ -100,4 +106,20 @@ function columnsToEvents(kinds: string, deltas: number[], labels: string[], payl
     events.push(event);
   }
   return events;
+}
+
+function adler32(data: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  // 5552 is the longest run before b can overflow 2^32 (zlib's NMAX).
+  for (let i = 0; i < data.length; ) {
+    const end = Math.min(i + 5552, data.length);
+    for (; i < end; i++) {
+      a += data[i];
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
 }

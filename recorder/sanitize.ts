@@ -81,7 +81,15 @@ function clean(value: unknown, limits: SanitizeLimits, ancestors: object[], dept
       return `[Function ${value.name || "anonymous"}]`;
   }
   if (value === null) return null;
-  const obj = value as object;
+  try {
+    return cleanObjectLike(value as object, limits, ancestors, depth);
+  } catch (error) {
+    // One hostile value (a proxy whose traps throw) costs only itself, not its siblings.
+    return `[Unserializable: ${describeError(error)}]`;
+  }
+}
+
+function cleanObjectLike(obj: object, limits: SanitizeLimits, ancestors: object[], depth: number): unknown {
   if (ancestors.includes(obj)) return "[Circular]";
   const special = compactSpecial(obj, limits);
   if (special !== NOT_SPECIAL) return special;
@@ -131,7 +139,10 @@ function cleanObject(obj: object, limits: SanitizeLimits, ancestors: object[], d
     } catch (error) {
       v = `[Unreadable: ${describeError(error)}]`;
     }
-    out[key] = clean(v, limits, ancestors, depth + 1);
+    const cleaned = clean(v, limits, ancestors, depth + 1);
+    // A "__proto__" key (from a parsed JSON body, say) must stay data, not become the prototype.
+    if (key === "__proto__") Object.defineProperty(out, key, { value: cleaned, enumerable: true, writable: true, configurable: true });
+    else out[key] = cleaned;
   }
   return out;
 }

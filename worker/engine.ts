@@ -56,6 +56,8 @@ export class Engine {
   private journal?: Journal;
   private stopping = false;
   private loopDone?: Promise<void>;
+  /** Ends the loop's poll sleep early: its timer is unref'd and must not be what shutdown waits on. */
+  private wakeLoop?: () => void;
   private stopCleanup?: () => void;
   private recoveredCount = 0;
 
@@ -103,7 +105,7 @@ export class Engine {
       }
       this.drainer.tick();
       if (this.waitMode === "atomics") await this.reader.wait(50);
-      else await new Promise<void>((resolve) => backgroundTimer(resolve, 10));
+      else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, 10)));
     }
   }
 
@@ -173,6 +175,9 @@ export class Engine {
   /** Drains everything, finalizes every active recording and waits until it is persisted. */
   async shutdown(): Promise<EngineStats> {
     this.stopping = true;
+    // In poll mode the loop may sleep on an unref'd timer: with nothing else
+    // pending, Node would exit mid-shutdown, before anything is persisted.
+    this.wakeLoop?.();
     await this.loopDone;
     this.stopCleanup?.();
     this.drainAll();

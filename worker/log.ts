@@ -83,11 +83,20 @@ export class EventLog {
     (this.flushTimer as { unref?: () => void }).unref?.();
   }
 
-  /** Waits (asynchronously) until every frame is in the ring. */
+  /**
+   * Waits (asynchronously) until every frame is in the ring. Fails only when the
+   * worker frees no space for `timeoutMs`: a large overflow that is moving is not stuck.
+   */
   async drainOverflow(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = Date.now() + timeoutMs;
+    let waiting = this.pending;
     while (!this.flush()) {
-      if (Date.now() > deadline) throw new Error("hono-replay: the worker did not free ring space in time");
+      if (this.pending < waiting) {
+        waiting = this.pending;
+        deadline = Date.now() + timeoutMs;
+      } else if (Date.now() > deadline) {
+        throw new Error("hono-replay: the worker did not free ring space in time");
+      }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }

@@ -1,0 +1,438 @@
+/**
+ * fileStorage: real files in a temp dir. The index serves listing, a lost or
+ * corrupt index is rebuilt, writes are atomic and locked, ids cannot escape the
+ * directory, and filters, sorting and cursor paging behave.
+ */
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  CorruptRecordingError,
+  decodeRecordingFile,
+  encode,
+  encodeRecordingFile,
+  InvalidIdError,
+  payload,
+  RecordingNotFoundError,
+  type RecordingSummary,
+} from "../format/mod.ts";
+import { ReplayStore } from "../replay/mod.ts";
+import { fileStorage, type RecordingStorage, type SortKey, type SummaryFilter } from "./mod.ts";
+
+const temps: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "hono-replay-file-"));
+  temps.push(dir);
+  return dir;
+}
+test.after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Spec {
+  id: string;
+  view?: string;
+  url?: string;
+  startedAt?: number;
+  /** Event names, one event each, each followed by a render. */
+  names?: string[];
+  /** Offset of the last event. */
+  durationMs?: number;
+}
+
+/** A real recording file: a mount, then an event and a render per name. */
+function makeRecording(spec: Spec): { summary: RecordingSummary; bytes: Uint8Array } {
+  const names = spec.names ?? ["save"];
+  const durationMs = spec.durationMs ?? 1_000;
+  const url = spec.url ?? `http://localhost/${spec.id}`;
+  const columns = { kinds: "m", offsets: [0], labels: [] as string[], payloads: [payload.mount(url, "{}", "{}", encode({ id: spec.id, n: 0 }))] };
+  names.forEach((name, i) => {
+    const t = Math.round((durationMs * (i + 1)) / names.length);
+    columns.kinds += "er";
+    columns.offsets.push(t, t);
+    columns.labels.push(name);
+    columns.payloads.push(payload.event(encode({ i })), payload.render(encode({ n: i + 1 }), []));
+  });
+  const meta = {
+    id: spec.id,
+    view: spec.view ?? "SignupForm",
+    url,
+    sessionKey: "s" + spec.id.length,
+    startedAt: spec.startedAt ?? 1_700_000_000_000,
+    durationMs: columns.offsets[columns.offsets.length - 1],
+    eventCount: columns.kinds.length,
+    eventNames: [...new Set(names)],
+    truncated: false,
+    dropped: 0,
+    recovered: false,
+    format: "tagged" as const,
+  };
+  const bytes = encodeRecordingFile(meta, columns);
+  return { summary: { ...meta, sizeBytes: bytes.length }, bytes };
+}
+
+async function save(storage: RecordingStorage, spec: Spec): Promise<RecordingSummary> {
+  const { summary, bytes } = makeRecording(spec);
+  await storage.save(summary, bytes);
+  return summary;
+}
+
+/** Awaits `work` and asserts it rejects with an error `check` accepts. */
+async function rejects(work: () => Promise<unknown>, check: (error: unknown) => boolean, message?: string) {
+  let thrown: unknown;
+  let threw = false;
+  try {
+    await work();
+  } catch (error) {
+    threw = true;
+    thrown = error;
+  }
+  assert.ok(threw, message ?? "expected a rejection");
+  assert.ok(check(thrown), `${message ?? "rejection"}: unexpected ${(thrown as Error)?.name}: ${(thrown as Error)?.message}`);
+}
+
+const ids = (items: RecordingSummary[]) => items.map((s) => s.id);
+const sorted = (list: string[]) => [...list].sort();
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? allFiles(path).map((p) => join(name, p)) : [name];
+  });
+}
+
+/** Silences the storage's loud warnings (rebuilds, corrupt files) for one block, and returns them. */
+async function quietly<T>(work: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" "));
+  try {
+    return { result: await work(), warnings };
+  } finally {
+    console.warn = warn;
+  }
+}
+
+test("save, load, list, delete and clear", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  assert.is(storage.path, root);
+  assert.equal((await storage.list()).items, [], "an empty storage lists nothing");
+
+  const a = makeRecording({ id: "rec-a", startedAt: 1_000 });
+  await storage.save(a.summary, a.bytes);
+  const b = await save(storage, { id: "rec-b", startedAt: 2_000, names: ["x", "y"] });
+
+  assert.ok(existsSync(join(root, "recordings", "rec-a.hrp")));
+  assert.ok(existsSync(join(root, "index.json")));
+  const loaded = await storage.load("rec-a");
+  assert.equal([...loaded], [...a.bytes]);
+  const recording = decodeRecordingFile("rec-a", loaded);
+  assert.is(recording.events.length, 3);
+  assert.equal(recording.eventNames, ["save"]);
+
+  const listed = (await storage.list()).items;
+  assert.equal(ids(listed), ["rec-b", "rec-a"], "newest first by default");
+  assert.equal(listed[0], b);
+  assert.equal(listed[1], a.summary);
+
+  // Saving the same id replaces it.
+  const replacement = makeRecording({ id: "rec-a", startedAt: 1_000, names: ["again", "and again"] });
+  await storage.save(replacement.summary, replacement.bytes);
+  assert.equal((await storage.list()).items.find((s) => s.id === "rec-a")!.eventNames, ["again", "and again"]);
+  assert.is((await storage.list()).items.length, 2);
+
+  assert.is(await storage.delete("rec-a"), true);
+  assert.is(await storage.delete("rec-a"), false, "nothing left to delete");
+  assert.not.ok(existsSync(join(root, "recordings", "rec-a.hrp")));
+  await rejects(() => storage.load("rec-a"), (e: unknown) => e instanceof RecordingNotFoundError);
+  assert.equal(ids((await storage.list()).items), ["rec-b"]);
+
+  await storage.clear();
+  assert.equal((await storage.list()).items, []);
+  await rejects(() => storage.load("rec-b"), (e: unknown) => e instanceof RecordingNotFoundError);
+  assert.equal(JSON.parse(readFileSync(join(root, "index.json"), "utf8")), {});
+
+  // Usable after a clear.
+  await save(storage, { id: "rec-c" });
+  assert.equal(ids((await storage.list()).items), ["rec-c"]);
+  assert.ok((await storage.load("rec-c")).length > 0);
+});
+
+test("cleanup removes recordings older than maxAgeMs", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  const now = 10_000_000;
+  await save(storage, { id: "old-1", startedAt: now - 5_000 });
+  await save(storage, { id: "old-2", startedAt: now - 4_000 });
+  await save(storage, { id: "fresh-1", startedAt: now - 500 });
+  await save(storage, { id: "fresh-2", startedAt: now - 10 });
+
+  const removed = await storage.cleanup({ maxRecordings: 100, maxAgeMs: 1_000, now });
+  assert.equal(sorted(removed), ["old-1", "old-2"]);
+  assert.equal(sorted(ids((await storage.list()).items)), ["fresh-1", "fresh-2"]);
+  assert.not.ok(existsSync(join(root, "recordings", "old-1.hrp")));
+  assert.ok(existsSync(join(root, "recordings", "fresh-1.hrp")));
+  await rejects(() => storage.load("old-2"), (e: unknown) => e instanceof RecordingNotFoundError);
+  assert.equal(await storage.cleanup({ maxRecordings: 100, maxAgeMs: 1_000, now }), [], "nothing more to clean");
+});
+
+test("cleanup keeps only the newest maxRecordings", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  for (let i = 1; i <= 6; i++) await save(storage, { id: `n${i}`, startedAt: i * 1_000 });
+  const removed = await storage.cleanup({ maxRecordings: 2, maxAgeMs: Number.MAX_SAFE_INTEGER, now: 7_000 });
+  assert.equal(sorted(removed), ["n1", "n2", "n3", "n4"]);
+  assert.equal(ids((await storage.list()).items), ["n6", "n5"]);
+  assert.equal(sorted(readdirSync(join(root, "recordings"))), ["n5.hrp", "n6.hrp"]);
+});
+
+test("the index lets list work without reading recordings", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  const kept = await save(storage, { id: "kept" });
+  const gone = await save(storage, { id: "gone", startedAt: 1_700_000_000_001 });
+  const garbled = await save(storage, { id: "garbled", startedAt: 1_699_000_000_000 });
+
+  rmSync(join(root, "recordings", "gone.hrp"));
+  writeFileSync(join(root, "recordings", "garbled.hrp"), "not a recording");
+
+  const listed = (await storage.list()).items;
+  assert.equal(listed, [gone, kept, garbled], "the summaries come from the index alone");
+  await rejects(() => storage.load("gone"), (e: unknown) => e instanceof RecordingNotFoundError && (e as RecordingNotFoundError).id === "gone");
+  assert.ok((await storage.load("kept")).length > 0);
+  // A fresh instance (another process) reads the same index.
+  assert.equal((await fileStorage({ path: root }).list()).items, [gone, kept, garbled]);
+});
+
+test("a corrupt recording file gives CorruptRecordingError for that id only", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  const store = new ReplayStore(storage, () => Promise.reject(new Error("no engine in this test")), { maxRecordings: 100, maxRecordingAgeMs: 1e12 });
+  await save(storage, { id: "good-1", startedAt: 1 });
+  await save(storage, { id: "bad", startedAt: 2 });
+  await save(storage, { id: "good-2", startedAt: 3 });
+  const path = join(root, "recordings", "bad.hrp");
+  const bytes = readFileSync(path);
+  writeFileSync(path, bytes.subarray(0, bytes.length - 7));
+
+  await rejects(
+    () => store.getRecording("bad"),
+    (e: unknown) => e instanceof CorruptRecordingError && (e as CorruptRecordingError).id === "bad" && /bad/.test((e as Error).message),
+  );
+  assert.equal(sorted(ids(await store.listRecordingSummaries())), ["bad", "good-1", "good-2"]);
+  assert.is((await store.getRecording("good-1")).events.length, 3);
+  assert.is((await store.getRecording("good-2")).id, "good-2");
+  const { result: all, warnings } = await quietly(() => store.listRecordings());
+  assert.equal(ids(all), ["good-2", "good-1"], "listRecordings skips the corrupt one");
+  assert.is(warnings.length, 1);
+  assert.match(warnings[0], "bad");
+});
+
+test("a corrupt index.json is rebuilt from the recordings, corrupt recordings left out", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  const one = await save(storage, { id: "one", startedAt: 10, names: ["a", "b"] });
+  const two = await save(storage, { id: "two", startedAt: 20, view: "TodoList" });
+  await save(storage, { id: "three", startedAt: 30 });
+  writeFileSync(join(root, "recordings", "three.hrp"), new Uint8Array([0x48, 0x52, 0x50, 0x01, 0, 1, 2, 3, 4, 5, 6, 7]));
+  writeFileSync(join(root, "index.json"), '{"one": {"id": "one", "trunc');
+
+  const { result, warnings } = await quietly(() => storage.list());
+  assert.equal(result.items, [two, one]);
+  assert.ok(warnings.some((w) => w.includes("index.json")), "the rebuild is reported");
+  assert.ok(warnings.some((w) => w.includes("three")), "the left-out recording is reported");
+  const rewritten = JSON.parse(readFileSync(join(root, "index.json"), "utf8"));
+  assert.equal(sorted(Object.keys(rewritten)), ["one", "two"]);
+  assert.equal(rewritten.one, one);
+
+  // An index that is valid JSON but not an object is rebuilt too.
+  writeFileSync(join(root, "index.json"), "[1,2,3]");
+  assert.equal(ids((await quietly(() => storage.list())).result.items), ["two", "one"]);
+});
+
+test("a deleted index.json is rebuilt from the recordings", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  const a = await save(storage, { id: "a", startedAt: 100 });
+  const b = await save(storage, { id: "b", startedAt: 200, names: ["go"] });
+  rmSync(join(root, "index.json"));
+
+  // Another process opening the directory cold, and this one.
+  assert.equal((await quietly(() => fileStorage({ path: root }).list())).result.items, [b, a]);
+  rmSync(join(root, "index.json"));
+  assert.equal((await quietly(() => storage.list())).result.items, [b, a]);
+  assert.ok(existsSync(join(root, "index.json")), "the rebuilt index is written back");
+  // And the storage keeps working on top of it.
+  await save(storage, { id: "c", startedAt: 300 });
+  assert.equal(ids((await storage.list()).items), ["c", "b", "a"]);
+});
+
+test("atomic writes leave no temporary files, and 50 concurrent saves all reach the index", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  const recordings = Array.from({ length: 50 }, (_, i) => makeRecording({ id: `c${String(i).padStart(2, "0")}`, startedAt: 1_000 + i }));
+  await Promise.all(recordings.map((r) => storage.save(r.summary, r.bytes)));
+
+  const listed = (await storage.list()).items;
+  assert.is(listed.length, 50);
+  assert.equal(sorted(ids(listed)), recordings.map((r) => r.summary.id));
+  const index = JSON.parse(readFileSync(join(root, "index.json"), "utf8"));
+  assert.is(Object.keys(index).length, 50, "no save lost its index update");
+  assert.is(readdirSync(join(root, "recordings")).length, 50);
+  const leftovers = allFiles(root).filter((name) => name.includes(".tmp-") || name.includes(".lock"));
+  assert.equal(leftovers, []);
+
+  // Concurrent deletes and saves, then a fresh reader.
+  await Promise.all([
+    ...recordings.slice(0, 20).map((r) => storage.delete(r.summary.id)),
+    ...Array.from({ length: 10 }, (_, i) => save(storage, { id: `late${i}`, startedAt: 5_000 + i })),
+  ]);
+  assert.is((await fileStorage({ path: root }).list()).items.length, 40);
+  assert.equal(allFiles(root).filter((name) => name.includes(".tmp-")), []);
+});
+
+test("hostile ids are refused with InvalidIdError and nothing is created outside the storage dir", async () => {
+  const base = tempDir();
+  const root = join(base, "store");
+  const storage = fileStorage({ path: root });
+  await save(storage, { id: "legit" });
+  const store = new ReplayStore(storage, () => Promise.reject(new Error("unused")), { maxRecordings: 1, maxRecordingAgeMs: 1 });
+  const hostile = ["../x", "../../escape", "/etc/passwd", "a\0b", "", "a".repeat(101), "a/b", "a.b", "..", "with space", "ünï"];
+
+  for (const id of hostile) {
+    const { summary, bytes } = makeRecording({ id: "legit" });
+    const isInvalid = (e: unknown) => e instanceof InvalidIdError;
+    await rejects(() => storage.save({ ...summary, id }, bytes), isInvalid, `save ${JSON.stringify(id)}`);
+    await rejects(() => storage.load(id), isInvalid, `load ${JSON.stringify(id)}`);
+    await rejects(() => storage.delete(id), isInvalid, `delete ${JSON.stringify(id)}`);
+    await rejects(() => store.getRecording(id), isInvalid, `getRecording ${JSON.stringify(id)}`);
+  }
+  assert.ok(existsSync(join(base, "store")));
+  assert.equal(readdirSync(base), ["store"], "nothing next to the storage dir");
+  assert.not.ok(existsSync(join(base, "x")));
+  assert.not.ok(existsSync(join(base, "x.hrp")));
+  assert.equal(readdirSync(join(root, "recordings")), ["legit.hrp"]);
+  assert.equal(ids((await storage.list()).items), ["legit"], "the index holds only the legit id");
+  // 100 characters is the longest valid id.
+  await save(storage, { id: "b".repeat(100) });
+  assert.is((await storage.list()).items.length, 2);
+});
+
+// ---- filters, sorting and paging over 25 recordings ----
+
+const VIEWS = ["SignupForm", "TodoList", "PostIndex"];
+const NAMES = ["validate", "submit", "toggle", "delete", "search"];
+const T0 = 1_760_000_000_000;
+
+function specs(): Spec[] {
+  return Array.from({ length: 25 }, (_, i) => ({
+    id: `r${String(i).padStart(2, "0")}`,
+    view: VIEWS[i % 3],
+    url: i % 4 === 0 ? `http://localhost/todos?filter=open&page=${i}` : `http://localhost/${VIEWS[i % 3].toLowerCase()}/${i}`,
+    // Ties on purpose: several recordings share a start and a duration.
+    startedAt: T0 + Math.floor(i / 2) * 60_000,
+    durationMs: (i % 5) * 1_000 + 500,
+    names: NAMES.slice(0, 1 + (i % 4)).map((n, k) => (i % 7 === 0 && k === 0 ? "SEARCH-Posts" : n)),
+  }));
+}
+
+async function filledStorage(): Promise<{ storage: RecordingStorage; all: RecordingSummary[] }> {
+  const storage = fileStorage({ path: tempDir() });
+  const all: RecordingSummary[] = [];
+  for (const spec of specs()) all.push(await save(storage, spec));
+  return { storage, all };
+}
+
+function expectedOrder(all: RecordingSummary[], key: SortKey, order: "asc" | "desc"): string[] {
+  const asc = [...all].sort((a, b) => a[key] - b[key] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return ids(order === "asc" ? asc : asc.reverse());
+}
+
+test("filters: view, urlContains, from/to, minDurationMs, minEvents, eventName, text", async () => {
+  const { storage, all } = await filledStorage();
+  const check = async (filter: SummaryFilter, predicate: (s: RecordingSummary) => boolean) => {
+    const got = sorted(ids((await storage.list(filter)).items));
+    const want = sorted(ids(all.filter(predicate)));
+    assert.ok(want.length > 0 && want.length < all.length, `the filter ${JSON.stringify(filter)} must select some, not all`);
+    assert.equal(got, want, JSON.stringify(filter));
+  };
+  await check({ view: "TodoList" }, (s) => s.view === "TodoList");
+  await check({ urlContains: "filter=open" }, (s) => s.url.includes("filter=open"));
+  const from = T0 + 3 * 60_000;
+  const to = T0 + 7 * 60_000;
+  await check({ from }, (s) => s.startedAt >= from);
+  await check({ to }, (s) => s.startedAt < to);
+  await check({ from, to }, (s) => s.startedAt >= from && s.startedAt < to);
+  await check({ minDurationMs: 2_500 }, (s) => s.durationMs >= 2_500);
+  await check({ minEvents: 7 }, (s) => s.eventCount >= 7);
+  await check({ eventName: "toggle" }, (s) => s.eventNames.includes("toggle"));
+  await check({ text: "search-posts" }, (s) => s.eventNames.includes("SEARCH-Posts"));
+  await check({ text: "todolist" }, (s) => s.view === "TodoList" || s.url.toLowerCase().includes("todolist"));
+  await check({ text: "FILTER=OPEN" }, (s) => s.url.includes("filter=open"));
+  await check({ view: "SignupForm", minEvents: 5, eventName: "submit" }, (s) => s.view === "SignupForm" && s.eventCount >= 5 && s.eventNames.includes("submit"));
+
+  assert.is((await storage.list({ from, to: from })).items.length, 0, "an empty window");
+  assert.is((await storage.list({ view: "Nope" })).items.length, 0);
+  assert.is((await storage.list({ eventName: "validat" })).items.length, 0, "eventName matches whole names");
+  assert.is((await storage.list({})).items.length, 25);
+});
+
+test("sort and order, on every sort key, with ties broken by id", async () => {
+  const { storage, all } = await filledStorage();
+  assert.equal(ids((await storage.list()).items), expectedOrder(all, "startedAt", "desc"), "default: newest first");
+  for (const key of ["startedAt", "durationMs", "eventCount", "sizeBytes"] as SortKey[]) {
+    for (const order of ["asc", "desc"] as const) {
+      assert.equal(ids((await storage.list({ sort: key, order })).items), expectedOrder(all, key, order), `${key} ${order}`);
+    }
+  }
+});
+
+test("cursor paging: pages concatenate to the full sorted list, with no duplicates", async () => {
+  const { storage, all } = await filledStorage();
+  const cases: SummaryFilter[] = [
+    { limit: 4 },
+    { limit: 1, sort: "durationMs", order: "asc" },
+    { limit: 7, sort: "eventCount", order: "desc" },
+    { limit: 5, sort: "startedAt", order: "asc" },
+    { limit: 25 },
+    { limit: 3, view: "PostIndex", sort: "durationMs" },
+  ];
+  for (const filter of cases) {
+    const full = ids((await storage.list({ ...filter, limit: undefined })).items);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await storage.list({ ...filter, cursor });
+      assert.ok(page.items.length <= filter.limit!, "a page holds at most limit items");
+      assert.ok(page.items.length > 0 || pages === 0, "no empty page after the first");
+      seen.push(...ids(page.items));
+      cursor = page.nextCursor;
+      assert.ok(++pages <= 30, "paging ends");
+    } while (cursor);
+    assert.equal(seen, full, JSON.stringify(filter));
+    assert.is(new Set(seen).size, seen.length, "no duplicates");
+    assert.is(pages, Math.max(1, Math.ceil(full.length / filter.limit!)));
+  }
+  const everything = expectedOrder(all, "startedAt", "desc");
+  const first = await storage.list({ limit: 10 });
+  assert.equal(ids(first.items), everything.slice(0, 10));
+  assert.type(first.nextCursor, "string");
+  assert.equal(ids((await storage.list({ limit: 10, cursor: first.nextCursor })).items), everything.slice(10, 20));
+  assert.is((await storage.list({ limit: 25 })).nextCursor, undefined, "no cursor when everything fits");
+});
+
+test("a directory that never existed lists nothing and creates recordings on save", async () => {
+  const root = join(tempDir(), "deep", "er");
+  const storage = fileStorage({ path: root });
+  assert.equal((await storage.list()).items, []);
+  await rejects(() => storage.load("none"), (e: unknown) => e instanceof RecordingNotFoundError);
+  await save(storage, { id: "first" });
+  assert.equal(ids((await storage.list()).items), ["first"]);
+});
+
+test.run();

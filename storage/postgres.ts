@@ -1,0 +1,302 @@
+/**
+ * PostgreSQL storage, through the `postgres` package (porsager/postgres): one
+ * row per recording in a table every instance of an app shares. Summaries are
+ * columns, so listing reads no recording data; filters, sorting and cursor
+ * paging run in SQL on indexes; cleanup takes a transaction-scoped advisory
+ * lock, so instances that run it at once delete each recording once.
+ *
+ *   const storage = postgresStorage({ url: process.env.DATABASE_URL });
+ *   createReplay({ views, storage });
+ *
+ * The table is created on first use (`migrate: false` to leave that to your
+ * own migrations; `postgresMigrationSql()` is the SQL). The options are plain
+ * data, so the persistence worker opens its own connection from `spec`.
+ */
+
+import type { Sql } from "postgres";
+import { assertValidId, type Format, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
+import { makeCursor, parseCursor } from "./filter.ts";
+import type { CleanupPolicy, RecordingStorage, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
+
+export interface PostgresStorageOptions {
+  /** `postgres://user:password@host:port/database`. Default: the DATABASE_URL environment variable. */
+  url?: string;
+  /**
+   * Connection options of the `postgres` package (host, port, user, password,
+   * database, ssl, max, connect_timeout, …). Must be plain data: the worker
+   * receives a copy. Merged over `url`.
+   */
+  connection?: Record<string, unknown>;
+  /**
+   * An open `sql` instance of the `postgres` package to share with the app.
+   * It cannot be handed to a worker, so the drain loop then runs in the request
+   * thread; `close()` leaves it open.
+   */
+  sql?: unknown;
+  /** Table name, optionally schema-qualified. Default "replay_recordings". */
+  table?: string;
+  /** Create the table and indexes if they are missing, on first use. Default true. */
+  migrate?: boolean;
+}
+
+export interface PostgresStorage extends RecordingStorage {
+  readonly table: string;
+  /** Creates the table and its indexes if they are missing. Safe to run from several instances at once. */
+  migrate(): Promise<void>;
+}
+
+const DEFAULT_TABLE = "replay_recordings";
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,50}(\.[A-Za-z_][A-Za-z0-9_]{0,50})?$/;
+
+const SORT_COLUMNS: Record<SortKey, string> = {
+  startedAt: "started_at",
+  durationMs: "duration_ms",
+  eventCount: "event_count",
+  sizeBytes: "size_bytes",
+};
+
+const SUMMARY_COLUMNS =
+  "id, view, url, session_key, started_at, duration_ms, event_count, event_names, truncated, dropped, recovered, format, size_bytes";
+
+function checkTable(table: string): string {
+  if (!TABLE_NAME.test(table)) {
+    throw new TypeError(`postgresStorage: table must be a plain name like "replay_recordings" or "schema.table", not ${JSON.stringify(table)}`);
+  }
+  return table;
+}
+
+function quoted(table: string): string {
+  return table.split(".").map((part) => `"${part}"`).join(".");
+}
+
+/**
+ * The migration: the table, its storage setting and the indexes listing needs.
+ * Idempotent; `postgresStorage` runs it on first use unless `migrate: false`.
+ */
+export function postgresMigrationSql(table = DEFAULT_TABLE): string {
+  const t = quoted(checkTable(table));
+  const base = table.split(".").pop()!;
+  const index = (suffix: string) => `"${base}_${suffix}"`;
+  return `CREATE TABLE IF NOT EXISTS ${t} (
+  id          text COLLATE "C" PRIMARY KEY,
+  view        text NOT NULL,
+  url         text NOT NULL,
+  session_key text NOT NULL,
+  started_at  timestamptz NOT NULL,
+  duration_ms integer NOT NULL,
+  event_count integer NOT NULL,
+  event_names text[] NOT NULL,
+  truncated   boolean NOT NULL DEFAULT false,
+  dropped     integer NOT NULL DEFAULT 0,
+  recovered   boolean NOT NULL DEFAULT false,
+  format      text NOT NULL,
+  size_bytes  integer NOT NULL,
+  data        bytea NOT NULL,
+  inserted_at timestamptz NOT NULL DEFAULT now()
+);
+-- The data is already zlib-compressed: store it out of line without compressing it again.
+ALTER TABLE ${t} ALTER COLUMN data SET STORAGE EXTERNAL;
+CREATE INDEX IF NOT EXISTS ${index("started_at")} ON ${t} (started_at, id);
+CREATE INDEX IF NOT EXISTS ${index("view_started_at")} ON ${t} (view, started_at, id);
+CREATE INDEX IF NOT EXISTS ${index("duration_ms")} ON ${t} (duration_ms, id);
+CREATE INDEX IF NOT EXISTS ${index("event_count")} ON ${t} (event_count, id);
+CREATE INDEX IF NOT EXISTS ${index("size_bytes")} ON ${t} (size_bytes, id);
+CREATE INDEX IF NOT EXISTS ${index("event_names")} ON ${t} USING gin (event_names);
+`;
+}
+
+interface SummaryRow {
+  id: string;
+  view: string;
+  url: string;
+  session_key: string;
+  started_at: Date;
+  duration_ms: number;
+  event_count: number;
+  event_names: string[];
+  truncated: boolean;
+  dropped: number;
+  recovered: boolean;
+  format: Format;
+  size_bytes: number;
+}
+
+function toSummary(row: SummaryRow): RecordingSummary {
+  return {
+    id: row.id,
+    view: row.view,
+    url: row.url,
+    sessionKey: row.session_key,
+    startedAt: row.started_at.getTime(),
+    durationMs: row.duration_ms,
+    eventCount: row.event_count,
+    eventNames: row.event_names ?? [],
+    truncated: row.truncated,
+    dropped: row.dropped,
+    recovered: row.recovered,
+    format: row.format,
+    sizeBytes: row.size_bytes,
+  };
+}
+
+function envDatabaseUrl(): string | undefined {
+  // deno-lint-ignore no-explicit-any
+  return (globalThis as any).process?.env?.DATABASE_URL;
+}
+
+export function postgresStorage(options: PostgresStorageOptions = {}): PostgresStorage {
+  const table = checkTable(options.table ?? DEFAULT_TABLE);
+  const url = options.url ?? (options.sql || options.connection ? undefined : envDatabaseUrl());
+  const shared = options.sql as Sql | undefined;
+  let opened: Promise<Sql> | undefined;
+  let migrated: Promise<void> | undefined;
+  let closed = false;
+
+  function connect(): Promise<Sql> {
+    if (closed) return Promise.reject(new Error("postgresStorage: used after close()"));
+    if (shared) return Promise.resolve(shared);
+    opened ??= import("postgres").then(({ default: postgres }) => {
+      const settings = {
+        max: 4,
+        idle_timeout: 30,
+        connect_timeout: 10,
+        onnotice: () => {},
+        ...options.connection,
+      };
+      return url ? postgres(url, settings) : postgres(settings);
+    });
+    return opened;
+  }
+
+  async function migrate(): Promise<void> {
+    const sql = await connect();
+    await sql.begin(async (tx) => {
+      // CREATE … IF NOT EXISTS still races with itself: one instance at a time.
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${"hono-replay migrate " + table}))`;
+      await tx.unsafe(postgresMigrationSql(table));
+    });
+  }
+
+  /** The connection, once the table exists. A failed migration (database down) is tried again next time. */
+  async function db(): Promise<Sql> {
+    const sql = await connect();
+    if (options.migrate !== false) {
+      migrated ??= migrate().catch((error) => {
+        migrated = undefined;
+        throw error;
+      });
+      await migrated;
+    }
+    return sql;
+  }
+
+  return {
+    name: "postgres",
+    table,
+    spec: shared ? undefined : {
+      module: import.meta.url,
+      export: "postgresStorage",
+      options: { url, connection: options.connection, table, migrate: options.migrate } satisfies PostgresStorageOptions,
+    },
+    migrate,
+
+    async save(summary, bytes) {
+      assertValidId(summary.id);
+      const sql = await db();
+      await sql`
+        INSERT INTO ${sql(table)} (id, view, url, session_key, started_at, duration_ms, event_count, event_names,
+                                   truncated, dropped, recovered, format, size_bytes, data)
+        VALUES (${summary.id}, ${summary.view}, ${summary.url ?? ""}, ${summary.sessionKey ?? ""}, ${new Date(summary.startedAt)},
+                ${summary.durationMs}, ${summary.eventCount}, ${sql.array(summary.eventNames ?? [])}, ${!!summary.truncated},
+                ${summary.dropped ?? 0}, ${!!summary.recovered}, ${summary.format}, ${summary.sizeBytes}, ${bytes})
+        ON CONFLICT (id) DO UPDATE SET
+          view = excluded.view, url = excluded.url, session_key = excluded.session_key, started_at = excluded.started_at,
+          duration_ms = excluded.duration_ms, event_count = excluded.event_count, event_names = excluded.event_names,
+          truncated = excluded.truncated, dropped = excluded.dropped, recovered = excluded.recovered,
+          format = excluded.format, size_bytes = excluded.size_bytes, data = excluded.data, inserted_at = now()`;
+    },
+
+    async load(id) {
+      assertValidId(id);
+      const sql = await db();
+      const rows = await sql<{ data: Uint8Array }[]>`SELECT data FROM ${sql(table)} WHERE id = ${id}`;
+      if (rows.length === 0) throw new RecordingNotFoundError(id);
+      return rows[0].data;
+    },
+
+    async list(filter: SummaryFilter = {}): Promise<SummaryPage> {
+      const sql = await db();
+      const f = filter;
+      const key: SortKey = f.sort ?? "startedAt";
+      const column = sql(SORT_COLUMNS[key] ?? "started_at");
+      const desc = (f.order ?? "desc") === "desc";
+      const conditions = [];
+      if (f.view !== undefined) conditions.push(sql`view = ${f.view}`);
+      if (f.urlContains) conditions.push(sql`strpos(url, ${f.urlContains}) > 0`);
+      if (f.from !== undefined) conditions.push(sql`started_at >= ${new Date(f.from)}`);
+      if (f.to !== undefined) conditions.push(sql`started_at < ${new Date(f.to)}`);
+      if (f.minDurationMs !== undefined) conditions.push(sql`duration_ms >= ${f.minDurationMs}`);
+      if (f.minEvents !== undefined) conditions.push(sql`event_count >= ${f.minEvents}`);
+      if (f.eventName !== undefined) conditions.push(sql`event_names @> ${sql.array([f.eventName])}::text[]`);
+      if (f.text) {
+        conditions.push(
+          sql`strpos(lower(view || E'\n' || url || E'\n' || array_to_string(event_names, E'\n')), ${f.text.toLowerCase()}) > 0`,
+        );
+      }
+      const after = f.cursor ? parseCursor(f.cursor) : undefined;
+      if (after) {
+        const value = key === "startedAt" ? new Date(after.value) : after.value;
+        conditions.push(desc ? sql`(${column}, id) < (${value}, ${after.id})` : sql`(${column}, id) > (${value}, ${after.id})`);
+      }
+      const where = conditions.length ? conditions.reduce((all, c) => sql`${all} AND ${c}`) : sql`TRUE`;
+      const order = desc ? sql`ORDER BY ${column} DESC, id DESC` : sql`ORDER BY ${column} ASC, id ASC`;
+      const limit = f.limit === undefined ? sql`` : sql`LIMIT ${Math.max(0, f.limit) + 1}`;
+      const rows = await sql<SummaryRow[]>`
+        SELECT ${sql.unsafe(SUMMARY_COLUMNS)} FROM ${sql(table)} WHERE ${where} ${order} ${limit}`;
+      const items = rows.map(toSummary);
+      if (f.limit === undefined || items.length <= f.limit) return { items };
+      const page = items.slice(0, f.limit);
+      const last = page[page.length - 1];
+      return last ? { items: page, nextCursor: makeCursor(last[key], last.id) } : { items: page };
+    },
+
+    async delete(id) {
+      assertValidId(id);
+      const sql = await db();
+      const rows = await sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`;
+      return rows.length > 0;
+    },
+
+    async clear() {
+      const sql = await db();
+      await sql`DELETE FROM ${sql(table)}`;
+    },
+
+    async cleanup(policy: CleanupPolicy) {
+      const sql = await db();
+      const cutoff = new Date((policy.now ?? Date.now()) - policy.maxAgeMs);
+      const keep = Math.max(0, Math.floor(policy.maxRecordings));
+      // One cleanup at a time per table: the next one sees what this one deleted,
+      // so instances running it at once delete each recording once, and only
+      // what the policy names.
+      return sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${"hono-replay cleanup " + table}))`;
+        const rows = await tx<{ id: string }[]>`
+          DELETE FROM ${tx(table)} WHERE id IN (
+            SELECT id FROM ${tx(table)} WHERE started_at < ${cutoff}
+            UNION
+            (SELECT id FROM ${tx(table)} ORDER BY started_at DESC, id DESC OFFSET ${keep})
+          ) RETURNING id`;
+        return rows.map((r) => r.id);
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const sql = await opened?.catch(() => undefined);
+      // The timeout matters on Deno, where end() can wait forever on a connection the server cut.
+      await sql?.end({ timeout: 5 });
+    },
+  };
+}
