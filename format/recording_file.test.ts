@@ -214,17 +214,26 @@ test("a flipped byte in the compressed body gives CorruptRecordingError", () => 
   assertCorrupt(wrecked);
 });
 
-test("no single flipped bit ever escapes as anything but CorruptRecordingError", () => {
+test("a flipped bit anywhere is detected (the Adler-32 trailer is checked), never silently decoded", () => {
   const bytes = validBytes();
+  const original = encode(decodeRecordingFile("victim", bytes).events);
+  let detected = 0;
   for (let i = 0; i < bytes.length; i++) {
-    const copy = bytes.slice();
-    copy[i] ^= 0x01;
-    try {
-      decodeRecordingFile("victim", copy);
-    } catch (error) {
-      assert.instance(error, CorruptRecordingError, `byte ${i}: ${(error as Error)?.message}`);
+    for (const bit of [0x01, 0x80]) {
+      const copy = bytes.slice();
+      copy[i] ^= bit;
+      let decoded: string | undefined;
+      try {
+        decoded = encode(decodeRecordingFile("victim", copy).events);
+      } catch (error) {
+        assert.instance(error, CorruptRecordingError, `byte ${i}: ${(error as Error)?.message}`);
+        detected++;
+      }
+      // A flip deflate cannot see (an unused bit) may decode, but only to the very same events.
+      if (decoded !== undefined) assert.is(decoded, original, `byte ${i} bit ${bit} decoded silently`);
     }
   }
+  assert.ok(detected >= bytes.length * 2 - 4, `${detected} of ${bytes.length * 2} flips detected`);
 });
 
 test("well-compressed but malformed content gives CorruptRecordingError", () => {

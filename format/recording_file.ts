@@ -87,6 +87,8 @@ export function recordingFromText(text: string, format: Format, sizeBytes: numbe
   // parse of the whole text revives exactly the payloads.
   const file = decode(text, format) as { v: number; meta: RecordingMeta; k: string; t: number[]; l: string[]; d: unknown[] };
   if (file?.v !== 1) throw new Error(`unsupported file version ${file?.v}`);
+  // The header's format byte is outside the checksum; the meta inside it must agree.
+  if (file.meta?.format !== format) throw new Error(`format ${format} does not match the recording's ${file.meta?.format}`);
   if (typeof file.k !== "string" || file.t.length !== file.k.length || file.d.length !== file.k.length) {
     throw new Error("columns of different lengths");
   }
