@@ -14,6 +14,7 @@ import { renderToString } from "preact-render-to-string";
 import { type Assigns, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
+import { isSensitiveKey } from "./sanitize.ts";
 
 // deno-lint-ignore no-explicit-any
 export type View = ComponentType<any>;
@@ -77,10 +78,12 @@ export class Recorder {
       const ctx: ReplayContext = {
         recorded,
         render: async (view, props, init) => {
+          // Checked in every session, sampled or not, so a missing view shows up at once.
+          const name = this.viewName(view as View);
           const html = renderToString(h(view as View, props));
           if (recorded) {
             rendered = true;
-            await this.guard(() => this.recordRender(c, sid, view as View, props as Record<string, unknown>, html));
+            await this.guard(() => this.recordRender(c, sid, name, props as Record<string, unknown>, html));
           }
           const body = /^\s*<html[\s>]/i.test(html) ? "<!DOCTYPE html>" + html : html;
           return c.html(body, (init?.status ?? 200) as 200, init?.headers);
@@ -116,17 +119,21 @@ export class Recorder {
     return n;
   }
 
-  private async recordRender(c: Context, sid: string, view: View, props: Record<string, unknown>, html: string) {
+  private viewName(view: View): string {
     const name = this.viewNames.get(view);
-    if (!name) {
+    if (name === undefined) {
       throw new TypeError(
         `hono-replay: view ${view.displayName ?? view.name ?? "?"} is not registered; add it to createReplay({ views })`,
       );
     }
+    return name;
+  }
+
+  private async recordRender(c: Context, sid: string, name: string, props: Record<string, unknown>, html: string) {
     const { sanitizer } = this.options.settings;
     const now = Date.now();
     const session = this.session(sid);
-    const url = c.req.url;
+    const url = redactUrl(c.req.url);
     const hash = this.options.fidelity ? shortHash(html) : undefined;
     const assigns = sanitizer.sanitizeAssigns(props as Assigns);
     let rec = session.recordings.get(name);
@@ -251,7 +258,6 @@ export class Recorder {
       await work();
     } catch (error) {
       this.errors++;
-      if (error instanceof TypeError && String(error.message).includes("is not registered")) throw error;
       if (!this.warned) {
         this.warned = true;
         console.warn(`hono-replay: recording failed and was skipped (further failures are counted silently): ${(error as Error)?.stack ?? error}`);
@@ -289,6 +295,24 @@ function eventName(c: Context, params: Params, o: RecorderOptions): string {
   const fromField = params[o.eventField];
   if (typeof fromField === "string" && fromField) return fromField;
   return `${c.req.method} ${c.req.routePath}`;
+}
+
+/**
+ * The URL as stored: query parameters whose name says secret (`?token=…`,
+ * `?password=…`) keep their name but lose their value, by the sanitizer's own key rule.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf("?");
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  let changed = false;
+  for (const key of new Set(params.keys())) {
+    if (isSensitiveKey(key)) {
+      params.set(key, "[redacted]");
+      changed = true;
+    }
+  }
+  return changed ? url.slice(0, q + 1) + params.toString() : url;
 }
 
 function safePath(url: string): string | undefined {

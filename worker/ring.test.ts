@@ -214,16 +214,18 @@ test("wait() resolves once a frame is written", async () => {
   // Deno does not count a pending Atomics.waitAsync as work that keeps the
   // process alive (the engine's worker is kept alive by its message port).
   const keepAlive = setInterval(() => {}, 1000);
+  let giveUp: ReturnType<typeof setTimeout> | undefined;
   try {
     // A long timeout: the frame, not the timeout, must end the wait.
     const first = await Promise.race([
       reader.wait(60_000).then(() => "woken"),
-      new Promise((resolve) => setTimeout(() => resolve("not woken within 15 s"), 15_000)),
+      new Promise((resolve) => (giveUp = setTimeout(() => resolve("not woken within 15 s"), 15_000))),
     ]);
     assert.is(first, "woken");
     assert.equal(reader.readAvailable(), ["wake"]);
   } finally {
     clearInterval(keepAlive);
+    clearTimeout(giveUp);
   }
 });
 
