@@ -59,6 +59,8 @@ export interface ReplayOptions {
   worker?: boolean;
   /** Directory of the crash journal and spilled recordings; false for none. Default: `<storage path>/.journal`, else a temp dir. */
   journal?: string | false;
+  /** A worker whose heartbeat stops this long is replaced. Default 5,000. */
+  heartbeatTimeoutMs?: number;
   /** Bytes of the SharedArrayBuffer ring (a power of two). Default 4 MiB. */
   ringBytes?: number;
   /** Characters queued outside a full ring before events are dropped (and counted). Default 8 Mi. */
@@ -98,6 +100,7 @@ export interface Replay {
     readonly dropped: number;
     readonly recorderErrors: number;
     crashWorker(): void;
+    hangWorker(ms: number): void;
   };
 }
 
@@ -141,6 +144,7 @@ export function createReplay(options: ReplayOptions): Replay {
   const hostStarting = (async () =>
     EngineHost.start(buffer, storage, {
       worker: options.worker,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       // The recorder ends idle recordings; the engine's own check is a safety net for lost end frames.
       idleTimeoutMs: idleTimeoutMs * 2,
       persistenceRetryAttempts: options.persistenceRetryAttempts ?? 3,
@@ -196,6 +200,7 @@ export function createReplay(options: ReplayOptions): Replay {
         return recorder.errors;
       },
       crashWorker: () => host?.crashWorker(),
+      hangWorker: (ms) => host?.hangWorker(ms),
     },
   };
 }

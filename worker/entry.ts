@@ -11,7 +11,11 @@ export interface WorkerInit {
   options: EngineOptions;
 }
 
-export type ToWorker = WorkerInit | { type: "request"; id: number; request: EngineRequest } | { type: "crash" };
+export type ToWorker =
+  | WorkerInit
+  | { type: "request"; id: number; request: EngineRequest }
+  | { type: "crash" }
+  | { type: "hang"; ms: number };
 export type FromWorker =
   | { type: "ready" }
   | { type: "reply"; id: number; value?: unknown; error?: string }
@@ -30,6 +34,10 @@ port.onMessage((message) => {
     });
   } else if (m.type === "request") {
     void answer(m.id, m.request);
+  } else if (m.type === "hang") {
+    // Used by the tests: a worker stuck in synchronous code stops its heartbeat.
+    const until = Date.now() + m.ms;
+    while (Date.now() < until);
   } else if (m.type === "crash") {
     // Used by the tests to kill the worker the way a bug would: an uncaught error.
     setTimeout(() => {

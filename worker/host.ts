@@ -73,6 +73,11 @@ export class EngineHost {
     this.worker?.postMessage({ type: "crash" } satisfies ToWorker);
   }
 
+  /** For tests: blocks the worker's thread for `ms`, as an endless loop in a bug would. */
+  hangWorker(ms: number): void {
+    this.worker?.postMessage({ type: "hang", ms } satisfies ToWorker);
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     const result = this.request({ type: "shutdown" });

@@ -127,6 +127,28 @@ test("with fileStorage the engine runs in a worker, and a worker killed mid-sess
   }
 });
 
+test("a worker stuck in a loop stops its heartbeat and is replaced, losing nothing", async () => {
+  const dir = tempDir();
+  const replay = createReplay({ views: { Board }, storage: fileStorage({ path: dir }), heartbeatTimeoutMs: 500 });
+  try {
+    await replay.ready;
+    const app = boardApp(replay);
+    const cookie = await startSession(app);
+    let step = 0;
+    for (; step < 5; ) await postStep(app, cookie, ++step);
+    await replay.flush();
+    // Stuck for far longer than the heartbeat timeout: only a replacement can drain from here on.
+    replay.engine.hangWorker(4_000);
+    for (let i = 0; i < 5; i++) await postStep(app, cookie, ++step);
+    await until(() => replay.engine.restarts >= 1, "the stuck worker to be replaced");
+    await replay.close();
+    assertSteps(await onlyRecording(replay), step);
+  } finally {
+    await replay.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const inProcess: [string, () => { options: Partial<ReplayOptions>; cleanup: () => void }][] = [
   ["fileStorage with worker: false", () => {
     const dir = tempDir();
