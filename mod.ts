@@ -12,7 +12,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MiddlewareHandler } from "hono";
-import { type Format, InvalidIdError, type Recording, randomToken } from "./format/mod.ts";
+import { type Format, InvalidIdError, type Recording, randomToken, shortHash } from "./format/mod.ts";
 import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
 import { fileStorage, type RecordingStorage } from "./storage/mod.ts";
@@ -210,14 +210,28 @@ function journalDir(option: string | false | undefined, storage: RecordingStorag
   if (typeof option === "string") return option;
   const path = (storage as { path?: unknown }).path;
   if (typeof path === "string") return join(path, ".journal");
-  return storage.spec ? join(tmpdir(), "hono-replay-journal") : undefined;
+  // One directory per storage: a journal or a spilled recording must only ever be delivered to its own storage.
+  return storage.spec ? join(tmpdir(), "hono-replay-journal", shortHash(JSON.stringify(storage.spec))) : undefined;
 }
 
 function clientScript(beaconPath: string): string {
   return `<script>addEventListener("pagehide",function(e){if(!e.persisted&&navigator.sendBeacon)navigator.sendBeacon(${JSON.stringify(beaconPath)})})</script>`;
 }
 
-export { fileStorage, type FileStorageOptions, memoryStorage } from "./storage/mod.ts";
+export {
+  type DenoKvStorage,
+  denoKvStorage,
+  type DenoKvStorageOptions,
+  fileStorage,
+  type FileStorageOptions,
+  idbStorage,
+  type IdbStorageOptions,
+  memoryStorage,
+  postgresMigrationSql,
+  type PostgresStorage,
+  postgresStorage,
+  type PostgresStorageOptions,
+} from "./storage/mod.ts";
 export type { CleanupPolicy, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
 export {
   CorruptRecordingError,

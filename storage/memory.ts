@@ -1,4 +1,4 @@
-import { RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
+import { assertValidId, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
 import type { CleanupPolicy, RecordingStorage, SummaryFilter, SummaryPage } from "./types.ts";
 
@@ -9,13 +9,15 @@ export function memoryStorage(): RecordingStorage {
   return {
     name: "memory",
     async save(summary, bytes) {
+      assertValidId(summary.id);
       summaries.set(summary.id, { ...summary });
       files.set(summary.id, bytes.slice());
     },
     async load(id) {
       const bytes = files.get(id);
       if (!bytes) throw new RecordingNotFoundError(id);
-      return bytes;
+      // A copy: a caller changing what it got must not change what is stored.
+      return bytes.slice();
     },
     async list(filter?: SummaryFilter): Promise<SummaryPage> {
       return pageSummaries(summaries.values(), filter);

@@ -1,5 +1,8 @@
 /** Storage backends: one interface, shared filtering. */
 export { fileStorage, type FileStorageOptions } from "./file.ts";
 export { memoryStorage } from "./memory.ts";
+export { postgresMigrationSql, type PostgresStorage, postgresStorage, type PostgresStorageOptions } from "./postgres.ts";
+export { type DenoKvStorage, denoKvStorage, type DenoKvStorageOptions } from "./deno_kv.ts";
+export { idbStorage, type IdbStorageOptions } from "./idb.ts";
 export { idsToClean, matchesFilter, pageSummaries } from "./filter.ts";
 export type { CleanupPolicy, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./types.ts";

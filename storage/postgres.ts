@@ -43,6 +43,8 @@ export interface PostgresStorage extends RecordingStorage {
   readonly table: string;
   /** Creates the table and its indexes if they are missing. Safe to run from several instances at once. */
   migrate(): Promise<void>;
+  /** Ends the connections (not an `sql` instance given in the options). */
+  close(): Promise<void>;
 }
 
 const DEFAULT_TABLE = "replay_recordings";
@@ -69,15 +71,35 @@ function quoted(table: string): string {
   return table.split(".").map((part) => `"${part}"`).join(".");
 }
 
+/** The indexes listing, filtering and sorting need: name suffix → definition. */
+const INDEXES: [string, string][] = [
+  ["started_at", "(started_at, id)"],
+  ["view_started_at", "(view, started_at, id)"],
+  ["duration_ms", "(duration_ms, id)"],
+  ["event_count", "(event_count, id)"],
+  ["size_bytes", "(size_bytes, id)"],
+  ["event_names", "USING gin (event_names)"],
+];
+
+/** Quoted names of the table and its indexes (which live in the table's schema). */
+function names(table: string) {
+  const parts = checkTable(table).split(".");
+  const base = parts[parts.length - 1];
+  const schema = parts.length > 1 ? `"${parts[0]}".` : "";
+  return {
+    table: quoted(table),
+    index: (suffix: string) => `"${base}_${suffix}"`,
+    qualifiedIndex: (suffix: string) => `${schema}"${base}_${suffix}"`,
+  };
+}
+
 /**
  * The migration: the table, its storage setting and the indexes listing needs.
  * Idempotent; `postgresStorage` runs it on first use unless `migrate: false`.
  */
 export function postgresMigrationSql(table = DEFAULT_TABLE): string {
-  const t = quoted(checkTable(table));
-  const base = table.split(".").pop()!;
-  const index = (suffix: string) => `"${base}_${suffix}"`;
-  return `CREATE TABLE IF NOT EXISTS ${t} (
+  const n = names(table);
+  return `CREATE TABLE IF NOT EXISTS ${n.table} (
   id          text COLLATE "C" PRIMARY KEY,
   view        text NOT NULL,
   url         text NOT NULL,
@@ -95,13 +117,8 @@ export function postgresMigrationSql(table = DEFAULT_TABLE): string {
   inserted_at timestamptz NOT NULL DEFAULT now()
 );
 -- The data is already zlib-compressed: store it out of line without compressing it again.
-ALTER TABLE ${t} ALTER COLUMN data SET STORAGE EXTERNAL;
-CREATE INDEX IF NOT EXISTS ${index("started_at")} ON ${t} (started_at, id);
-CREATE INDEX IF NOT EXISTS ${index("view_started_at")} ON ${t} (view, started_at, id);
-CREATE INDEX IF NOT EXISTS ${index("duration_ms")} ON ${t} (duration_ms, id);
-CREATE INDEX IF NOT EXISTS ${index("event_count")} ON ${t} (event_count, id);
-CREATE INDEX IF NOT EXISTS ${index("size_bytes")} ON ${t} (size_bytes, id);
-CREATE INDEX IF NOT EXISTS ${index("event_names")} ON ${t} USING gin (event_names);
+ALTER TABLE ${n.table} ALTER COLUMN data SET STORAGE EXTERNAL;
+${INDEXES.map(([suffix, definition]) => `CREATE INDEX IF NOT EXISTS ${n.index(suffix)} ON ${n.table} ${definition};`).join("\n")}
 `;
 }
 
@@ -170,6 +187,13 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
 
   async function migrate(): Promise<void> {
     const sql = await connect();
+    // The DDL locks the table even when there is nothing to do: skip it when
+    // everything is there, so a starting instance does not stall the others.
+    const n = names(table);
+    const relations = [n.table, ...INDEXES.map(([suffix]) => n.qualifiedIndex(suffix))];
+    const checks = relations.map((name) => sql`to_regclass(${name}) IS NOT NULL`).reduce((all, c) => sql`${all} AND ${c}`);
+    const [{ present }] = await sql<{ present: boolean }[]>`SELECT ${checks} AS present`;
+    if (present) return;
     await sql.begin(async (tx) => {
       // CREATE … IF NOT EXISTS still races with itself: one instance at a time.
       await tx`SELECT pg_advisory_xact_lock(hashtext(${"hono-replay migrate " + table}))`;

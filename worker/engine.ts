@@ -4,15 +4,15 @@
  * worker (or the storage cannot be opened in one), in the request thread.
  */
 
-import { readdir, rm } from "node:fs/promises";
+import { readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { RecordingSummary } from "../format/mod.ts";
+import { randomToken, type RecordingSummary } from "../format/mod.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
 import { Drainer, type Finalized } from "./drain.ts";
 import { Journal } from "./journal.ts";
 import { Persister } from "./persist.ts";
 import { RingReader } from "./ring.ts";
-import { backgroundTimer, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
+import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
 
 export interface EngineOptions {
   /** Safety net for recordings whose end frame never came; the recorder ends them first. */
@@ -49,6 +49,13 @@ export interface EngineStats {
 
 const BATCH = 20_000;
 
+/**
+ * A journal whose engine has not touched it for this long is orphaned even if
+ * its pid is alive: the pid was reused (a container restarts its server as the
+ * same pid). Live engines touch theirs every second.
+ */
+const STALE_JOURNAL_MS = 30_000;
+
 export class Engine {
   private readonly reader: RingReader;
   private readonly drainer: Drainer;
@@ -59,6 +66,8 @@ export class Engine {
   /** Ends the loop's poll sleep early: its timer is unref'd and must not be what shutdown waits on. */
   private wakeLoop?: () => void;
   private stopCleanup?: () => void;
+  private stopMaintenance?: () => void;
+  private maintaining?: Promise<void>;
   private recoveredCount = 0;
 
   constructor(
@@ -91,9 +100,29 @@ export class Engine {
       if (previous.position !== undefined) this.reader.skipTo(previous.position);
       this.journal = new Journal(path);
       await this.recoverOrphans();
+      // Recordings an earlier run spilled during an outage: deliver them now, in the background.
+      void this.persister.retryHeld();
     }
     this.stopCleanup = backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true);
+    // Spilled recordings wait for the storage to come back, and journals of
+    // processes that died while this one runs wait to be recovered: neither
+    // should wait for the (hourly) cleanup.
+    const every = Math.min(60_000, Math.max(1_000, this.options.persistenceRetryDelayMs * 5));
+    this.stopMaintenance = backgroundTimer(() => void this.maintain(), every, true);
     this.loopDone = this.loop();
+  }
+
+  /** Delivers what waits out an outage and recovers orphaned journals; one run at a time. */
+  maintain(): Promise<void> {
+    this.maintaining ??= (async () => {
+      try {
+        await this.persister.retryHeld();
+        if (this.options.journalDir && !this.stopping) await this.recoverOrphans();
+      } catch (error) {
+        this.warn(`maintenance failed: ${(error as Error).message}`);
+      }
+    })().finally(() => (this.maintaining = undefined));
+    return this.maintaining;
   }
 
   private async loop(): Promise<void> {
@@ -116,7 +145,9 @@ export class Engine {
     this.journal?.append(frames, this.reader.position);
     this.reader.commit();
     this.drainer.ingest(frames);
-    this.journal?.compactIfLarge(() => this.drainer.activeFrames(), this.reader.position);
+    // Compaction keeps only active recordings: not while a finalized one is
+    // still on its way to the storage, whose frames only the journal holds.
+    if (this.persister.pending === 0) this.journal?.compactIfLarge(() => this.drainer.activeFrames(), this.reader.position);
     return frames.length;
   }
 
@@ -180,6 +211,8 @@ export class Engine {
     this.wakeLoop?.();
     await this.loopDone;
     this.stopCleanup?.();
+    this.stopMaintenance?.();
+    await this.maintaining;
     this.drainAll();
     this.drainer.finalizeAll();
     await this.persister.settled();
@@ -187,23 +220,44 @@ export class Engine {
     return this.stats();
   }
 
-  /** Journals left by processes that died (SIGKILL, power loss): finalize what they held, marked recovered. */
+  /**
+   * Journals left by processes that died (SIGKILL, power loss): finalize what
+   * they held, marked recovered. A journal is claimed by renaming it to this
+   * process's pid first, so two processes starting at once do not both recover
+   * it, and one that dies while recovering leaves it to the next.
+   */
   private async recoverOrphans(): Promise<void> {
     const dir = this.options.journalDir!;
+    const pid = await currentPid();
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
       if (!name.endsWith(".journal") || name === this.options.journalName) continue;
-      const pid = Number(basename(name).split("-")[0]);
-      if (!Number.isInteger(pid) || (await processAlive(pid))) continue;
       const path = join(dir, name);
-      const { frames } = Journal.read(path);
+      if (!(await isOrphan(name, path))) continue;
+      const claimed = join(dir, `${pid}-recovering-${randomToken(8)}.journal`);
+      try {
+        await rename(path, claimed);
+        const now = new Date();
+        await utimes(claimed, now, now);
+      } catch {
+        continue; // another process claimed it first
+      }
+      const { frames } = Journal.read(claimed);
       const orphans = new Drainer((r) => this.persister.persist(r), Infinity);
       orphans.ingest(frames);
       this.recoveredCount += orphans.size;
       orphans.finalizeAll(true);
       await this.persister.settled();
-      if (this.persister.waiting === 0) await rm(path, { force: true });
+      if (this.persister.waiting === 0) await rm(claimed, { force: true });
       await sleep(0);
     }
   }
+}
+
+async function isOrphan(name: string, path: string): Promise<boolean> {
+  const pid = Number(basename(name).split("-")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!(await processAlive(pid))) return true;
+  const touched = await stat(path).then((s) => s.mtimeMs, () => Date.now());
+  return Date.now() - touched > STALE_JOURNAL_MS;
 }

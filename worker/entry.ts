@@ -23,6 +23,7 @@ export type FromWorker =
 
 const port = await parentPort();
 let engine: Promise<Engine> | undefined;
+let storage: RecordingStorage | undefined;
 
 port.onMessage((message) => {
   const m = message as ToWorker;
@@ -48,7 +49,7 @@ port.onMessage((message) => {
 
 async function start(init: WorkerInit): Promise<Engine> {
   const module = await import(init.storage.module);
-  const storage = module[init.storage.export](init.storage.options) as RecordingStorage;
+  storage = module[init.storage.export](init.storage.options) as RecordingStorage;
   const warn = (message: string) => port.postMessage({ type: "warn", message } satisfies FromWorker);
   const created = new Engine(init.buffer, storage, init.options, warn, "atomics");
   await created.start();
@@ -58,6 +59,8 @@ async function start(init: WorkerInit): Promise<Engine> {
 async function answer(id: number, request: EngineRequest) {
   try {
     const value = await (await engine!).handle(request);
+    // The worker's own storage handle (a database pool) closes with it, not by being cut off.
+    if (request.type === "shutdown") await storage?.close?.();
     port.postMessage({ type: "reply", id, value } satisfies FromWorker);
   } catch (error) {
     port.postMessage({ type: "reply", id, error: (error as Error)?.message ?? String(error) } satisfies FromWorker);

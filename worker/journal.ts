@@ -4,17 +4,22 @@
  * is persisted, so that a replacement worker (or the next process, after a
  * crash) rebuilds exactly the recordings that were active — no frame lost, none
  * counted twice. Writes reach the OS on every batch (that survives a killed
- * process); fsync is batched to once a second (that bounds loss on power failure).
+ * process); fsync is batched to once a second (that bounds loss on power
+ * failure): a write that comes within a second of the last sync is synced by a
+ * timer, so the last batch before a quiet spell is not left unsynced. The same
+ * timer touches the file every second: a journal nobody touched for a while
+ * belongs to a process that is gone, even if its pid was reused.
  *
  * The file is frame lines plus two markers: `~ P <position>` after each batch and
  * `<id> D` when a recording is done. It is compacted by rewriting only what is
  * still active once it grows past `compactBytes`.
  */
 
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
 import { JOURNAL_ID } from "./drain.ts";
+import { backgroundTimer } from "./runtime.ts";
 
 export interface JournalReplay {
   /** Frames of recordings that were not done, in order. */
@@ -27,6 +32,9 @@ export class Journal {
   private fd: number;
   private lastSync = 0;
   private bytes: number;
+  /** Written since the last fdatasync. */
+  private unsynced = false;
+  private readonly stopTimer: () => void;
 
   constructor(
     readonly path: string,
@@ -36,6 +44,16 @@ export class Journal {
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, "a");
     this.bytes = fstatSync(this.fd).size;
+    this.stopTimer = backgroundTimer(() => this.tick(), syncIntervalMs, true);
+  }
+
+  /** Syncs what the last writes left unsynced, and marks the journal as in use. */
+  tick(): void {
+    try {
+      if (this.unsynced) this.sync();
+      const now = new Date();
+      futimesSync(this.fd, now, now);
+    } catch { /* closed meanwhile */ }
   }
 
   /** Reads a journal file; a torn last line (a write cut by a crash) is ignored. */
@@ -85,9 +103,11 @@ export class Journal {
     closeSync(this.fd);
     this.fd = openSync(this.path, "a");
     this.bytes = size;
+    this.unsynced = false;
   }
 
   close(remove = false): void {
+    this.stopTimer();
     try {
       fdatasyncSync(this.fd);
       closeSync(this.fd);
@@ -97,11 +117,14 @@ export class Journal {
 
   private write(text: string): void {
     this.bytes += writeSync(this.fd, text);
-    const now = Date.now();
-    if (now - this.lastSync >= this.syncIntervalMs) {
-      fdatasyncSync(this.fd);
-      this.lastSync = now;
-    }
+    if (Date.now() - this.lastSync >= this.syncIntervalMs) this.sync();
+    else this.unsynced = true;
+  }
+
+  private sync(): void {
+    fdatasyncSync(this.fd);
+    this.lastSync = Date.now();
+    this.unsynced = false;
   }
 }
 

@@ -3,11 +3,17 @@
  * failures with exponential backoff. A recording that still fails is kept in a
  * spill directory (when there is one) and delivered by a later attempt, so an
  * outage delays recordings instead of losing them.
+ *
+ * Spilled files are written to a temporary name, synced and renamed, the
+ * summary last: a spilled recording is whole on disk before the journal lets
+ * go of it, and `retryHeld` only ever sees whole ones. Several processes may
+ * share a spill directory; saving the same recording twice is harmless.
  */
 
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { RecordingSummary } from "../format/mod.ts";
+import { randomToken, type RecordingSummary } from "../format/mod.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
 import type { Finalized } from "./drain.ts";
 import { sleep } from "./runtime.ts";
@@ -22,8 +28,13 @@ export interface PersistOptions {
 export class Persister {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly heldInMemory = new Map<string, Finalized>();
+  private retrying?: Promise<number>;
   persisted = 0;
   failures = 0;
+  /** Recordings that went to the spill directory. */
+  spilled = 0;
+  /** Spilled or held recordings delivered by retryHeld. */
+  delivered = 0;
 
   constructor(
     private readonly storage: RecordingStorage,
@@ -40,6 +51,11 @@ export class Persister {
   /** Resolves when every save started so far has finished (or spilled). */
   async settled(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  /** Saves still being attempted, plus recordings held in memory: what only this process has. */
+  get pending(): number {
+    return this.inFlight.size + this.heldInMemory.size;
   }
 
   private async saveWithRetries(recording: Finalized): Promise<void> {
@@ -67,10 +83,13 @@ export class Persister {
     if (dir) {
       try {
         await mkdir(dir, { recursive: true });
-        await writeFile(join(dir, `${recording.summary.id}.hrp`), recording.bytes);
-        await writeFile(join(dir, `${recording.summary.id}.json`), JSON.stringify(recording.summary));
+        const id = recording.summary.id;
+        await durableWrite(join(dir, `${id}.hrp`), recording.bytes);
+        await durableWrite(join(dir, `${id}.json`), JSON.stringify(recording.summary));
+        syncDir(dir);
+        this.spilled++;
         // Spilled is safe on disk: the journal need not keep it.
-        this.onPersisted(recording.summary.id);
+        this.onPersisted(id);
         return;
       } catch (error) {
         this.warn(`cannot spill to ${dir}: ${(error as Error).message}`);
@@ -79,38 +98,86 @@ export class Persister {
     this.heldInMemory.set(recording.summary.id, recording);
   }
 
-  /** Tries again everything that is waiting out an outage. */
-  async retryHeld(): Promise<number> {
+  /**
+   * Tries again everything that is waiting out an outage: held in memory, then
+   * spilled. Stops at the first failure (the storage is still down); a call
+   * while one runs joins it.
+   */
+  retryHeld(): Promise<number> {
+    this.retrying ??= this.deliverHeld()
+      .then((n) => ((this.delivered += n), n))
+      .finally(() => (this.retrying = undefined));
+    return this.retrying;
+  }
+
+  private async deliverHeld(): Promise<number> {
     let delivered = 0;
     for (const [id, recording] of this.heldInMemory) {
       try {
         await this.storage.save(recording.summary, recording.bytes);
-        this.heldInMemory.delete(id);
-        this.onPersisted(id);
-        delivered++;
       } catch {
         return delivered;
       }
+      this.heldInMemory.delete(id);
+      this.onPersisted(id);
+      delivered++;
     }
     const dir = this.options.spillDir;
     if (!dir) return delivered;
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names.filter((n) => n.endsWith(".json"))) {
       const id = name.slice(0, -5);
+      let summary: RecordingSummary;
+      let bytes: Uint8Array;
       try {
-        const summary = JSON.parse(await readFile(join(dir, name), "utf8")) as RecordingSummary;
-        await this.storage.save(summary, await readFile(join(dir, `${id}.hrp`)));
-        await rm(join(dir, `${id}.hrp`), { force: true });
-        await rm(join(dir, name), { force: true });
-        delivered++;
+        summary = JSON.parse(await readFile(join(dir, name), "utf8")) as RecordingSummary;
+        bytes = await readFile(join(dir, `${id}.hrp`));
+      } catch {
+        continue; // delivered meanwhile by another process sharing the directory
+      }
+      try {
+        await this.storage.save(summary, bytes);
       } catch {
         return delivered;
       }
+      await rm(join(dir, name), { force: true });
+      await rm(join(dir, `${id}.hrp`), { force: true });
+      delivered++;
     }
     return delivered;
   }
 
+  /** Recordings held in memory (no spill directory, or it failed). */
   get waiting(): number {
     return this.heldInMemory.size;
   }
+}
+
+async function durableWrite(target: string, data: string | Uint8Array): Promise<void> {
+  const temp = `${target}.tmp-${randomToken(6)}`;
+  try {
+    const handle = await open(temp, "w");
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Makes the renames themselves durable; where a directory cannot be opened, the files are synced already. */
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch { /* not supported here */ }
 }

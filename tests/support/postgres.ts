@@ -5,13 +5,14 @@
  * the process exits. With DATABASE_URL set, that server is used instead and
  * cannot be stopped or restarted (`external` is true).
  *
- *   const pg = await startPostgres();
- *   if ("skip" in pg) console.log(`skipped: ${pg.skip}`);
- *   else { … pg.url … await pg.close(); }
+ *   const skip = postgresUnavailable();          // synchronous: decide what to register
+ *   if (skip) console.log(`skipped: ${skip}`);
+ *   test.before(async () => { pg = await startPostgres(); });
+ *   test.after(() => pg.close());
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,12 +30,18 @@ export interface TestPostgres {
   close(): Promise<void>;
 }
 
-const CANDIDATE_BIN_DIRS = ["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/14/bin", "/usr/lib/postgresql/13/bin"];
-
+/** Where initdb and pg_ctl are: PG_BIN_DIR, Debian's /usr/lib/postgresql/<newest>/bin, or the PATH. */
 export function postgresBinDir(): string | undefined {
   const fromEnv = process.env.PG_BIN_DIR;
   if (fromEnv && existsSync(join(fromEnv, "initdb"))) return fromEnv;
-  for (const dir of CANDIDATE_BIN_DIRS) if (existsSync(join(dir, "initdb"))) return dir;
+  let versions: string[] = [];
+  try {
+    versions = readdirSync("/usr/lib/postgresql").sort((a, b) => Number(b) - Number(a));
+  } catch { /* not Debian's layout */ }
+  for (const version of versions) {
+    const dir = join("/usr/lib/postgresql", version, "bin");
+    if (existsSync(join(dir, "initdb"))) return dir;
+  }
   const which = spawnSync("sh", ["-c", "command -v initdb"], { encoding: "utf8" });
   const found = which.status === 0 ? which.stdout.trim() : "";
   return found ? found.slice(0, found.lastIndexOf("/")) : undefined;
@@ -51,15 +58,19 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<TestPostgres | { skip: string }> {
+/** Why there is no PostgreSQL for the tests, or undefined when there is one. */
+export function postgresUnavailable(): string | undefined {
+  if (process.env.DATABASE_URL || postgresBinDir()) return undefined;
+  return "no PostgreSQL binaries (initdb, pg_ctl) on this machine and DATABASE_URL is not set; install Debian's postgresql package";
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
   const external = process.env.DATABASE_URL;
   if (external) {
     return { url: external, external: true, stop() {}, start() {}, close: async () => {} };
   }
   const bin = postgresBinDir();
-  if (!bin) {
-    return { skip: "no PostgreSQL binaries (initdb, pg_ctl) on this machine and DATABASE_URL is not set; install Debian's postgresql package" };
-  }
+  if (!bin) throw new Error(postgresUnavailable());
   const asRoot = process.getuid?.() === 0;
   const base = mkdtempSync(join(tmpdir(), "hono-replay-pg-"));
   const data = join(base, "data");

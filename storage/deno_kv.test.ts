@@ -1,0 +1,178 @@
+/**
+ * denoKvStorage on a temporary local database: Deno.openKv on Deno (when the
+ * KV API is enabled, else @deno/kv), @deno/kv on Node. The conformance suite
+ * through two handles, then what this backend promises: no value over 64 KiB,
+ * listing reads only summary keys, a missing or damaged chunk is a
+ * CorruptRecordingError, and a database written by Deno's own Deno.openKv
+ * reads back here.
+ */
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CorruptRecordingError, decodeRecordingFile } from "../format/mod.ts";
+import { type DenoKvStorage, denoKvStorage } from "./deno_kv.ts";
+import { damaged, fixtureRecording, storageConformance } from "./conformance.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hono-replay-kv-"));
+const path = join(dir, "replay.kv");
+const root = fileURLToPath(new URL("..", import.meta.url));
+// deno-lint-ignore no-explicit-any
+const deno = (globalThis as any).Deno;
+
+type RawKv = {
+  get(key: unknown[]): Promise<{ value: unknown; versionstamp: string | null }>;
+  set(key: unknown[], value: unknown): Promise<unknown>;
+  delete(key: unknown[]): Promise<void>;
+  list(selector: { prefix: unknown[] }): AsyncIterable<{ key: unknown[]; value: unknown }>;
+  atomic(): unknown;
+  close(): void;
+};
+
+/** The database itself, opened the way denoKvStorage opens it. */
+async function rawKv(at = path): Promise<RawKv> {
+  if (typeof deno?.openKv === "function") return deno.openKv(at);
+  const { openKv } = await import("@deno/kv");
+  return (await openKv(at)) as unknown as RawKv;
+}
+
+/** A recording's summary as stored: UTF-8 JSON bytes, with the generation and count of its chunks. */
+async function readHead(kv: RawKv, id: string): Promise<{ gen: string; chunks: number }> {
+  const { value } = await kv.get(["hono_replay", "s", id]);
+  assert.instance(value, Uint8Array);
+  return JSON.parse(new TextDecoder().decode(value as Uint8Array));
+}
+
+storageConformance({
+  name: "deno kv",
+  open: () => denoKvStorage({ path }),
+  openAnother: () => denoKvStorage({ path }),
+  async corrupt(_storage, id, bytes) {
+    const kv = await rawKv();
+    const head = await readHead(kv, id);
+    await kv.set(["hono_replay", "d", id, head.gen, 0], damaged(bytes));
+    kv.close();
+  },
+}).run();
+
+let storage: DenoKvStorage;
+test.before(async () => {
+  storage = denoKvStorage({ path });
+  console.log(`deno kv storage opened with ${await storage.implementation()}`);
+});
+test.after(async () => {
+  await storage.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a large recording is chunked: no value over 64 KiB, data written over several atomic operations, read back whole", async () => {
+  await storage.clear();
+  const big = fixtureRecording({ id: "0kv-big", startedAt: Date.UTC(2026, 0, 1), events: 10_000, noise: 200 });
+  assert.ok(big.bytes.length > 800 * 1024, `bigger than one atomic operation may write (${big.bytes.length} bytes)`);
+  await storage.save(big.summary, big.bytes);
+  const kv = await rawKv();
+  try {
+    const chunks: number[] = [];
+    let largest = 0;
+    for await (const entry of kv.list({ prefix: ["hono_replay"] })) {
+      const size = entry.value instanceof Uint8Array ? entry.value.length : JSON.stringify(entry.value).length;
+      largest = Math.max(largest, size);
+      if (entry.key[1] === "d") chunks.push(entry.key[4] as number);
+    }
+    assert.ok(largest < 64 * 1024, `largest value ${largest} bytes`);
+    assert.equal(chunks, Array.from({ length: Math.ceil(big.bytes.length / 60_000) }, (_, i) => i));
+  } finally {
+    kv.close();
+  }
+  assert.equal([...(await storage.load("0kv-big"))], [...big.bytes]);
+  // Saved again (a new generation), the old chunks are gone.
+  const again = fixtureRecording({ id: "0kv-big", startedAt: Date.UTC(2026, 0, 1), events: 5 });
+  await storage.save(again.summary, again.bytes);
+  const kv2 = await rawKv();
+  let data = 0;
+  for await (const entry of kv2.list({ prefix: ["hono_replay", "d"] })) data += entry.value ? 1 : 0;
+  kv2.close();
+  assert.is(data, 1, "one chunk left: the new recording's");
+  assert.equal(decodeRecordingFile("0kv-big", await storage.load("0kv-big")).events, again.events);
+});
+
+test("listing reads summary keys only", async () => {
+  await storage.clear();
+  const t0 = Date.UTC(2026, 0, 2);
+  for (let i = 0; i < 5; i++) {
+    const f = fixtureRecording({ id: `0kv-list-${i}`, startedAt: t0 + i, events: 200, noise: 400 });
+    await storage.save(f.summary, f.bytes);
+  }
+  const kv = await rawKv();
+  const prefixes: string[] = [];
+  const gets: string[] = [];
+  const spy = {
+    get: (key: unknown[]) => (gets.push(JSON.stringify(key)), kv.get(key)),
+    list: (selector: { prefix: unknown[] }, options?: unknown) => (prefixes.push(JSON.stringify(selector.prefix)), (kv.list as (s: unknown, o: unknown) => AsyncIterable<unknown>)(selector, options)),
+    atomic: () => kv.atomic(),
+    close: () => kv.close(),
+  };
+  const spied = denoKvStorage({ kv: spy });
+  try {
+    assert.is(spied.spec, undefined, "a given handle cannot go to a worker");
+    const page = await spied.list({ minEvents: 100, limit: 3 });
+    assert.is(page.items.length, 3);
+    assert.equal(prefixes, [JSON.stringify(["hono_replay", "s"])]);
+    assert.equal(gets, []);
+  } finally {
+    await spied.close();
+    kv.close();
+  }
+});
+
+test("a missing chunk is a CorruptRecordingError for that recording; the others load", async () => {
+  await storage.clear();
+  const t0 = Date.UTC(2026, 0, 3);
+  const fixtures = [0, 1, 2].map((i) => fixtureRecording({ id: `0kv-chunk-${i}`, startedAt: t0 + i, events: 3_000, noise: 100 }));
+  for (const f of fixtures) await storage.save(f.summary, f.bytes);
+  const kv = await rawKv();
+  const head = await readHead(kv, "0kv-chunk-1");
+  assert.ok(head.chunks >= 2);
+  await kv.delete(["hono_replay", "d", "0kv-chunk-1", head.gen, 1]);
+  kv.close();
+  try {
+    await storage.load("0kv-chunk-1");
+    assert.unreachable("loading a recording with a missing chunk must fail");
+  } catch (error) {
+    assert.instance(error, CorruptRecordingError);
+    assert.match((error as Error).message, /0kv-chunk-1.*chunk/);
+  }
+  for (const i of [0, 2]) assert.equal([...(await storage.load(`0kv-chunk-${i}`))], [...fixtures[i].bytes]);
+  assert.is((await storage.list()).items.length, 3);
+  assert.is(await storage.delete("0kv-chunk-1"), true);
+});
+
+test("a database written by Deno's own Deno.openKv reads back here", async () => {
+  const denoBin = join(root, "node_modules", ".bin", "deno");
+  if (!existsSync(denoBin)) {
+    console.log("skipped the Deno.openKv round trip: no deno binary in node_modules/.bin");
+    return;
+  }
+  const other = join(dir, "written-by-deno.kv");
+  const run = spawnSync(denoBin, ["run", "-A", "--quiet", "--unstable-kv", "storage/deno_kv.fixture.ts", other], { cwd: root, encoding: "utf8" });
+  assert.is(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout.trim().split("\n").pop()!);
+  assert.is(report.implementation, "Deno.openKv");
+  const reader = denoKvStorage({ path: other });
+  try {
+    const items = (await reader.list({ order: "asc" })).items;
+    assert.equal(items.map((s) => [s.id, s.eventCount]), [["0deno-small", 9], ["0deno-big", 10_000]]);
+    assert.equal(items.map((s) => s.sizeBytes), report.sizes);
+    const big = decodeRecordingFile("0deno-big", await reader.load("0deno-big"));
+    assert.is(big.events.length, 10_000);
+    assert.equal(big.eventNames, ["add"]);
+  } finally {
+    await reader.close();
+  }
+});
+
+test.run();

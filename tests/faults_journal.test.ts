@@ -1,0 +1,108 @@
+/**
+ * Which journals a starting (or running) engine recovers. A journal is named
+ * `<pid>-<token>.journal`; its owner touches it every second. One left by a
+ * process that is gone is recovered — also when its pid is alive again as
+ * some other process (a container restarts its server as the same pid), which
+ * shows as a journal nobody touched for a while. A journal a live engine
+ * keeps touching is left alone, and two engines that start at once on the
+ * same orphan recover it once.
+ */
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { createReplay, memoryStorage, type RecordingStorage } from "../mod.ts";
+import { encode, frame, FrameKind, payload } from "../format/mod.ts";
+import { FixtureView } from "../storage/conformance.ts";
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "hono-replay-journals-"));
+  dirs.push(dir);
+  return dir;
+};
+test.after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A journal as an engine writes it: one recording, a mount and `clicks` clicks with their renders, not ended. */
+function writeJournal(dir: string, name: string, id: string, clicks: number, ageMs: number): string {
+  const meta = { view: "Counter", url: "http://localhost/counter", sessionKey: "k", startedAt: Date.UTC(2026, 0, 9), format: "tagged" };
+  const lines = [
+    frame(id, FrameKind.start, 0, "", JSON.stringify(meta)),
+    frame(id, FrameKind.mount, 0, "", payload.mount(meta.url, "{}", "{}", encode({ label: "n", count: 0 }))),
+  ];
+  for (let i = 1; i <= clicks; i++) {
+    lines.push(frame(id, FrameKind.event, i * 100, "click", payload.event(encode({ i }))));
+    lines.push(frame(id, FrameKind.render, i * 100 + 1, "", payload.render(encode({ count: i }), [])));
+  }
+  const path = join(dir, name);
+  writeFileSync(path, lines.join("\n") + "\n");
+  const then = new Date(Date.now() - ageMs);
+  utimesSync(path, then, then);
+  return path;
+}
+
+const options = (journal: string, storage: RecordingStorage) => ({ views: { Counter: FixtureView }, storage, journal, persistenceRetryDelayMs: 200 });
+
+async function until(condition: () => Promise<boolean>, what: string) {
+  const deadline = Date.now() + 30_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("a journal of a live pid is recovered once nobody has touched it for a while (the pid was reused)", async () => {
+  const dir = tempDir();
+  // Our own pid stands for "a pid that is alive": the journal's writer is not this process's engine.
+  const stale = writeJournal(dir, `${process.pid}-oldincarnation.journal`, "0rec-stale", 3, 5 * 60_000);
+  const fresh = writeJournal(dir, `${process.pid}-livesibling.journal`, "0rec-fresh", 2, 0);
+  const storage = memoryStorage();
+  const replay = createReplay(options(dir, storage));
+  try {
+    await replay.ready;
+    const [summary] = (await storage.list()).items;
+    assert.is(summary?.id, "0rec-stale", "the untouched journal is recovered at start");
+    assert.is(summary.recovered, true);
+    const recording = await replay.store.getRecording("0rec-stale");
+    assert.is(recording.events.length, 7);
+    assert.is(replay.player(recording).renderFrame(3).html, "<p>n 3</p>");
+    assert.not.ok(existsSync(stale), "and removed");
+    assert.ok(existsSync(fresh), "a journal touched just now belongs to a live engine: left alone");
+    assert.is((await storage.list()).items.length, 1);
+
+    // Its owner stops touching it (it died, and the pid lives on): the running engine's periodic scan takes it.
+    const then = new Date(Date.now() - 5 * 60_000);
+    utimesSync(fresh, then, then);
+    await until(async () => (await storage.list()).items.length === 2, "the periodic scan to recover it");
+    assert.equal((await storage.list()).items.map((s) => s.id).sort(), ["0rec-fresh", "0rec-stale"]);
+    assert.not.ok(existsSync(fresh));
+  } finally {
+    await replay.close();
+  }
+});
+
+test("two engines starting at once on the same orphan recover it once", async () => {
+  const dir = tempDir();
+  // pid 2^22 + 1 is above Linux's pid_max: no such process.
+  writeJournal(dir, `${2 ** 22 + 1}-dead.journal`, "0rec-orphan", 4, 0);
+  const a = memoryStorage();
+  const b = memoryStorage();
+  const first = createReplay(options(dir, a));
+  const second = createReplay(options(dir, b));
+  try {
+    await Promise.all([first.ready, second.ready]);
+    const ids = [...(await a.list()).items, ...(await b.list()).items].map((s) => s.id);
+    assert.equal(ids, ["0rec-orphan"], "recovered by exactly one of them");
+    assert.equal(readdirSync(dir).filter((n) => n.includes("dead") || n.includes("recovering")), []);
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});
+
+test.run();

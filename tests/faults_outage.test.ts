@@ -1,0 +1,176 @@
+/**
+ * Storage outage: the app records into a real PostgreSQL server that is
+ * stopped in the middle of the run and started again. Recordings finalized
+ * while it is down are retried with backoff, spilled to the journal
+ * directory, and delivered once it is back — by the running process, or by
+ * the next start when the process shut down in between. None is dropped,
+ * and every one replays byte-identical.
+ */
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Hono } from "hono";
+import { h } from "preact";
+import { createReplay, type Replay, type ReplayEnv } from "../mod.ts";
+import { postgresStorage } from "../storage/postgres.ts";
+import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
+
+function Tally(props: { who: string; total: number; log: string[] }) {
+  return h("section", null, h("h1", null, `${props.who}: ${props.total}`), h("ul", null, props.log.map((line) => h("li", null, line))));
+}
+
+/** A tally per session: each POST adds to it, POST /done ends the recording. */
+function tallyApp(replay: Replay) {
+  const app = new Hono<ReplayEnv>();
+  app.use(replay.recorder());
+  const state = new Map<string, { total: number; log: string[] }>();
+  const of = (who: string) => state.get(who) ?? state.set(who, { total: 0, log: [] }).get(who)!;
+  app.get("/tally/:who", (c) => c.var.replay.render(Tally, { who: c.req.param("who"), ...of(c.req.param("who")) }));
+  app.post("/tally/:who", async (c) => {
+    const s = of(c.req.param("who"));
+    const by = Number((await c.req.parseBody()).by);
+    s.total += by;
+    s.log = [...s.log, `+${by}`];
+    return c.var.replay.render(Tally, { who: c.req.param("who"), total: s.total, log: s.log });
+  });
+  app.post("/done", (c) => {
+    c.var.replay.end();
+    return c.body(null, 204);
+  });
+  return app;
+}
+
+/** One visitor: opens the tally, adds `steps` times, leaves. Returns what each step served. */
+async function visit(app: Hono<ReplayEnv>, who: string, steps: number, between?: () => Promise<void>): Promise<string[]> {
+  const served: string[] = [];
+  const first = await app.request(`/tally/${who}`);
+  served.push(await first.text());
+  const cookie = first.headers.get("set-cookie")!.split(";")[0];
+  for (let i = 1; i <= steps; i++) {
+    const res = await app.request(`/tally/${who}`, {
+      method: "POST",
+      headers: { cookie, "x-replay-event": "add" },
+      body: new URLSearchParams({ by: String(i) }),
+    });
+    served.push(await res.text());
+    if (i === 1) await between?.();
+  }
+  await app.request("/done", { method: "POST", headers: { cookie } });
+  return served;
+}
+
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const skip = postgresUnavailable();
+let pg: TestPostgres;
+const journal = mkdtempSync(join(tmpdir(), "hono-replay-outage-"));
+const spill = join(journal, "spill");
+const table = "replay_outage";
+
+test.before(async () => {
+  if (!skip) pg = await startPostgres();
+});
+test.after(async () => {
+  await pg?.close();
+  rmSync(journal, { recursive: true, force: true });
+});
+
+const options = () => ({
+  views: { Tally },
+  storage: postgresStorage({ url: pg.url, table }),
+  journal,
+  persistenceRetryAttempts: 2,
+  persistenceRetryDelayMs: 100,
+});
+
+/** Every stored recording replays to exactly the pages that were served. */
+async function assertReplays(replay: Replay, served: Map<string, string[]>) {
+  const summaries = await replay.store.listRecordingSummaries({ order: "asc" });
+  assert.equal(summaries.map((s) => s.url.split("/").pop()).sort(), [...served.keys()].sort(), "every visit stored once");
+  for (const summary of summaries) {
+    const pages = served.get(summary.url.split("/").pop()!)!;
+    const player = replay.player(await replay.store.getRecording(summary.id));
+    assert.is(player.frameCount, pages.length, `${summary.url}: a frame per page`);
+    for (let i = 0; i < pages.length; i++) assert.is(player.renderFrame(i).html, pages[i], `${summary.url} frame ${i}`);
+    assert.is(summary.recovered, false);
+  }
+}
+
+test("PostgreSQL stopped mid-run: recordings are retried, spilled, and delivered when it is back", async () => {
+  if (skip) return console.log(`skipped: ${skip}`);
+  if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot stop");
+  const replay = createReplay(options());
+  const app = tallyApp(replay);
+  const served = new Map<string, string[]>();
+  try {
+    await replay.ready;
+    assert.is(replay.engine.mode, "worker", "the worker opened PostgreSQL from the storage's spec");
+    for (const who of ["ada", "grace"]) served.set(who, await visit(app, who, 3));
+    await replay.flush();
+    assert.is((await replay.store.listRecordingSummaries()).length, 2, "stored while the database is up");
+
+    // A visit that starts while the database is up and ends while it is down.
+    served.set("linus", await visit(app, "linus", 4, async () => pg.stop()));
+    for (const who of ["edsger", "barbara", "donald"]) served.set(who, await visit(app, who, 2 + who.length % 3));
+    const down = await replay.flush();
+    assert.ok(down.saveFailures >= 4 * 2, `every save was tried and retried (${down.saveFailures} failures)`);
+    assert.is(down.waitingForStorage, 0, "nothing only in memory: all of it is on disk");
+    const spilled = readdirSync(spill).filter((n) => n.endsWith(".json"));
+    assert.is(spilled.length, 4, "the four recordings finalized during the outage are in the spill directory");
+    let listing = "";
+    await replay.store.listRecordingSummaries().catch((e) => (listing = String(e)));
+    assert.ok(listing, "the database really is down");
+
+    pg.start();
+    // Nobody asks: the engine's own retry delivers the spilled recordings.
+    await until(async () => (await replay.store.listRecordingSummaries()).length === 6, "the spilled recordings to arrive");
+    await until(async () => readdirSync(spill).length === 0, "the spill directory to empty");
+    await assertReplays(replay, served);
+  } finally {
+    await replay.close();
+  }
+});
+
+test("a process that shut down during the outage delivers its spilled recordings on the next start", async () => {
+  if (skip) return console.log(`skipped: ${skip}`);
+  if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot stop");
+  const served = new Map<string, string[]>();
+  const first = createReplay(options());
+  const app = tallyApp(first);
+  try {
+    await first.ready;
+    await first.store.clearAll();
+    pg.stop();
+    for (const who of ["alan", "margaret"]) served.set(who, await visit(app, who, 3));
+    // A visit still open at shutdown is ended and saved (spilled) by close().
+    const open = await app.request("/tally/frances");
+    const cookie = open.headers.get("set-cookie")!.split(";")[0];
+    const more = await app.request("/tally/frances", { method: "POST", headers: { cookie }, body: new URLSearchParams({ by: "7" }) });
+    served.set("frances", [await open.text(), await more.text()]);
+  } finally {
+    await first.close();
+  }
+  assert.is(readdirSync(spill).filter((n) => n.endsWith(".json")).length, 3, "spilled on the way out");
+  assert.equal(readdirSync(journal).filter((n) => n.endsWith(".journal")), [], "the journal let go: the spill holds them");
+
+  pg.start();
+  const second = createReplay(options());
+  try {
+    await until(async () => (await second.store.listRecordingSummaries()).length === 3, "the next start to deliver them");
+    await until(async () => readdirSync(spill).length === 0, "the spill directory to empty");
+    await assertReplays(second, served);
+  } finally {
+    await second.close();
+  }
+});
+
+test.run();

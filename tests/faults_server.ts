@@ -1,0 +1,47 @@
+/**
+ * The demo app as a server process for the fault tests, recording into
+ * PostgreSQL (DATABASE_URL, REPLAY_TABLE) or files (REPLAY_DIR), with its
+ * crash journal in JOURNAL_DIR. Prints one line when it listens:
+ *
+ *   fault server on http://127.0.0.1:<port>/ pid <pid>
+ *
+ * Test-only routes: POST /__test/crash-worker kills the persistence worker the
+ * way a bug would; GET /__test/engine reports the engine. SIGTERM shuts down
+ * cleanly (every recording ended and saved); SIGKILL is what the tests use.
+ */
+
+import process from "node:process";
+import { fileStorage, type RecordingStorage } from "../mod.ts";
+import { postgresStorage } from "../storage/postgres.ts";
+import { createDemoApp } from "../examples/demo/app.tsx";
+import { serve } from "../examples/demo/serve.ts";
+
+const env = process.env;
+const storage: RecordingStorage = env.DATABASE_URL
+  ? postgresStorage({ url: env.DATABASE_URL, table: env.REPLAY_TABLE })
+  : fileStorage({ path: env.REPLAY_DIR ?? "replay_recordings" });
+const { app, replay } = createDemoApp({
+  storage,
+  journal: env.JOURNAL_DIR,
+  beaconGraceMs: Number(env.BEACON_GRACE_MS ?? 5_000),
+  persistenceRetryAttempts: 2,
+  persistenceRetryDelayMs: 200,
+});
+app.post("/__test/crash-worker", (c) => {
+  replay.engine.crashWorker();
+  return c.body(null, 204);
+});
+app.get("/__test/engine", (c) => c.json({ mode: replay.engine.mode, restarts: replay.engine.restarts }));
+
+await replay.ready;
+const server = await serve(app.fetch, Number(env.PORT ?? 0));
+console.log(`fault server on http://127.0.0.1:${server.port}/ pid ${process.pid}`);
+
+let stopping = false;
+process.on("SIGTERM", async () => {
+  if (stopping) return;
+  stopping = true;
+  await replay.close();
+  await server.close();
+  process.exit(0);
+});

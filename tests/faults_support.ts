@@ -1,0 +1,154 @@
+/**
+ * For the fault tests: server processes started and killed for real, and a
+ * visitor that keeps cookies and remembers what it was served and when.
+ */
+
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import * as assert from "uvu/assert";
+import type { Recording } from "../mod.ts";
+
+export const root = fileURLToPath(new URL("..", import.meta.url));
+
+export interface ServerProcess {
+  pid: number;
+  origin: string;
+  /** Everything it printed so far. */
+  output(): string;
+  /** Resolves with the exit code (or the signal) when it ends. */
+  exited: Promise<number | string>;
+  kill(signal: "SIGKILL" | "SIGTERM"): Promise<number | string>;
+}
+
+/**
+ * Starts `script` (relative to the repository) on this test's runtime, the
+ * way `npm run demo` / `deno task demo` would, and waits for it to print the
+ * URL it listens on.
+ */
+export function startServer(script: string, env: Record<string, string>): Promise<ServerProcess> {
+  // deno-lint-ignore no-explicit-any
+  const deno = (globalThis as any).Deno;
+  const [cmd, args] = deno ? [deno.execPath(), ["run", "-A", "--quiet", script]] : [process.execPath, ["--import", "tsx", script]];
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "?")));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${script} did not start within 60 s:\n${output}`));
+    }, 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = output.match(/on (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (match && timer) {
+        clearTimeout(timer);
+        child.stdout!.off("data", onData);
+        child.stdout!.on("data", (more) => (output += more));
+        resolve({
+          pid: child.pid!,
+          origin: match[1],
+          output: () => output,
+          exited,
+          kill(signal) {
+            child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk) => (output += chunk));
+    void exited.then((code) => reject(new Error(`${script} exited (${code}) before it listened:\n${output}`)));
+  });
+}
+
+export interface Sent {
+  path: string;
+  /** What the request carried. */
+  form: Record<string, string>;
+  /** When its response arrived (epoch ms). */
+  at: number;
+}
+
+/** One browser: cookies, redirects after form posts, what it sent. */
+export class Visitor {
+  private cookies = new Map<string, string>();
+  private lastUrl?: string;
+  readonly sent: Sent[] = [];
+
+  constructor(readonly origin: string) {}
+
+  get(path: string): Promise<string> {
+    return this.send(path, { method: "GET" });
+  }
+
+  /** A form post; `event` names it for the recording. */
+  async post(path: string, form: Record<string, string>, event?: string): Promise<string> {
+    const html = await this.send(path, {
+      method: "POST",
+      body: new URLSearchParams(form).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded", ...(event ? { "x-replay-event": event } : {}) },
+    });
+    this.sent.push({ path, form, at: Date.now() });
+    return html;
+  }
+
+  /** The pagehide beacon: the tab is closed. */
+  async leave(): Promise<void> {
+    await this.send("/__replay/leave", { method: "POST" });
+  }
+
+  private async send(path: string, init: RequestInit): Promise<string> {
+    const headers = new Headers(init.headers);
+    headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    if (this.lastUrl) headers.set("referer", this.lastUrl);
+    const res = await fetch(this.origin + path, { ...init, headers, redirect: "manual" });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair.indexOf("=");
+      this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    if (res.status === 303) {
+      await res.body?.cancel();
+      return this.get(res.headers.get("location")!);
+    }
+    const html = await res.text();
+    if (init.method === "GET") this.lastUrl = this.origin + path;
+    return html;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * A recovered signup recording holds the first k validations the visitor
+ * sent, in order, each once — and at least every one whose response arrived a
+ * second before the kill. Every frame replays byte-identical to its hash.
+ */
+export function assertRecoveredSignup(recording: Recording, allSent: Sent[], killedAt: number, player: { frameCount: number; renderFrame(i: number): { identical?: boolean } }) {
+  assert.is(recording.recovered, true, "marked as recovered");
+  const sent = allSent.filter((s) => s.path === "/signup/validate");
+  const events = recording.events.filter((e) => e.kind === "event");
+  const recorded = events.map((e) => (e as { params: Record<string, unknown> }).params);
+  assert.ok(recorded.length <= sent.length, "nothing invented");
+  recorded.forEach((params, i) => {
+    assert.is(params.name, sent[i].form.name, `event ${i} is the ${i}th keystroke`);
+    assert.is(params.email, sent[i].form.email, `event ${i} is the ${i}th keystroke`);
+  });
+  const settled = sent.filter((s) => s.at <= killedAt - 1_000).length;
+  assert.ok(settled > 10, `the session ran long enough to tell (${settled} keystrokes over a second old)`);
+  console.log(`recovered ${recorded.length} of ${sent.length} keystrokes; ${settled} were over a second old at the kill`);
+  assert.ok(recorded.length >= settled, `lost at most the last second: ${recorded.length} recovered, ${settled} were over a second old, ${sent.length} sent`);
+  for (let i = 0; i < player.frameCount; i++) assert.is(player.renderFrame(i).identical, true, `frame ${i} replays byte-identical`);
+}
