@@ -48,6 +48,8 @@ export interface EngineStats {
 }
 
 const BATCH = 20_000;
+/** How often an idle worker looks at the ring: the request thread does not wake it per frame. */
+const POLL_MS = 10;
 
 /**
  * A journal whose engine has not touched it for this long is orphaned even if
@@ -133,7 +135,7 @@ export class Engine {
         continue;
       }
       this.drainer.tick();
-      if (this.waitMode === "atomics") await this.reader.wait(50);
+      if (this.waitMode === "atomics") await this.reader.wait(POLL_MS);
       else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, 10)));
     }
   }

@@ -206,26 +206,34 @@ test("positions are free-running 32-bit counters: writing across 2^32 keeps fram
   assert.is(reader.info().used, 0);
 });
 
-test("wait() resolves once a frame is written", async () => {
+test("wait() is not woken per frame, only when the ring passes half full", async () => {
   const buffer = createRingBuffer(1024);
   const writer = new RingWriter(buffer);
   const reader = new RingReader(buffer);
-  setTimeout(() => writer.write("wake"), 20);
   // Deno does not count a pending Atomics.waitAsync as work that keeps the
   // process alive (the engine's worker is kept alive by its message port).
   const keepAlive = setInterval(() => {}, 1000);
-  let giveUp: ReturnType<typeof setTimeout> | undefined;
-  try {
-    // A long timeout: the frame, not the timeout, must end the wait.
-    const first = await Promise.race([
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const race = (ms: number) =>
+    Promise.race([
       reader.wait(60_000).then(() => "woken"),
-      new Promise((resolve) => (giveUp = setTimeout(() => resolve("not woken within 15 s"), 15_000))),
+      new Promise((resolve) => timers.push(setTimeout(() => resolve("still waiting"), ms))),
     ]);
-    assert.is(first, "woken");
-    assert.equal(reader.readAvailable(), ["wake"]);
+  try {
+    // One small frame: the request thread does not pay for a wake-up.
+    timers.push(setTimeout(() => writer.write("small"), 20));
+    assert.is(await race(300), "still waiting");
+    assert.equal(reader.readAvailable(), ["small"]);
+    reader.commit();
+    // Filling past half the ring wakes the reader at once: it must drain before the ring is full.
+    timers.push(setTimeout(() => {
+      for (let i = 0; i < 6; i++) writer.write("x".repeat(100));
+    }, 20));
+    assert.is(await race(15_000), "woken");
+    assert.is(reader.readAvailable().length, 6);
   } finally {
     clearInterval(keepAlive);
-    clearTimeout(giveUp);
+    timers.forEach(clearTimeout);
   }
 });
 

@@ -75,14 +75,32 @@ export class RingWriter extends RingView {
     return text.length <= limit && this.encoder.encode(text).length <= limit;
   }
 
-  /** Appends one frame; false when it does not fit now (the caller keeps it). */
+  /**
+   * Appends one frame; false when it does not fit now (the caller keeps it).
+   * The common case encodes straight into shared memory. The worker is not woken
+   * per frame (a futex wake costs more than the whole append): it polls, and is
+   * only woken when the ring passes half full.
+   */
   write(text: string): boolean {
+    const w = Atomics.load(this.header, WRITE) >>> 0;
+    const free = this.capacity - ((w - (Atomics.load(this.header, READ) >>> 0)) >>> 0);
+    const at = w & this.mask;
+    const widest = text.length * 3;
+    if (((4 + widest + 3) & ~3) <= Math.min(this.capacity - at, free)) {
+      const bytes = this.encoder.encodeInto(text, this.data.subarray(at + 4, at + 4 + widest)).written;
+      if (4 + bytes > this.capacity / 2) throw new FrameTooLargeError(bytes);
+      this.view.setUint32(at, bytes, true);
+      const size = (4 + bytes + 3) & ~3;
+      return this.publish(w + size, size, free);
+    }
+    return this.writeNearEnd(text, w, free);
+  }
+
+  /** Near the end of the ring or when nearly full: encode first, so the exact size decides. */
+  private writeNearEnd(text: string, w: number, free: number): boolean {
     const bytes = this.encodeToScratch(text);
     const size = (4 + bytes + 3) & ~3;
     if (size > this.capacity / 2) throw new FrameTooLargeError(bytes);
-    const w = Atomics.load(this.header, WRITE) >>> 0;
-    const r = Atomics.load(this.header, READ) >>> 0;
-    const free = this.capacity - ((w - r) >>> 0);
     const at = w & this.mask;
     const tail = this.capacity - at;
     let start = w;
@@ -96,8 +114,12 @@ export class RingWriter extends RingView {
     const offset = start & this.mask;
     this.view.setUint32(offset, bytes, true);
     this.data.set(this.scratch.subarray(0, bytes), offset + 4);
-    Atomics.store(this.header, WRITE, (start + size) | 0);
-    if (Atomics.load(this.header, WAITING) === 1) {
+    return this.publish(start + size, size + ((start - w) >>> 0), free);
+  }
+
+  private publish(end: number, used: number, free: number): true {
+    Atomics.store(this.header, WRITE, end | 0);
+    if (free - used < this.capacity / 2 && Atomics.load(this.header, WAITING) === 1) {
       Atomics.add(this.header, SIGNAL, 1);
       Atomics.notify(this.header, SIGNAL);
     }
