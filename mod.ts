@@ -11,7 +11,8 @@
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { MiddlewareHandler } from "hono";
+import type { Hono, MiddlewareHandler } from "hono";
+import { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";
 import { type Format, InvalidIdError, type Recording, randomToken, shortHash } from "./format/mod.ts";
 import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
@@ -81,6 +82,13 @@ type MiddlewareContextFn = (c: any) => unknown;
 export interface Replay {
   /** The Hono middleware: `app.use(replay.recorder())`. */
   recorder(): MiddlewareHandler<ReplayEnv>;
+  /**
+   * The replay dashboard as a Hono app: `app.route("/replay", replay.dashboard({ authorize }))`.
+   * Mount it before the recorder, so that using it is not recorded. It answers 403
+   * until `authorize` (or, for local development, `dangerouslyAllowOpenAccess`) is given.
+   */
+  // deno-lint-ignore no-explicit-any
+  dashboard(options?: DashboardOptions): Hono<any>;
   readonly store: ReplayStore;
   readonly views: Readonly<Record<string, View>>;
   /** A player for a recording, with its registered view. */
@@ -162,8 +170,9 @@ export function createReplay(options: ReplayOptions): Replay {
   const store = new ReplayStore(storage, () => hostStarting, cleanup);
   const viewsByName = { ...options.views };
 
-  return {
+  const replay: Replay = {
     recorder: () => recorder.middleware(),
+    dashboard: (dashboardOptions) => createDashboard(replay, dashboardOptions),
     store,
     views: viewsByName,
     ready,
@@ -203,6 +212,7 @@ export function createReplay(options: ReplayOptions): Replay {
       hangWorker: (ms) => host?.hangWorker(ms),
     },
   };
+  return replay;
 }
 
 function journalDir(option: string | false | undefined, storage: RecordingStorage): string | undefined {
@@ -248,3 +258,4 @@ export {
 export { defaultSanitizer, isSensitiveKey, type ReplayContext, type ReplayEnv, type SanitizeLimits, type Sanitizer, sanitizeValue, type View } from "./recorder/mod.ts";
 export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
+export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

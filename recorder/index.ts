@@ -167,9 +167,14 @@ export class Recorder {
   private async recordUnrenderedEvent(c: Context, sid: string) {
     const session = this.sessions.get(sid);
     if (!session || session.recordings.size === 0) return;
+    // The page the form was on, by its Referer. Only without one (a no-referrer policy)
+    // is the latest view assumed: a post from any other page (an admin tool, the
+    // dashboard) is not an event of the views being recorded.
     const referer = c.req.header("referer");
     const path = referer ? safePath(referer) : undefined;
-    const rec = [...session.recordings.values()].find((r) => path !== undefined && safePath(r.url) === path) ?? session.latest;
+    const rec = referer === undefined
+      ? session.latest
+      : [...session.recordings.values()].find((r) => path !== undefined && safePath(r.url) === path);
     if (!rec) return;
     const params = await bodyParams(c);
     rec.event(eventName(c, params, this.options), this.options.settings.sanitizer.sanitizeParams(params), Date.now());

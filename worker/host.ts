@@ -30,6 +30,7 @@ export class EngineHost {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closing = false;
+  private closed = false;
   private stopWatchdog?: () => void;
   private ready?: Promise<void>;
   /** How many times a dead worker was replaced. */
@@ -59,6 +60,12 @@ export class EngineHost {
   }
 
   request<T>(request: EngineRequest): Promise<T> {
+    // After close nothing is active, and no worker is left to ask.
+    if (this.closed) {
+      if (request.type === "getActive") return Promise.resolve(null as T);
+      if (request.type === "listActive") return Promise.resolve([] as T);
+      return Promise.reject(new Error(`hono-replay: ${request.type} after close()`));
+    }
     if (this.engine) return this.engine.handle(request) as Promise<T>;
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
@@ -84,7 +91,13 @@ export class EngineHost {
     this.closing = true;
     this.stopWatchdog?.();
     await result;
+    this.closed = true;
     await this.worker?.terminate();
+    // Whatever was still asked of the worker gets the answer a closed replay gives.
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      this.request(p.request).then(p.resolve, p.reject);
+    }
   }
 
   private async spawn(): Promise<void> {

@@ -18,6 +18,10 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
     ...options,
   });
   const app = new Hono<ReplayEnv>();
+  // The replay dashboard, mounted before the recorder so watching recordings is not itself recorded.
+  // Open to anyone who can reach the server: fine for this demo, which listens on 127.0.0.1 only.
+  // A real app passes `authorize: (c, recording) => isAdmin(c)` instead.
+  app.route("/replay", replay.dashboard({ dangerouslyAllowOpenAccess: true }));
   app.use(replay.recorder());
 
   app.get("/", (c) => c.redirect("/signup"));

@@ -1,0 +1,9 @@
+/**
+ * The replay dashboard: browse, filter and replay recordings in the browser.
+ *
+ * ```ts
+ * app.route("/replay", createDashboard(replay, { authorize: (c, recording) => isAdmin(c) }));
+ * ```
+ * @module
+ */
+export { createDashboard, type DashboardOptions } from "./server.tsx";
