@@ -1,0 +1,59 @@
+/**
+ * The baseline for the request-overhead benchmark: the demo's signup routes
+ * (examples/demo/app.tsx) without hono-replay — same views, same props, same
+ * validation, rendered with `renderToString` directly. The smoke test checks it
+ * serves byte-identical pages to the recorded demo, so the comparison is fair.
+ */
+
+import { type Context, Hono } from "hono";
+import { setCookie } from "hono/cookie";
+import { h } from "preact";
+import { renderToString } from "preact-render-to-string";
+import { SignupForm, type SignupProps } from "../examples/demo/views.tsx";
+
+export function createPlainApp() {
+  const app = new Hono();
+  let checks = 0;
+  const props = (body: Record<string, unknown>, submitted: boolean) => signupProps(body, submitted, checks);
+  // What `c.var.replay.render` does, minus the recording.
+  const render = (c: Context, props: SignupProps, status = 200) => {
+    const html = renderToString(h(SignupForm, props));
+    const body = /^\s*<html[\s>]/i.test(html) ? "<!DOCTYPE html>" + html : html;
+    return c.html(body, status as 200);
+  };
+  app.get("/", (c) => c.redirect("/signup"));
+  // The recorder answers the client script's pagehide beacon with 204; without it, the same answer.
+  app.post("/__replay/leave", (c) => c.body(null, 204));
+  app.get("/signup", (c) => render(c, props({}, false)));
+  app.post("/signup/validate", async (c) => {
+    checks++;
+    return render(c, props(await c.req.parseBody(), false));
+  });
+  app.post("/signup", async (c) => {
+    checks++;
+    const p = props(await c.req.parseBody(), false);
+    const valid = Object.keys(p.errors).length === 0 && p.strengthHint === "";
+    if (valid) setCookie(c, "demo_user", p.form.email.replace(/[^a-z0-9@.]/gi, ""), { httpOnly: true, sameSite: "Lax", path: "/" });
+    return render(c, { ...p, submitted: valid }, valid ? 200 : 422);
+  });
+  return app;
+}
+
+/** The demo's signup props for a form body (examples/demo/app.tsx, signupProps). */
+export function signupProps(body: Record<string, unknown>, submitted: boolean, checks: number): SignupProps {
+  const form = { name: String(body.name ?? ""), email: String(body.email ?? "") };
+  const password = String(body.password ?? "");
+  const hint = password.length < 8 ? "Password needs at least 8 characters" : "";
+  return { form, errors: validate(form), strength: strength(password), strengthHint: hint, submitted, checks };
+}
+
+function validate(form: { name: string; email: string }): SignupProps["errors"] {
+  const errors: SignupProps["errors"] = {};
+  if (form.name.trim().length < 2) errors.name = "Name needs at least 2 characters";
+  if (!/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(form.email)) errors.email = "Enter an email like you@example.com";
+  return errors;
+}
+
+function strength(password: string): number {
+  return [/.{8,}/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) => r.test(password)).length;
+}

@@ -1,0 +1,183 @@
+/**
+ * 3. Request overhead: POST /signup/validate under load, the demo app with the
+ * recorder against the same routes without it, each variant served by its own
+ * child process on 127.0.0.1 (examples/demo/serve.ts), autocannon in this
+ * process, rounds alternating between the variants. Two diagnostic variants
+ * (fidelity off; sampled out, i.e. the middleware without recording) show where
+ * the overhead goes; the CPU time each server process spent per request is the
+ * figure that does not depend on how many cores the machine has.
+ */
+
+import { join } from "node:path";
+import autocannon, { type Request as LoadRequest } from "autocannon";
+import { randomToken } from "../format/mod.ts";
+import { type Child, median, p99, quantile, row, type Row, type Section, sleep, startChild } from "./lib.ts";
+import { keystrokeForms } from "./session.ts";
+
+type Variant = "plain" | "recorder" | "noFidelity" | "sampledOut";
+
+interface Round {
+  variant: Variant;
+  rps: number;
+  latencies: number[];
+  cpuMicrosPerRequest: number;
+  non2xx: number;
+  errors: number;
+}
+
+const CONNECTIONS = 10;
+
+/**
+ * The beacon ends a recording at the next sweep (every 50 ms with no grace)
+ * rather than 5 s later, so each round pays for finalizing the sessions it
+ * recorded instead of passing that work on to the next variant's round.
+ */
+const ENDING = { beaconGraceMs: 0 };
+
+const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[] = [
+  { id: "plain", label: "no recorder", args: () => ["plain"] },
+  { id: "recorder", label: "with recorder", args: (tmp) => ["recorder", join(tmp, "request-recorder"), JSON.stringify(ENDING)] },
+  { id: "noFidelity", label: "with recorder, fidelity off", args: (tmp) => ["recorder", join(tmp, "request-nohash"), JSON.stringify({ ...ENDING, fidelity: false })] },
+  { id: "sampledOut", label: "recorder installed, session sampled out", args: (tmp) => ["recorder", join(tmp, "request-sampled"), JSON.stringify({ ...ENDING, sampleRate: 0 })] },
+];
+
+/**
+ * Each connection is a browser session typing the 200-keystroke script, leaving
+ * the page (the pagehide beacon, which ends the recording), then a new session
+ * with a new cookie.
+ */
+function requests(): LoadRequest[] {
+  const withCookie = (request: LoadRequest, context: Record<string, unknown>) => {
+    context.sid ??= randomToken(24);
+    return { ...request, headers: { ...request.headers, cookie: `hono_replay=${context.sid}` } };
+  };
+  return [
+    ...keystrokeForms(200).map((form) => ({
+      method: "POST",
+      path: "/signup/validate",
+      headers: { "content-type": "application/x-www-form-urlencoded", "x-replay-event": "validate" },
+      body: new URLSearchParams(form).toString(),
+      setupRequest: withCookie,
+    })),
+    { method: "POST", path: "/__replay/leave", headers: {}, body: "", setupRequest: withCookie },
+  ];
+}
+
+async function cpuMicros(child: Child): Promise<number> {
+  return ((await child.request("cpu")) as { cpuMicros: number }).cpuMicros;
+}
+
+async function load(child: Child, port: number, seconds: number, variant: Variant): Promise<Round> {
+  const latencies: number[] = [];
+  const cpuBefore = await cpuMicros(child);
+  const started = performance.now();
+  const instance = autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds, requests: requests() });
+  instance.on("response", (_client, status, _bytes, ms) => {
+    if (status < 300) latencies.push(ms);
+  });
+  const result = await instance;
+  const elapsed = (performance.now() - started) / 1000;
+  // What the recorder still owes for these requests (drain, compress, save) counts too.
+  await child.request("flush");
+  const cpu = (await cpuMicros(child)) - cpuBefore;
+  return {
+    variant,
+    rps: latencies.length / elapsed,
+    latencies,
+    cpuMicrosPerRequest: cpu / Math.max(1, latencies.length),
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+export async function requestSection(options: { quick: boolean; tmp: string }): Promise<Section> {
+  const roundSeconds = options.quick ? 0.6 : 2.5;
+  const rounds = options.quick ? 2 : 8;
+  const warmSeconds = options.quick ? 0.4 : 2;
+  const children = new Map<Variant, Child>(VARIANTS.map((v) => [v.id, startChild("./server.ts", v.args(options.tmp))]));
+  const measured: Round[] = [];
+  let shutdown: unknown;
+  try {
+    const ports = new Map<Variant, number>();
+    for (const [id, child] of children) ports.set(id, ((await child.first) as { port: number }).port);
+    for (const v of VARIANTS) await load(children.get(v.id)!, ports.get(v.id)!, warmSeconds, v.id);
+    for (let i = 0; i < rounds; i++) {
+      // Alternate the order, so that no variant always runs first after a pause.
+      const order = i % 2 ? [...VARIANTS].reverse() : VARIANTS;
+      for (const v of order) {
+        measured.push(await load(children.get(v.id)!, ports.get(v.id)!, roundSeconds, v.id));
+        await sleep(150);
+      }
+    }
+  } finally {
+    const quitting = [...children.values()].map((c) => (c.send("quit"), c.done));
+    const done = await Promise.all(quitting);
+    shutdown = done[1]?.lines[0];
+    for (const d of done) if (d.code !== 0) throw new Error(`server child failed (${d.code}): ${d.stderr}`);
+  }
+  const of = (v: Variant) => measured.filter((r) => r.variant === v);
+  const plain = of("plain");
+  const plainLat = plain.flatMap((r) => r.latencies);
+  const rows: Row[] = [];
+  for (const v of VARIANTS.slice(1)) {
+    const rs = of(v.id);
+    const lat = rs.flatMap((r) => r.latencies);
+    // Pair round i of each variant: the machine's drift cancels out.
+    const paired = median(rs.map((r, i) => r.rps / plain[i].rps));
+    const p99Ratio = p99(lat) / p99(plainLat);
+    const main = v.id === "recorder";
+    rows.push(
+      row({
+        id: `request.${v.id}.rps`,
+        label: `throughput, ${v.label}`,
+        value: median(rs.map((r) => r.rps)),
+        unit: "req/s",
+        baseline: { label: "no recorder", value: median(plain.map((r) => r.rps)) },
+        ratio: paired,
+        ratioLabel: "(paired rounds)",
+        target: main ? { text: "≥ 0.97×", met: paired >= 0.97 } : undefined,
+      }),
+      row({
+        id: `request.${v.id}.p50`,
+        label: `latency p50, ${v.label}`,
+        value: quantile(lat, 0.5),
+        unit: "ms",
+        baseline: { label: "no recorder", value: quantile(plainLat, 0.5) },
+      }),
+      row({
+        id: `request.${v.id}.p99`,
+        label: `latency p99, ${v.label}`,
+        value: p99(lat),
+        unit: "ms",
+        baseline: { label: "no recorder", value: p99(plainLat) },
+        ratio: p99Ratio,
+        target: main ? { text: "≤ 1.05×", met: p99Ratio <= 1.05 } : undefined,
+      }),
+      row({
+        id: `request.${v.id}.cpu`,
+        label: `server CPU per request, ${v.label}`,
+        value: median(rs.map((r) => r.cpuMicrosPerRequest)),
+        unit: "µs",
+        baseline: { label: "no recorder", value: median(plain.map((r) => r.cpuMicrosPerRequest)) },
+      }),
+    );
+  }
+  const failures = measured.reduce((n, r) => n + r.non2xx + r.errors, 0);
+  const notes: string[] = [];
+  if (failures) notes.push(`${failures} requests failed or were not 2xx.`);
+  return {
+    id: "request",
+    title: "3. Request overhead — POST /signup/validate under load",
+    method:
+      `autocannon (${CONNECTIONS} connections, each a session typing the 200-keystroke script, then the pagehide beacon, then a new session) against examples/demo/serve.ts on 127.0.0.1, ` +
+      `one child process per variant (recorder: defaults, fileStorage, beaconGraceMs 0); ${rounds} rounds of ${roundSeconds} s per variant, alternating, after a ${warmSeconds} s warm-up. ` +
+      `Baseline: the same routes and views rendered with renderToString, no hono-replay (bench/plain_app.tsx). ` +
+      `CPU: the server process, all threads, including draining and persisting what the round recorded (replay.flush()).`,
+    rows,
+    notes,
+    details: {
+      rounds: measured.map(({ latencies, ...r }) => ({ ...r, requests: latencies.length, p50: quantile(latencies, 0.5), p99: p99(latencies) })),
+      recorderShutdown: shutdown,
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Runs the benchmark sections in order and assembles the results. `main.ts` is
+ * the command line; the smoke test calls `runBench` directly.
+ */
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { drainSection } from "./drain.ts";
+import { hotPathSection } from "./hot_path.ts";
+import { machine, renderMarkdown, type Results, type Section } from "./lib.ts";
+import { memorySection } from "./memory.ts";
+import { replaySection } from "./replay.ts";
+import { requestSection } from "./request.ts";
+import { sizeSection } from "./size.ts";
+
+export const SECTIONS = ["size", "hotPath", "request", "replay", "drain", "memory", "scaling"] as const;
+export type SectionId = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Run only these sections (scaling runs with hotPath and replay). */
+  only?: SectionId[];
+  /** Where results.json and results.md go. */
+  outDir: string;
+  command: string;
+  progress?: (line: string) => void;
+}
+
+export async function runBench(options: BenchOptions): Promise<Results> {
+  const started = performance.now();
+  const tmp = mkdtempSync(join(tmpdir(), "hono-replay-bench-"));
+  // Scaling is measured by the hot-path and replay sections.
+  const wanted = (id: SectionId) => !options.only || options.only.includes(id) || ((id === "hotPath" || id === "replay") && options.only.includes("scaling"));
+  const progress = options.progress ?? (() => {});
+  const sections: Section[] = [];
+  const o = { quick: options.quick, tmp };
+  const scaling: Section = { id: "scaling", title: "7. Scaling — cost per event as recordings grow", method: "", rows: [], notes: [] };
+  const scalingMethods: string[] = [];
+  try {
+    if (wanted("size")) {
+      progress("1. size…");
+      sections.push(await sizeSection(o));
+    }
+    if (wanted("hotPath")) {
+      progress("2. hot path (and 7. scaling of it)…");
+      const { hot, scalingRows, scalingMethod } = await hotPathSection(o);
+      sections.push(hot);
+      scaling.rows.push(...scalingRows);
+      scalingMethods.push(scalingMethod);
+    }
+    if (wanted("request")) {
+      progress("3. request overhead under load…");
+      sections.push(await requestSection(o));
+    }
+    if (wanted("replay")) {
+      progress("4. replay (and 7. scaling of it)…");
+      const { replay, scalingRows, scalingMethod } = await replaySection(o);
+      sections.push(replay);
+      scaling.rows.push(...scalingRows);
+      scalingMethods.push(scalingMethod);
+    }
+    if (wanted("drain")) {
+      progress("5. drain and persist…");
+      sections.push(await drainSection(o));
+    }
+    if (wanted("memory")) {
+      progress("6. memory…");
+      sections.push(await memorySection(o));
+    }
+    if (scaling.rows.length) {
+      scaling.method = "The same work at three recording lengths, against the shortest: " + scalingMethods.join("; ") + ".";
+      sections.push(scaling);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const results: Results = {
+    version: 1,
+    date: new Date().toISOString(),
+    mode: options.quick ? "quick" : "full",
+    command: options.command,
+    machine: machine(),
+    durationSeconds: (performance.now() - started) / 1000,
+    sections,
+    targets: sections.flatMap((s) =>
+      s.rows.filter((r) => r.target).map((r) => ({
+        id: r.id,
+        label: `${s.title.split(" — ")[0]}: ${r.label}`,
+        value: r.ratio !== undefined && r.unit !== "B" ? `${fmtValue(r.value, r.unit)}, ${r.ratio.toFixed(2)}× baseline` : fmtValue(r.value, r.unit),
+        target: r.target!.text,
+        met: r.target!.met,
+      }))
+    ),
+  };
+  mkdirSync(options.outDir, { recursive: true });
+  writeFileSync(join(options.outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(join(options.outDir, "results.md"), renderMarkdown(results));
+  return results;
+}
+
+function fmtValue(value: number, unit: string): string {
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit}`;
+}
