@@ -32,6 +32,7 @@ export class Journal {
   private fd: number;
   private lastSync = 0;
   private bytes: number;
+  private compactedBytes = 0;
   /** Written since the last fdatasync. */
   private unsynced = false;
   private readonly stopTimer: () => void;
@@ -90,19 +91,34 @@ export class Journal {
 
   /** Rewrites the journal to hold only `active` frames; atomic by rename. */
   compactIfLarge(active: () => Iterable<string>, ringPosition: number): void {
-    if (this.bytes < this.compactBytes) return;
+    // Past the threshold and at least twice what the last compaction left: when the
+    // active recordings alone exceed the threshold, compacting on every batch would
+    // rewrite the whole journal each time.
+    if (this.bytes < Math.max(this.compactBytes, 2 * this.compactedBytes)) return;
     const temp = this.path + ".compact";
     const fd = openSync(temp, "w");
     let size = 0;
-    const put = (text: string) => (size += writeSync(fd, text));
-    for (const line of active()) put(line + "\n");
-    put(positionLine(ringPosition) + "\n");
+    let chunk: string[] = [];
+    let chunkChars = 0;
+    const flush = () => {
+      size += writeAll(fd, chunk.join(""));
+      chunk = [];
+      chunkChars = 0;
+    };
+    for (const line of active()) {
+      chunk.push(line + "\n");
+      chunkChars += line.length + 1;
+      if (chunkChars >= 1 << 20) flush();
+    }
+    chunk.push(positionLine(ringPosition) + "\n");
+    flush();
     fdatasyncSync(fd);
     closeSync(fd);
     renameSync(temp, this.path);
     closeSync(this.fd);
     this.fd = openSync(this.path, "a");
     this.bytes = size;
+    this.compactedBytes = size;
     this.unsynced = false;
   }
 
@@ -116,7 +132,7 @@ export class Journal {
   }
 
   private write(text: string): void {
-    this.bytes += writeSync(this.fd, text);
+    this.bytes += writeAll(this.fd, text);
     if (Date.now() - this.lastSync >= this.syncIntervalMs) this.sync();
     else this.unsynced = true;
   }
@@ -130,4 +146,18 @@ export class Journal {
 
 function positionLine(position: number): string {
   return frame(JOURNAL_ID, FrameKind.position, position >>> 0, "", "0");
+}
+
+const encoder = new TextEncoder();
+
+/** writeSync until every byte is written: a short write (a full disk) must not tear a batch silently. */
+function writeAll(fd: number, text: string): number {
+  const bytes = encoder.encode(text);
+  let done = 0;
+  while (done < bytes.length) {
+    const n = writeSync(fd, bytes, done, bytes.length - done);
+    if (n <= 0) throw new Error("hono-replay: journal write made no progress");
+    done += n;
+  }
+  return bytes.length;
 }
