@@ -17,8 +17,8 @@ export interface RenderedFrame {
   index: number;
   t: number;
   html: string;
-  /** true: byte-identical to what was served; false: differs; undefined: no hash was recorded. */
-  identical?: boolean;
+  /** true: byte-identical to what was served; false: differs; undefined: no hash was recorded. Computed on first read. */
+  readonly identical?: boolean;
 }
 
 export interface FidelityReport {
@@ -43,7 +43,17 @@ export class Player {
     const frame = this.timeline.frames[index];
     const html = renderToString(h(this.view, this.timeline.assignsOf(index)));
     const expected = frame.event.htmlHash;
-    return { index, t: frame.t, html, identical: expected === undefined ? undefined : shortHash(html) === expected };
+    let identical: boolean | undefined | null = null;
+    // Hashing costs as much as a third of the render: done only when asked for.
+    return {
+      index,
+      t: frame.t,
+      html,
+      get identical() {
+        if (identical === null) identical = expected === undefined ? undefined : shortHash(html) === expected;
+        return identical;
+      },
+    };
   }
 
   /** The frame on screen `t` ms into the session (the mount before it starts). */

@@ -128,12 +128,37 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
     }
   }
 
-  async function updateIndex(change: (index: Index) => void) {
-    await withLock(async () => {
-      const index = { ...(await readIndex(true)) };
-      change(index);
-      await writeIndex(index);
+  /**
+   * Index changes are group-committed: while one write of the index is under way,
+   * the changes that arrive queue up and go out together in the next, so fifty
+   * recordings finalized at once cost two index writes, not fifty locked ones.
+   */
+  type Change = { change: (index: Index) => void; done: () => void; failed: (error: unknown) => void };
+  let queued: Change[] = [];
+  let committing: Promise<void> | undefined;
+
+  function updateIndex(change: (index: Index) => void): Promise<void> {
+    return new Promise((done, failed) => {
+      queued.push({ change, done, failed });
+      committing ??= commitQueued().finally(() => (committing = undefined));
     });
+  }
+
+  async function commitQueued() {
+    while (queued.length) {
+      const batch = queued;
+      queued = [];
+      try {
+        await withLock(async () => {
+          const index = { ...(await readIndex(true)) };
+          for (const { change } of batch) change(index);
+          await writeIndex(index);
+        });
+        for (const { done } of batch) done();
+      } catch (error) {
+        for (const { failed } of batch) failed(error);
+      }
+    }
   }
 
   return {
