@@ -131,7 +131,7 @@ export async function drainSection(options: { quick: boolean; tmp: string }): Pr
     }),
     row({
       id: "drain.compress",
-      label: `  of which: compress one recording (encodeRecordingFile, fflate level 9)`,
+      label: `  of which: compress one recording (encodeRecordingFile, fflate level 6)`,
       value: breakdown.compressMs,
       unit: "ms",
       baseline: { label: "node:zlib level 6, same text", value: breakdown.nativeDeflateMs },

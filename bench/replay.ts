@@ -145,7 +145,7 @@ export async function replaySection(options: { quick: boolean; tmp: string }): P
     }),
     row({
       id: "replay.renderAt",
-      label: "Player.renderAt (also checks the fidelity hash)",
+      label: "Player.renderAt (the fidelity hash is computed only when read)",
       value: median(big.renderAt),
       p99: p99(big.renderAt),
       unit: "ns",
