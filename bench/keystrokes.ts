@@ -13,7 +13,7 @@ import { newRecordingId, shortHash } from "../format/mod.ts";
 import { defaultSanitizer, type Sanitizer } from "../recorder/mod.ts";
 import { ActiveRecording, type RecordingSettings } from "../recorder/recording.ts";
 import type { EventLog } from "../worker/mod.ts";
-import { signupProps } from "./plain_app.tsx";
+import { signupProps } from "../examples/demo/signup.ts";
 import { keystrokeForms } from "./session.ts";
 
 export interface Keystroke {

@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import { setCookie } from "hono/cookie";
 import { h } from "preact";
 import { renderToString } from "preact-render-to-string";
+import { signupProps } from "../examples/demo/signup.ts";
 import { SignupForm, type SignupProps } from "../examples/demo/views.tsx";
 
 export function createPlainApp() {
@@ -37,23 +38,4 @@ export function createPlainApp() {
     return render(c, { ...p, submitted: valid }, valid ? 200 : 422);
   });
   return app;
-}
-
-/** The demo's signup props for a form body (examples/demo/app.tsx, signupProps). */
-export function signupProps(body: Record<string, unknown>, submitted: boolean, checks: number): SignupProps {
-  const form = { name: String(body.name ?? ""), email: String(body.email ?? "") };
-  const password = String(body.password ?? "");
-  const hint = password.length < 8 ? "Password needs at least 8 characters" : "";
-  return { form, errors: validate(form), strength: strength(password), strengthHint: hint, submitted, checks };
-}
-
-function validate(form: { name: string; email: string }): SignupProps["errors"] {
-  const errors: SignupProps["errors"] = {};
-  if (form.name.trim().length < 2) errors.name = "Name needs at least 2 characters";
-  if (!/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(form.email)) errors.email = "Enter an email like you@example.com";
-  return errors;
-}
-
-function strength(password: string): number {
-  return [/.{8,}/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) => r.test(password)).length;
 }

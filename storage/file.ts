@@ -101,7 +101,7 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
   }
 
   async function writeIndex(index: Index) {
-    await atomicWrite(indexPath, JSON.stringify(index));
+    await durableWrite(indexPath, JSON.stringify(index));
     cache = undefined;
   }
 
@@ -169,7 +169,7 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
     async save(summary, bytes) {
       const target = fileOf(summary.id);
       await ensureDirs();
-      await atomicWrite(target, bytes);
+      await durableWrite(target, bytes);
       await updateIndex((index) => {
         index[summary.id] = summary;
       });
@@ -218,8 +218,12 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
   };
 }
 
-async function atomicWrite(target: string, data: string | Uint8Array) {
-  if (!isAbsolute(target)) throw new Error("atomicWrite needs an absolute path");
+/**
+ * Writes a file so that a reader (or a crash) sees the old content or the new,
+ * never part of it: a synced temporary file renamed into place.
+ */
+export async function durableWrite(target: string, data: string | Uint8Array): Promise<void> {
+  if (!isAbsolute(target)) throw new Error("durableWrite needs an absolute path");
   const temp = `${target}.tmp-${randomToken(8)}`;
   try {
     const handle = await open(temp, "w");

@@ -1,5 +1,5 @@
 /** Storage backends: one interface, shared filtering. */
-export { fileStorage, type FileStorageOptions } from "./file.ts";
+export { durableWrite, fileStorage, type FileStorageOptions } from "./file.ts";
 export { memoryStorage } from "./memory.ts";
 export { postgresMigrationSql, type PostgresStorage, postgresStorage, type PostgresStorageOptions } from "./postgres.ts";
 export { type DenoKvStorage, denoKvStorage, type DenoKvStorageOptions } from "./deno_kv.ts";

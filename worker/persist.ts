@@ -14,7 +14,7 @@ import { closeSync, fsyncSync, openSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomToken, type RecordingSummary } from "../format/mod.ts";
-import type { RecordingStorage } from "../storage/mod.ts";
+import { durableWrite, type RecordingStorage } from "../storage/mod.ts";
 import type { Finalized } from "./drain.ts";
 import { sleep } from "./runtime.ts";
 
@@ -153,22 +153,6 @@ export class Persister {
   }
 }
 
-async function durableWrite(target: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${target}.tmp-${randomToken(6)}`;
-  try {
-    const handle = await open(temp, "w");
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
 
 /** Makes the renames themselves durable; where a directory cannot be opened, the files are synced already. */
 function syncDir(dir: string): void {

@@ -7,7 +7,8 @@ import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import { createReplay, type ReplayEnv, type ReplayOptions } from "../../mod.ts";
-import { type Post, PostIndex, SignupForm, type SignupProps, type Todo, TodoList, type TodoProps } from "./views.tsx";
+import { signupProps } from "./signup.ts";
+import { type Post, PostIndex, SignupForm, type Todo, TodoList, type TodoProps } from "./views.tsx";
 
 export const views = { SignupForm, TodoList, PostIndex };
 
@@ -28,23 +29,18 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
 
   // Sign up: validated on every keystroke (POST /signup/validate), submitted by a form post.
   let checks = 0;
-  const signupProps = (body: Record<string, unknown>, submitted: boolean): SignupProps => {
-    const form = { name: String(body.name ?? ""), email: String(body.email ?? "") };
-    const password = String(body.password ?? "");
-    const hint = password.length < 8 ? "Password needs at least 8 characters" : "";
-    return { form, errors: validate(form), strength: strength(password), strengthHint: hint, submitted, checks };
-  };
-  app.get("/signup", (c) => c.var.replay.render(SignupForm, signupProps({}, false)));
+  const props = (body: Record<string, unknown>, submitted: boolean) => signupProps(body, submitted, checks);
+  app.get("/signup", (c) => c.var.replay.render(SignupForm, props({}, false)));
   app.post("/signup/validate", async (c) => {
     checks++;
-    return c.var.replay.render(SignupForm, signupProps(await c.req.parseBody(), false));
+    return c.var.replay.render(SignupForm, props(await c.req.parseBody(), false));
   });
   app.post("/signup", async (c) => {
     checks++;
-    const props = signupProps(await c.req.parseBody(), false);
-    const valid = Object.keys(props.errors).length === 0 && props.strengthHint === "";
-    if (valid) setCookie(c, "demo_user", props.form.email.replace(/[^a-z0-9@.]/gi, ""), { httpOnly: true, sameSite: "Lax", path: "/" });
-    return c.var.replay.render(SignupForm, { ...props, submitted: valid }, { status: valid ? 200 : 422 });
+    const filled = props(await c.req.parseBody(), false);
+    const valid = Object.keys(filled.errors).length === 0 && filled.strengthHint === "";
+    if (valid) setCookie(c, "demo_user", filled.form.email.replace(/[^a-z0-9@.]/gi, ""), { httpOnly: true, sameSite: "Lax", path: "/" });
+    return c.var.replay.render(SignupForm, { ...filled, submitted: valid }, { status: valid ? 200 : 422 });
   });
 
   // Todos: form posts that redirect back (post/redirect/get), a filter in the query.
@@ -100,16 +96,7 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
   return { app, replay };
 }
 
-function validate(form: { name: string; email: string }): SignupProps["errors"] {
-  const errors: SignupProps["errors"] = {};
-  if (form.name.trim().length < 2) errors.name = "Name needs at least 2 characters";
-  if (!/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(form.email)) errors.email = "Enter an email like you@example.com";
-  return errors;
-}
 
-function strength(password: string): number {
-  return [/.{8,}/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) => r.test(password)).length;
-}
 
 const TAGS = ["hono", "preact", "replay", "deno"];
 const POSTS: Post[] = Array.from({ length: 24 }, (_, i) => ({
