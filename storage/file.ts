@@ -102,7 +102,10 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
 
   async function writeIndex(index: Index) {
     await durableWrite(indexPath, JSON.stringify(index));
-    cache = undefined;
+    // What was just written is the index: the next update or listing need not read
+    // and parse it again (it would, if another thread or process changed the file).
+    const info = await stat(indexPath).catch(() => undefined);
+    cache = info && { mtimeMs: info.mtimeMs, size: info.size, index };
   }
 
   async function withLock<T>(work: () => Promise<T>): Promise<T> {
