@@ -136,7 +136,7 @@ export class Engine {
       }
       this.drainer.tick();
       if (this.waitMode === "atomics") await this.reader.wait(POLL_MS);
-      else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, 10)));
+      else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, POLL_MS)));
     }
   }
 

@@ -9,6 +9,7 @@ import * as assert from "uvu/assert";
 import { createRingBuffer, RingReader, RingWriter } from "./mod.ts";
 import { spawnWorker } from "./runtime.ts";
 import type { DrainReport } from "./ring_reader.fixture.ts";
+import { chainHash } from "./frame_hash.fixture.ts";
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function random(seed: number): () => number {
@@ -266,7 +267,7 @@ test("a real worker thread drains 200,000 frames while this thread writes: each 
         Atomics.wait(pause, 0, 0, 0.05);
         if (refused % 2000 === 0) await new Promise((r) => setTimeout(r, 0));
       }
-      hash = fnvHash(hash, f);
+      hash = chainHash(hash, f);
     }
     while (!writer.write("END")) Atomics.wait(pause, 0, 0, 0.05);
     const report = await reported;
@@ -280,15 +281,5 @@ test("a real worker thread drains 200,000 frames while this thread writes: each 
   }
 });
 
-/** The same hash as the fixture's. */
-function fnvHash(hash: number, text: string): number {
-  let h = hash;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= 0x0a;
-  return Math.imul(h, 0x01000193) >>> 0;
-}
 
 test.run();

@@ -10,6 +10,7 @@
  * loading it outside a worker throws.
  */
 
+import { chainHash } from "./frame_hash.fixture.ts";
 import { RingReader } from "./ring.ts";
 import { parentPort } from "./runtime.ts";
 
@@ -20,16 +21,6 @@ export interface DrainReport {
   batches: number;
 }
 
-function fnv(hash: number, text: string): number {
-  let h = hash;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // A separator, so that ["ab", "c"] and ["a", "bc"] hash differently.
-  h ^= 0x0a;
-  return Math.imul(h, 0x01000193) >>> 0;
-}
 
 const port = await parentPort();
 port.onMessage(async (message) => {
@@ -50,7 +41,7 @@ port.onMessage(async (message) => {
         break;
       }
       if (report.firstOutOfOrder < 0 && !f.startsWith(report.count + "|")) report.firstOutOfOrder = report.count;
-      report.hash = fnv(report.hash, f);
+      report.hash = chainHash(report.hash, f);
       report.count++;
     }
     reader.commit();
