@@ -189,10 +189,15 @@ export class Recorder {
   }
 
   private endSession(sid: string, view?: View) {
+    this.endRecordings(sid, (name) => !view || this.viewNames.get(view) === name);
+  }
+
+  /** Ends the session's recordings that `which` picks, and forgets the session once it has none. */
+  private endRecordings(sid: string, which: (name: string, rec: ActiveRecording) => boolean) {
     const session = this.sessions.get(sid);
     if (!session) return;
     for (const [name, rec] of session.recordings) {
-      if (view && this.viewNames.get(view) !== name) continue;
+      if (!which(name, rec)) continue;
       rec.end();
       session.recordings.delete(name);
       if (session.latest === rec) session.latest = undefined;
@@ -232,16 +237,9 @@ export class Recorder {
 
   /** Ends recordings that went idle, or whose page went away and did not come back. */
   sweep(now: number) {
-    for (const [sid, session] of this.sessions) {
-      for (const [name, rec] of session.recordings) {
-        const idle = now - rec.lastActivity > this.options.idleTimeoutMs;
-        const left = rec.leavingUntil !== undefined && now >= rec.leavingUntil;
-        if (!idle && !left) continue;
-        rec.end();
-        session.recordings.delete(name);
-        if (session.latest === rec) session.latest = undefined;
-      }
-      if (session.recordings.size === 0) this.sessions.delete(sid);
+    for (const sid of [...this.sessions.keys()]) {
+      this.endRecordings(sid, (_, rec) =>
+        now - rec.lastActivity > this.options.idleTimeoutMs || (rec.leavingUntil !== undefined && now >= rec.leavingUntil));
     }
   }
 
