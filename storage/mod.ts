@@ -5,4 +5,4 @@ export { postgresMigrationSql, type PostgresStorage, postgresStorage, type Postg
 export { type DenoKvStorage, denoKvStorage, type DenoKvStorageOptions } from "./deno_kv.ts";
 export { idbStorage, type IdbStorageOptions } from "./idb.ts";
 export { idsToClean, matchesFilter, pageSummaries } from "./filter.ts";
-export type { CleanupPolicy, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./types.ts";
+export type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SegmentStore, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./types.ts";

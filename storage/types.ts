@@ -47,8 +47,11 @@ export interface CleanupPolicy {
   now?: number;
 }
 
-/** One interface for every backend; the conformance suite holds them to it. */
-export interface RecordingStorage {
+/**
+ * One interface for every backend; the conformance suite holds them to it.
+ * `delete` and `clear` remove segments too: erasure covers active recordings.
+ */
+export interface RecordingStorage extends SegmentStore {
   readonly name: string;
   readonly spec?: StorageSpec;
   /** Stores (or replaces) one finalized recording. */
@@ -62,4 +65,50 @@ export interface RecordingStorage {
   /** Deletes what is older than maxAgeMs and, oldest first, what exceeds maxRecordings; returns the ids. */
   cleanup(policy: CleanupPolicy): Promise<string[]>;
   close?(): Promise<void>;
+}
+
+/**
+ * A piece of an active recording, appended by one instance. Instances that
+ * serve the same session each append their own segments; a recording comes
+ * together by merging them (format/segments.ts), so the instance that served a
+ * request does not matter. Segments are written often (about once a second) and
+ * read rarely (the dashboard's live views, finalization).
+ */
+export interface SegmentInfo {
+  recordingId: string;
+  /**
+   * Unique within the recording: `<instance id>-<counter>`. Appending a key
+   * that exists replaces it (a retried append is harmless).
+   */
+  key: string;
+  /** Wall-clock epoch ms of the latest frame in the segment: when the recording was last active. */
+  lastAt: number;
+}
+
+export interface Segment extends SegmentInfo {
+  /** Frame lines (format/events.ts), "\n"-separated: a start frame first, then the frames. */
+  text: string;
+}
+
+/**
+ * What the shared store offers so that several instances can record one
+ * session: segments, and a lease so that exactly one instance finalizes a
+ * recording. Every backend implements it; the conformance suite checks it.
+ */
+export interface SegmentStore {
+  appendSegment(segment: Segment): Promise<void>;
+  /** The recording's segments, in any order; [] when it has none. */
+  loadSegments(recordingId: string): Promise<Segment[]>;
+  /** Every segment's header (no text), in any order: the active recordings. */
+  listSegments(): Promise<SegmentInfo[]>;
+  /** Deletes these segments of the recording (those merged into a finalized recording). Unknown keys are ignored. */
+  deleteSegments(recordingId: string, keys: string[]): Promise<void>;
+  /**
+   * Takes, or renews, the right to finalize `recordingId` for `ttlMs`. False
+   * while another owner holds an unexpired claim. Atomic: of two instances
+   * racing, exactly one gets true.
+   */
+  claim(recordingId: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the claim up (only if `owner` holds it). */
+  release(recordingId: string, owner: string): Promise<void>;
 }
