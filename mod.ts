@@ -17,7 +17,7 @@ import { type Format, InvalidIdError, type Recording, randomToken, shortHash } f
 import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
 import { fileStorage, type RecordingStorage } from "./storage/mod.ts";
-import { createRingBuffer, currentPid, EngineHost, type EngineStats, EventLog } from "./worker/mod.ts";
+import { createRingBuffer, EngineHost, type EngineStats, EventLog } from "./worker/mod.ts";
 
 export interface ReplayOptions {
   /** The views that can be recorded and replayed, by the name recordings store. */
@@ -99,8 +99,19 @@ export interface Replay {
   readonly ready: Promise<void>;
   /** Drains everything recorded so far and waits until what has ended is persisted. */
   flush(): Promise<EngineStats>;
-  /** Ends every recording, persists everything and stops the worker. Call on server shutdown. */
+  /**
+   * Lets go of every recording of this instance, writes everything to the store
+   * and stops the worker. A recording no other instance carries on is
+   * finalized; one that continues elsewhere stays whole in the store. Call on
+   * server shutdown (see `closeOnSignals`).
+   */
   close(): Promise<void>;
+  /**
+   * Calls `close()` on SIGINT and SIGTERM (Deno Deploy sends SIGINT, most
+   * process managers SIGTERM), then exits. Returns a function that removes the
+   * listeners.
+   */
+  closeOnSignals(options?: { exit?: boolean }): () => void;
   /** Diagnostics and test hooks for the drain engine. */
   readonly engine: {
     readonly mode: "worker" | "in-process" | "starting";
@@ -149,6 +160,8 @@ export function createReplay(options: ReplayOptions): Replay {
     fidelity: options.fidelity ?? true,
   });
 
+  // Names this instance's segments, journal and leases in the shared store.
+  const instanceId = randomToken(12);
   const hostStarting = (async () =>
     EngineHost.start(buffer, storage, {
       worker: options.worker,
@@ -161,7 +174,7 @@ export function createReplay(options: ReplayOptions): Replay {
       maxRecordingAgeMs: cleanup.maxRecordingAgeMs,
       cleanupIntervalMs: options.cleanupIntervalMs ?? 3_600_000,
       journalDir: journalDir(options.journal, storage),
-      journalName: `${await currentPid()}-${randomToken(8)}.journal`,
+      instanceId,
     }))();
   let host: EngineHost | undefined;
   const ready = hostStarting.then((h) => void (host = h));
@@ -195,6 +208,7 @@ export function createReplay(options: ReplayOptions): Replay {
       })();
       return closed;
     },
+    closeOnSignals: (signalOptions) => closeOnSignals(() => replay.close(), signalOptions?.exit ?? true),
     engine: {
       get mode() {
         return host?.mode ?? "starting";
@@ -222,6 +236,36 @@ function journalDir(option: string | false | undefined, storage: RecordingStorag
   if (typeof path === "string") return join(path, ".journal");
   // One directory per storage: a journal or a spilled recording must only ever be delivered to its own storage.
   return storage.spec ? join(tmpdir(), "hono-replay-journal", shortHash(JSON.stringify(storage.spec))) : undefined;
+}
+
+function closeOnSignals(close: () => Promise<void>, exit: boolean): () => void {
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const onSignal = () => {
+    void close().then(
+      () => exit && exitProcess(0),
+      (error) => {
+        console.warn(`hono-replay: close() failed on shutdown: ${(error as Error)?.message ?? error}`);
+        if (exit) exitProcess(1);
+      },
+    );
+  };
+  const deno = (globalThis as { Deno?: { addSignalListener(s: string, f: () => void): void; removeSignalListener(s: string, f: () => void): void } }).Deno;
+  for (const signal of signals) {
+    if (deno) deno.addSignalListener(signal, onSignal);
+    else process.on(signal, onSignal);
+  }
+  return () => {
+    for (const signal of signals) {
+      if (deno) deno.removeSignalListener(signal, onSignal);
+      else process.off(signal, onSignal);
+    }
+  };
+}
+
+function exitProcess(code: number): void {
+  const deno = (globalThis as { Deno?: { exit(code: number): never } }).Deno;
+  if (deno) deno.exit(code);
+  else process.exit(code);
 }
 
 function clientScript(beaconPath: string): string {

@@ -69,7 +69,7 @@ export async function startEngine(dir: string, ringBytes = 4 * 1024 * 1024): Pro
     maxRecordingAgeMs: 7 * 24 * 3_600_000,
     cleanupIntervalMs: 3_600_000,
     journalDir: join(dir, ".journal"),
-    journalName: `${await currentPid()}-${randomToken(8)}.journal`,
+    instanceId: randomToken(12),
   });
   // The first request waits until the worker runs.
   await host.request({ type: "stats" });

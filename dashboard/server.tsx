@@ -215,6 +215,8 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
       recordings.set(id, cached);
       return cached;
     }
+    const active = await replay.store.getActive(id);
+    if (active) return withPlayer({ recording: active, active: true });
     try {
       const recording = await replay.store.getRecording(id);
       const loaded = withPlayer({ recording, active: false });
@@ -224,8 +226,7 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
     } catch (error) {
       if (!(error instanceof RecordingNotFoundError)) throw error;
     }
-    const active = await replay.store.getActive(id);
-    return active ? withPlayer({ recording: active, active: true }) : undefined;
+    return undefined;
   }
 
   function withPlayer(loaded: Loaded): Loaded {

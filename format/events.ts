@@ -55,10 +55,15 @@ export interface Recording extends RecordingSummary {
 }
 
 /**
- * Frames: how an event travels through the ring and the journal. One line of
- * text, `id \t kind \t t \t label \t payload`, where payload is codec JSON. The
- * worker routes and counts frames by the header alone and never parses the
- * payload of a render, which is what keeps draining fast.
+ * Frames: how an event travels through the ring, the journal and the store's
+ * segments. One line of text, `id \t kind \t t \t seq \t label \t payload`,
+ * where payload is codec JSON. The worker routes and counts frames by the header
+ * alone and never parses the payload of a render, which is what keeps draining
+ * fast.
+ *
+ * `seq` is the session's request counter for the recording (carried in the
+ * session cookie, so every instance agrees on it): segments written by several
+ * instances merge in `seq` order, then `t`. Frames of one request share a seq.
  */
 export const FrameKind = {
   start: "s",
@@ -72,11 +77,19 @@ export const FrameKind = {
   truncated: "t",
   /** Frames the recorder could not place; label is the count. */
   dropped: "d",
-  /** End now (idle, explicit end, beacon, shutdown). */
+  /** End now: `c.var.replay.end()`. The recording is finalized whatever other instances hold. */
   end: "x",
+  /**
+   * This instance is done with the recording (idle, beacon, shutdown): flush it,
+   * then finalize it unless the store shows activity after `label` (epoch ms):
+   * the session may have moved on to another instance.
+   */
+  leave: "l",
+  /** The frames that follow were recovered from a journal whose process died. */
+  recovered: "v",
   /** Journal only: the ring position the journal holds up to. */
   position: "P",
-  /** Journal only: the recording is persisted. */
+  /** Journal only: the recording's frames so far are in the store. */
   done: "D",
 } as const;
 
@@ -89,10 +102,12 @@ export interface StartMeta {
   sessionKey: string;
   startedAt: number;
   format: Format;
+  /** Set when an instance joins a recording another instance mounted: its url is not the mount's. */
+  resumed?: boolean;
 }
 
-export function frame(id: string, kind: FrameKindCode, t: number, label: string, payload: string): string {
-  return id + "\t" + kind + "\t" + t + "\t" + label + "\t" + payload;
+export function frame(id: string, kind: FrameKindCode, t: number, label: string, payload: string, seq = 0): string {
+  return id + "\t" + kind + "\t" + t + "\t" + seq + "\t" + label + "\t" + payload;
 }
 
 /** Labels sit in the header, so they must not contain the separators. */
@@ -104,6 +119,7 @@ export interface FrameHeader {
   id: string;
   kind: FrameKindCode;
   t: number;
+  seq: number;
   label: string;
   /** Offset of the payload in the line. */
   payloadAt: number;
@@ -114,13 +130,15 @@ export function parseFrameHeader(line: string): FrameHeader | undefined {
   const b = line.indexOf("\t", a + 1);
   const c = line.indexOf("\t", b + 1);
   const d = line.indexOf("\t", c + 1);
-  if (a <= 0 || b < 0 || c < 0 || d < 0) return undefined;
+  const e = line.indexOf("\t", d + 1);
+  if (a <= 0 || b < 0 || c < 0 || d < 0 || e < 0) return undefined;
   return {
     id: line.slice(0, a),
     kind: line.slice(a + 1, b) as FrameKindCode,
     t: Number(line.slice(b + 1, c)),
-    label: line.slice(c + 1, d),
-    payloadAt: d + 1,
+    seq: Number(line.slice(c + 1, d)),
+    label: line.slice(d + 1, e),
+    payloadAt: e + 1,
   };
 }
 

@@ -2,9 +2,11 @@
 export { decode, encode, encodeKey, type Format } from "./codec.ts";
 export * from "./events.ts";
 export * from "./errors.ts";
+export { type AssembledRecording, assembleSegments, type SegmentText } from "./segments.ts";
 export { assertValidId, isValidId, newRecordingId, randomToken, shortHash } from "./ids.ts";
 export {
   compressText,
+  decodeRecordingColumns,
   decodeRecordingFile,
   encodeRecordingFile,
   type RecordingColumns,

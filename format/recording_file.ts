@@ -59,6 +59,35 @@ export function compressText(text: string, format: Format): Uint8Array {
 }
 
 export function decodeRecordingFile(id: string, bytes: Uint8Array): Recording {
+  const { text, format } = decompressFile(id, bytes);
+  try {
+    return recordingFromText(text, format, bytes.length);
+  } catch (error) {
+    throw new CorruptRecordingError(id, `cannot decode: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * A stored recording back as the columns it was written from, payloads as
+ * codec text (never revived): what a recording that receives more segments
+ * after it was finalized is merged from.
+ */
+export function decodeRecordingColumns(id: string, bytes: Uint8Array): { meta: RecordingMeta; columns: RecordingColumns } {
+  const { text } = decompressFile(id, bytes);
+  try {
+    // Plain JSON: codec text is JSON, and JSON.stringify of what JSON.parse made
+    // gives back the same text (key order, numbers, "__proto__" own keys).
+    const file = JSON.parse(text) as { v: number; meta: RecordingMeta; k: string; t: number[]; l: string[]; d: unknown[] };
+    if (file?.v !== 1 || file.t.length !== file.k.length || file.d.length !== file.k.length) throw new Error("not a version 1 file");
+    let t = 0;
+    const offsets = file.t.map((delta) => (t += delta));
+    return { meta: file.meta, columns: { kinds: file.k, offsets, labels: file.l, payloads: file.d.map((d) => JSON.stringify(d)) } };
+  } catch (error) {
+    throw new CorruptRecordingError(id, `cannot decode: ${(error as Error).message}`);
+  }
+}
+
+function decompressFile(id: string, bytes: Uint8Array): { text: string; format: Format } {
   if (bytes.length < HEADER + 6 || MAGIC.some((b, i) => bytes[i] !== b) || bytes[MAGIC.length] > 1) {
     throw new CorruptRecordingError(id, "not a hono-replay recording file");
   }
@@ -75,11 +104,7 @@ export function decodeRecordingFile(id: string, bytes: Uint8Array): Recording {
   } catch (error) {
     throw new CorruptRecordingError(id, `cannot decompress: ${(error as Error).message}`);
   }
-  try {
-    return recordingFromText(text, format, bytes.length);
-  } catch (error) {
-    throw new CorruptRecordingError(id, `cannot decode: ${(error as Error).message}`);
-  }
+  return { text, format };
 }
 
 /** Also used for active recordings, which the worker hands over as uncompressed text. */

@@ -5,16 +5,22 @@
  * params (GET) or an event (any other method) followed by a render. Recording
  * never fails or slows a request beyond framing text into the ring: every error
  * inside it is caught, counted and reported once.
+ *
+ * Any number of instances may serve one session: the cookie names the
+ * recording and its request counter (session_cookie.ts), so an instance that
+ * has not seen the recording joins it with a snapshot instead of starting
+ * another, and no request pays a store round trip.
  */
 
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { h, type ComponentType } from "preact";
 import { renderToString } from "preact-render-to-string";
-import { type Assigns, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
+import { type Assigns, frame, FrameKind, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
 import { isSensitiveKey } from "./sanitize.ts";
+import { parseSessionCookie, type RecordingEntry, type SessionCookie, serializeSessionCookie, startOfRecording } from "./session_cookie.ts";
 
 // deno-lint-ignore no-explicit-any
 export type View = ComponentType<any>;
@@ -54,6 +60,7 @@ interface Session {
 }
 
 export class Recorder {
+  /** This instance's recordings, by session and view. The cookie says what other instances did. */
   private readonly sessions = new Map<string, Session>();
   private readonly viewNames = new Map<View, string>();
   private stopSweep?: () => void;
@@ -68,10 +75,12 @@ export class Recorder {
     this.startSweep();
     const o = this.options;
     return async (c, next) => {
-      const sid = this.sessionId(c);
+      const state = this.readCookie(c);
+      const sid = state.cookie.sid;
       const recorded = sampled(sid, o.sampleRate);
       if (c.req.method === "POST" && c.req.path === o.beaconPath) {
-        if (recorded) this.leaving(sid);
+        if (recorded) this.leaving(state, Date.now());
+        this.writeCookie(c, state);
         return c.body(null, 204);
       }
       let rendered = false;
@@ -83,40 +92,39 @@ export class Recorder {
           const html = renderToString(h(view as View, props));
           if (recorded) {
             rendered = true;
-            await this.guard(() => this.recordRender(c, sid, name, props as Record<string, unknown>, html));
+            await this.guard(() => this.recordRender(c, state, name, props as Record<string, unknown>, html));
           }
+          // Before the response exists: setting a header afterwards makes Hono copy the response.
+          this.writeCookie(c, state);
           const body = /^\s*<html[\s>]/i.test(html) ? "<!DOCTYPE html>" + html : html;
           return c.html(body, (init?.status ?? 200) as 200, init?.headers);
         },
         info: (type, view) => {
-          if (recorded) void this.guard(() => this.target(sid, view)?.info(type, Date.now()));
+          if (recorded) void this.guard(() => this.target(state, view)?.info(type, Date.now()));
         },
         end: (view) => {
-          if (recorded) void this.guard(() => this.endSession(sid, view));
+          if (recorded) void this.guard(() => this.endRecordingsOf(state, view));
         },
       };
       c.set("replay", ctx);
-      if (recorded) this.touch(sid);
+      if (recorded) this.touch(state, Date.now());
       await next();
       // A form post that redirects (post/redirect/get) renders nothing itself: it
       // is still the user's event, on the page the form was on.
       if (recorded && !rendered && isAction(c.req.method)) {
-        await this.guard(() => this.recordUnrenderedEvent(c, sid));
+        await this.guard(() => this.recordUnrenderedEvent(c, state));
       }
+      this.writeCookie(c, state);
     };
   }
 
-  /** Ends every recording (server shutdown). */
+  /** Lets go of every recording of this instance (server shutdown); each is finalized unless another instance carries it on. */
   endAll(): void {
-    for (const sid of [...this.sessions.keys()]) this.endSession(sid);
+    for (const [sid, session] of [...this.sessions]) {
+      for (const rec of session.recordings.values()) rec.leave(rec.lastActivity);
+      this.sessions.delete(sid);
+    }
     this.stopSweep?.();
-  }
-
-  /** Active recordings in this thread, for tests and diagnostics. */
-  activeCount(): number {
-    let n = 0;
-    for (const s of this.sessions.values()) n += s.recordings.size;
-    return n;
   }
 
   private viewName(view: View): string {
@@ -129,29 +137,90 @@ export class Recorder {
     return name;
   }
 
-  private async recordRender(c: Context, sid: string, name: string, props: Record<string, unknown>, html: string) {
+  private async recordRender(c: Context, state: RequestState, name: string, props: Record<string, unknown>, html: string) {
     const { sanitizer } = this.options.settings;
     const now = Date.now();
-    const session = this.session(sid);
     const url = redactUrl(c.req.url);
     const hash = this.options.fidelity ? shortHash(html) : undefined;
     const assigns = sanitizer.sanitizeAssigns(props as Assigns);
-    let rec = session.recordings.get(name);
-    if (!rec) {
-      rec = new ActiveRecording(newRecordingId(now), name, url, now, this.log, this.options.settings);
-      session.recordings.set(name, rec);
+    const found = this.recordingFor(state, name, url, now);
+    if (!found) {
+      const rec = new ActiveRecording(newRecordingId(now), name, url, now, this.log, this.options.settings);
+      rec.seq = 1;
+      this.session(state.cookie.sid).recordings.set(name, rec);
       const sessionData = sanitizer.sanitizeParams(this.sessionData(c));
-      rec.start({ view: name, url, sessionKey: shortHash(sid) }, sanitizer.sanitizeParams(routeParams(c)), sessionData, assigns, hash);
-    } else if (isAction(c.req.method)) {
+      rec.start({ view: name, url, sessionKey: shortHash(state.cookie.sid) }, sanitizer.sanitizeParams(routeParams(c)), sessionData, assigns, hash);
+      this.recorded(state, rec, url, now);
+      return;
+    }
+    const rec = this.nextRequest(found);
+    if (isAction(c.req.method)) {
       const body = await bodyParams(c);
       rec.event(eventName(c, body, this.options), sanitizer.sanitizeParams(body), now);
-      rec.render(assigns, Date.now(), hash);
     } else {
       rec.params(url, sanitizer.sanitizeParams(routeParams(c)), now);
-      rec.render(assigns, Date.now(), hash);
     }
+    rec.render(assigns, Date.now(), hash);
+    this.recorded(state, rec, url, now);
+  }
+
+  /**
+   * The recording a request of this session continues: the cookie's entry for
+   * the view (it may have been started or carried on by another instance), else
+   * this instance's own (a client that keeps only the first cookie it got).
+   * Entries that went idle or whose page left are over: a new recording starts.
+   */
+  private recordingFor(state: RequestState, view: string, url: string, now: number): Continued | undefined {
+    const local = this.sessions.get(state.cookie.sid)?.recordings.get(view);
+    const entry = state.cookie.entries.find((e) => e.view === view);
+    if (entry && !this.over(entry, local, now)) {
+      if (local && local.id !== entry.id) this.letGo(state.cookie.sid, view, local);
+      return { entry, local: local?.id === entry.id ? local : undefined, view, url, sid: state.cookie.sid };
+    }
+    if (entry) this.dropEntry(state, view);
+    if (local && !this.localOver(local, now)) return { local, view, url, sid: state.cookie.sid };
+    if (local) this.letGo(state.cookie.sid, view, local);
+    return undefined;
+  }
+
+  private over(entry: RecordingEntry, local: ActiveRecording | undefined, now: number): boolean {
+    const lastAt = Math.max(entry.lastAt, local?.id === entry.id ? local.lastActivity : 0);
+    if (now - lastAt > this.options.idleTimeoutMs) return true;
+    return entry.leftAt !== undefined && now >= entry.leftAt + this.options.beaconGraceMs;
+  }
+
+  private localOver(rec: ActiveRecording, now: number): boolean {
+    return now - rec.lastActivity > this.options.idleTimeoutMs || (rec.leftAt !== undefined && now >= rec.leftAt + this.options.beaconGraceMs);
+  }
+
+  /** The recording, on this instance, ready for the next request's frames. */
+  private nextRequest(found: Continued): ActiveRecording {
+    let rec = found.local;
+    const entry = found.entry!;
+    if (!rec) {
+      rec = new ActiveRecording(entry.id, found.view, found.url, startOfRecording(entry.id), this.log, this.options.settings);
+      rec.seq = entry.seq;
+      rec.resume({ view: found.view, url: found.url, sessionKey: shortHash(found.sid) });
+      this.session(found.sid).recordings.set(found.view, rec);
+    }
+    const seen = entry?.seq ?? rec.seq;
+    // Another instance may have recorded a request since this one's last frame.
+    if (rec.seq !== seen) rec.forgetBase();
+    rec.seq = Math.max(rec.seq, seen) + 1;
+    return rec;
+  }
+
+  /** Notes a recorded request in the recording, the session and the cookie. */
+  private recorded(state: RequestState, rec: ActiveRecording, url: string, now: number) {
     rec.lastActivity = now;
+    rec.leftAt = undefined;
+    const session = this.session(state.cookie.sid);
     session.latest = rec;
+    const entry: RecordingEntry = { view: rec.view, id: rec.id, seq: rec.seq, lastAt: now, path: pathHash(url) };
+    const i = state.cookie.entries.findIndex((e) => e.view === rec.view);
+    if (i < 0) state.cookie.entries.push(entry);
+    else state.cookie.entries[i] = entry;
+    state.dirty = true;
   }
 
   /** The `session` option's data; a throwing callback costs the session data, not the recording. */
@@ -164,41 +233,91 @@ export class Recorder {
     }
   }
 
-  private async recordUnrenderedEvent(c: Context, sid: string) {
-    const session = this.sessions.get(sid);
-    if (!session || session.recordings.size === 0) return;
+  private async recordUnrenderedEvent(c: Context, state: RequestState) {
     // The page the form was on, by its Referer. Only without one (a no-referrer policy)
     // is the latest view assumed: a post from any other page (an admin tool, the
     // dashboard) is not an event of the views being recorded.
     const referer = c.req.header("referer");
     const path = referer ? safePath(referer) : undefined;
-    const rec = referer === undefined
-      ? session.latest
-      : [...session.recordings.values()].find((r) => path !== undefined && safePath(r.url) === path);
-    if (!rec) return;
+    if (referer !== undefined && path === undefined) return;
+    const now = Date.now();
+    const candidates = this.candidates(state, now);
+    const wanted = path === undefined ? undefined : shortHash(path);
+    const pick = wanted === undefined
+      ? candidates.sort((a, b) => b.lastAt - a.lastAt)[0]
+      : candidates.find((x) => x.path === wanted);
+    if (!pick) return;
+    const found = this.recordingFor(state, pick.view, pick.url, now);
+    if (!found) return;
+    const rec = found.entry ? this.nextRequest(found) : found.local!;
+    if (!found.entry) rec.seq++;
     const params = await bodyParams(c);
-    rec.event(eventName(c, params, this.options), this.options.settings.sanitizer.sanitizeParams(params), Date.now());
+    rec.event(eventName(c, params, this.options), this.options.settings.sanitizer.sanitizeParams(params), now);
+    this.recorded(state, rec, rec.url, now);
   }
 
-  private target(sid: string, view?: View): ActiveRecording | undefined {
+  /** The session's live recordings, from the cookie and, for views it does not name, this instance. */
+  private candidates(state: RequestState, now: number): { view: string; path: string; lastAt: number; url: string }[] {
+    const out = state.cookie.entries
+      .filter((e) => !this.over(e, undefined, now))
+      .map((e) => ({ view: e.view, path: e.path, lastAt: e.lastAt, url: "" }));
+    for (const rec of this.sessions.get(state.cookie.sid)?.recordings.values() ?? []) {
+      const known = out.find((x) => x.view === rec.view);
+      if (known) known.url = rec.url;
+      else if (!this.localOver(rec, now)) out.push({ view: rec.view, path: pathHash(rec.url), lastAt: rec.lastActivity, url: rec.url });
+    }
+    return out;
+  }
+
+  /** The recording an info (server push) belongs to: the view's, or the session's latest. */
+  private target(state: RequestState, view?: View): ActiveRecording | undefined {
+    const name = view === undefined ? this.latestView(state) : this.viewNames.get(view);
+    if (name === undefined) return undefined;
+    const found = this.recordingFor(state, name, "", Date.now());
+    if (!found) return undefined;
+    if (found.local) return found.local;
+    // Joins the recording without counting a request: a push is not one.
+    const rec = this.nextRequest(found);
+    rec.seq--;
+    return rec;
+  }
+
+  private latestView(state: RequestState): string | undefined {
+    const latest = this.sessions.get(state.cookie.sid)?.latest;
+    if (latest) return latest.view;
+    return [...state.cookie.entries].sort((a, b) => b.lastAt - a.lastAt)[0]?.view;
+  }
+
+  /** `c.var.replay.end()`: ends the view's recording (or every one of the session) for good, on whichever instance it lives. */
+  private endRecordingsOf(state: RequestState, view?: View) {
+    const name = view === undefined ? undefined : this.viewNames.get(view);
+    if (view !== undefined && name === undefined) return;
+    const sid = state.cookie.sid;
     const session = this.sessions.get(sid);
-    if (!session) return undefined;
-    if (!view) return session.latest;
-    const name = this.viewNames.get(view);
-    return name === undefined ? undefined : session.recordings.get(name);
+    for (const entry of [...state.cookie.entries]) {
+      if (name !== undefined && entry.view !== name) continue;
+      if (session?.recordings.get(entry.view)?.id !== entry.id) this.log.append(entry.id, frame(entry.id, FrameKind.end, 0, "", "0", entry.seq));
+      this.dropEntry(state, entry.view);
+    }
+    this.endRecordings(sid, (viewName) => name === undefined || viewName === name, (rec) => rec.end());
   }
 
-  private endSession(sid: string, view?: View) {
-    this.endRecordings(sid, (name) => !view || this.viewNames.get(view) === name);
+  private dropEntry(state: RequestState, view: string) {
+    state.cookie.entries = state.cookie.entries.filter((e) => e.view !== view);
+    state.dirty = true;
+  }
+
+  private letGo(sid: string, view: string, rec: ActiveRecording) {
+    this.endRecordings(sid, (name, r) => name === view && r === rec, (r) => r.leave(r.leftAt ?? r.lastActivity));
   }
 
   /** Ends the session's recordings that `which` picks, and forgets the session once it has none. */
-  private endRecordings(sid: string, which: (name: string, rec: ActiveRecording) => boolean) {
+  private endRecordings(sid: string, which: (name: string, rec: ActiveRecording) => boolean, how: (rec: ActiveRecording) => void) {
     const session = this.sessions.get(sid);
     if (!session) return;
     for (const [name, rec] of session.recordings) {
       if (!which(name, rec)) continue;
-      rec.end();
+      how(rec);
       session.recordings.delete(name);
       if (session.latest === rec) session.latest = undefined;
     }
@@ -212,21 +331,27 @@ export class Recorder {
   }
 
   /** Any request of the session keeps its recordings alive and cancels a pending beacon end. */
-  private touch(sid: string) {
-    const s = this.sessions.get(sid);
+  private touch(state: RequestState, now: number) {
+    for (const entry of state.cookie.entries) {
+      if (entry.leftAt !== undefined && now < entry.leftAt + this.options.beaconGraceMs) {
+        entry.leftAt = undefined;
+        state.dirty = true;
+      }
+    }
+    const s = this.sessions.get(state.cookie.sid);
     if (!s) return;
-    const now = Date.now();
     for (const rec of s.recordings.values()) {
+      if (this.localOver(rec, now)) continue;
       rec.lastActivity = now;
-      rec.leavingUntil = undefined;
+      rec.leftAt = undefined;
     }
   }
 
-  private leaving(sid: string) {
-    const s = this.sessions.get(sid);
-    if (!s) return;
-    const until = Date.now() + this.options.beaconGraceMs;
-    for (const rec of s.recordings.values()) rec.leavingUntil = until;
+  /** The pagehide beacon: every recording of the session ends after the grace period, unless the session comes back. */
+  private leaving(state: RequestState, now: number) {
+    for (const entry of state.cookie.entries) entry.leftAt = now;
+    if (state.cookie.entries.length) state.dirty = true;
+    for (const rec of this.sessions.get(state.cookie.sid)?.recordings.values() ?? []) rec.leftAt = now;
   }
 
   private startSweep() {
@@ -235,25 +360,28 @@ export class Recorder {
     this.stopSweep = backgroundTimer(() => this.sweep(Date.now()), every, true);
   }
 
-  /** Ends recordings that went idle, or whose page went away and did not come back. */
+  /** Lets go of recordings that went idle here, or whose page went away and did not come back. */
   sweep(now: number) {
     for (const sid of [...this.sessions.keys()]) {
-      this.endRecordings(sid, (_, rec) =>
-        now - rec.lastActivity > this.options.idleTimeoutMs || (rec.leavingUntil !== undefined && now >= rec.leavingUntil));
+      this.endRecordings(sid, (_, rec) => this.localOver(rec, now), (rec) => rec.leave(rec.leftAt ?? rec.lastActivity));
     }
   }
 
-  private sessionId(c: Context): string {
-    const existing = getCookie(c, this.options.cookieName);
-    if (existing && /^[a-z0-9]{24}$/.test(existing)) return existing;
-    const sid = randomToken(24);
-    setCookie(c, this.options.cookieName, sid, {
+  private readCookie(c: Context): RequestState {
+    const cookie = parseSessionCookie(getCookie(c, this.options.cookieName));
+    return cookie ? { cookie, dirty: false } : { cookie: { sid: randomToken(24), entries: [] }, dirty: true };
+  }
+
+  /** Sets the cookie once, when it changed. */
+  private writeCookie(c: Context, state: RequestState) {
+    if (!state.dirty) return;
+    state.dirty = false;
+    setCookie(c, this.options.cookieName, serializeSessionCookie(state.cookie), {
       httpOnly: true,
       sameSite: "Lax",
       path: "/",
       secure: new URL(c.req.url).protocol === "https:",
     });
-    return sid;
   }
 
   private async guard(work: () => unknown): Promise<void> {
@@ -267,6 +395,24 @@ export class Recorder {
       }
     }
   }
+}
+
+interface RequestState {
+  cookie: SessionCookie;
+  /** The cookie changed and must be sent. */
+  dirty: boolean;
+}
+
+interface Continued {
+  entry?: RecordingEntry;
+  local?: ActiveRecording;
+  view: string;
+  url: string;
+  sid: string;
+}
+
+function pathHash(url: string): string {
+  return shortHash(safePath(url) ?? url);
 }
 
 function isAction(method: string): boolean {

@@ -1,7 +1,13 @@
 /**
- * One active recording as the request thread sees it: enough state to turn a
- * render into a delta (the encoded text of each top-level assign) and to end the
- * recording. Everything else lives in the worker.
+ * One active recording as this instance sees it: enough state to turn a render
+ * into a delta (the encoded text of each top-level assign) and to end the
+ * recording. Everything else lives in the worker and, merged from every
+ * instance's segments, in the store.
+ *
+ * A delta is only ever against a frame this instance wrote for the request
+ * right before (`seq`): when another instance may have served a request in
+ * between, `forgetBase()` makes the next render a full snapshot, so merged
+ * segments always rebuild the assigns exactly (format/segments.ts).
  */
 
 import {
@@ -34,10 +40,12 @@ export class ActiveRecording {
   private rendersSinceKeyframe = 0;
   private events = 0;
   private lastT = 0;
+  /** The session's request counter for this recording, as of the last request this instance recorded. */
+  seq = 0;
   truncated = false;
   lastActivity: number;
-  /** Set by the pagehide beacon: end at this time unless the session comes back. */
-  leavingUntil?: number;
+  /** Epoch ms of the pagehide beacon: end after the grace period unless the session comes back. */
+  leftAt?: number;
 
   constructor(
     readonly id: string,
@@ -51,10 +59,24 @@ export class ActiveRecording {
   }
 
   start(meta: Omit<StartMeta, "format" | "startedAt">, params: Params, session: unknown, assigns: Assigns, hash?: string) {
-    const full: StartMeta = { ...meta, startedAt: this.startedAt, format: this.settings.format };
-    this.log.append(this.id, frame(this.id, FrameKind.start, 0, "", JSON.stringify(full)));
+    this.announce(meta);
     const assignsText = this.encodeAll(assigns);
     this.push(FrameKind.mount, 0, "", payload.mount(this.url, this.enc(params), this.enc(session), assignsText, hash));
+  }
+
+  /** Joins a recording another instance mounted: its frames follow without a mount. */
+  resume(meta: Omit<StartMeta, "format" | "startedAt" | "resumed">) {
+    this.announce({ ...meta, resumed: true });
+  }
+
+  /** The next render is a full snapshot: another instance may have rendered since our last frame. */
+  forgetBase() {
+    this.keys = new Map();
+  }
+
+  private announce(meta: Omit<StartMeta, "format" | "startedAt">) {
+    const full: StartMeta = { ...meta, startedAt: this.startedAt, format: this.settings.format };
+    this.log.append(this.id, frame(this.id, FrameKind.start, 0, "", JSON.stringify(full), this.seq));
   }
 
   event(name: string, params: Params, now: number) {
@@ -111,8 +133,19 @@ export class ActiveRecording {
     this.push(FrameKind.render, t, "", payload.render(delta, removed, hash));
   }
 
+  /** Ends the recording for good (`c.var.replay.end()`), whatever other instances hold of it. */
   end() {
-    this.log.append(this.id, frame(this.id, FrameKind.end, this.lastT, "", "0"));
+    this.log.append(this.id, frame(this.id, FrameKind.end, this.lastT, "", "0", this.seq));
+  }
+
+  /**
+   * This instance lets the recording go (idle, beacon, shutdown); it is finalized
+   * unless the store shows activity after `since` (epoch ms) on another instance.
+   */
+  leave(since: number) {
+    // Never before this instance's own last frame: its own activity is no reason to stay.
+    const after = Math.max(since, this.startedAt + this.lastT);
+    this.log.append(this.id, frame(this.id, FrameKind.leave, this.lastT, String(after), "0", this.seq));
   }
 
   private encodeAll(assigns: Assigns): string {
@@ -147,10 +180,10 @@ export class ActiveRecording {
     if (this.truncated) return;
     if (this.events >= this.settings.maxEvents) {
       this.truncated = true;
-      this.log.append(this.id, frame(this.id, FrameKind.truncated, t, "", "0"));
+      this.log.append(this.id, frame(this.id, FrameKind.truncated, t, "", "0", this.seq));
       return;
     }
     this.events++;
-    this.log.append(this.id, frame(this.id, kind as typeof FrameKind.event, t, label, body));
+    this.log.append(this.id, frame(this.id, kind as typeof FrameKind.event, t, label, body, this.seq));
   }
 }

@@ -1,63 +1,72 @@
 /**
- * The active recordings, fed frame by frame. A recording is kept as columns of
- * raw payload text; nothing is parsed but the start frame, so draining costs
- * about as much as splitting strings. Ending a recording either discards it (no
- * user interaction) or encodes, compresses and hands it to the persister.
+ * This instance's share of the active recordings, fed frame by frame: for each,
+ * its start frame and the frames not yet in the store. Nothing is parsed but
+ * headers and start frames, so draining costs about as much as splitting
+ * strings. The store is where a recording comes together (several instances
+ * may write one); this only holds what has not reached it yet, so memory stays
+ * at about a segment per active recording.
+ *
+ * A segment is due when it holds `maxFrames` frames or its oldest frame is
+ * `maxAgeMs` old: on `kill -9` an instance loses at most that much (less where
+ * the journal survives).
  */
 
-import {
-  encodeRecordingFile,
-  frame,
-  FrameKind,
-  isEventKind,
-  isInteraction,
-  parseFrameHeader,
-  type RecordingColumns,
-  type RecordingMeta,
-  type RecordingSummary,
-  recordingText,
-  type StartMeta,
-} from "../format/mod.ts";
-
-export interface Finalized {
-  summary: RecordingSummary;
-  bytes: Uint8Array;
-}
-
-interface Active {
-  id: string;
-  meta: StartMeta;
-  columns: RecordingColumns;
-  eventNames: Set<string>;
-  interactions: number;
-  truncated: boolean;
-  dropped: number;
-  recovered: boolean;
-  /** Wall clock of the last frame, for the idle safety net. */
-  lastSeen: number;
-}
+import { FrameKind, isEventKind, parseFrameHeader, type StartMeta } from "../format/mod.ts";
+import type { Segment } from "../storage/mod.ts";
 
 /** The id of the journal's own marker lines. */
 export const JOURNAL_ID = "~";
 
+export interface Active {
+  id: string;
+  /** The start frame (meta): the first line of every segment. */
+  startLine: string;
+  meta: StartMeta;
+  /** Frames not yet in the store, in order. */
+  unsent: string[];
+  /** Wall clock when the oldest unsent frame arrived. */
+  unsentSince: number;
+  /** Epoch ms of the latest frame (its start plus offset): the recording's last activity. */
+  lastAt: number;
+  /** Wall clock of the last frame, for the idle safety net. */
+  lastSeen: number;
+  /** Segments of it this instance has written (keys are `<instance>-<counter>`). */
+  segments: number;
+  /** Set by an end or leave frame: finalize once the unsent frames are in the store. */
+  ending?: { since?: number };
+}
+
 export interface DrainerStats {
   frames: number;
-  finalized: number;
-  discarded: number;
+  /** Frames for recordings this instance has no start frame of. */
   orphans: number;
+}
+
+export interface SegmentPolicy {
+  maxFrames: number;
+  maxAgeMs: number;
 }
 
 export class Drainer {
   private readonly active = new Map<string, Active>();
-  readonly stats: DrainerStats = { frames: 0, finalized: 0, discarded: 0, orphans: 0 };
+  readonly stats: DrainerStats = { frames: 0, orphans: 0 };
 
   constructor(
-    private readonly onFinalized: (recording: Finalized) => void,
-    private readonly idleTimeoutMs: number,
+    /** Called for an end (`since` undefined) or leave frame. */
+    private readonly onEnding: (id: string, since: number | undefined) => void,
+    private readonly policy: SegmentPolicy,
   ) {}
 
   get size(): number {
     return this.active.size;
+  }
+
+  get(id: string): Active | undefined {
+    return this.active.get(id);
+  }
+
+  ids(): string[] {
+    return [...this.active.keys()];
   }
 
   /** Applies frames in order. `now` is the wall clock they arrived at. */
@@ -67,120 +76,74 @@ export class Drainer {
 
   private apply(line: string, now: number): void {
     const h = parseFrameHeader(line);
-    if (!h) return;
+    if (!h || h.id === JOURNAL_ID) return;
     this.stats.frames++;
     if (h.kind === FrameKind.start) {
+      const existing = this.active.get(h.id);
+      if (existing) {
+        existing.ending = undefined; // the recording came back to this instance
+        return;
+      }
       const meta = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
-      this.active.set(h.id, {
-        id: h.id,
-        meta,
-        columns: { kinds: "", offsets: [], labels: [], payloads: [] },
-        eventNames: new Set(),
-        interactions: 0,
-        truncated: false,
-        dropped: 0,
-        recovered: false,
-        lastSeen: now,
-      });
+      this.active.set(h.id, { id: h.id, startLine: line, meta, unsent: [], unsentSince: now, lastAt: meta.startedAt, lastSeen: now, segments: 0 });
+      return;
+    }
+    if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {
+      const since = h.kind === FrameKind.leave ? Number(h.label) : undefined;
+      const rec = this.active.get(h.id);
+      if (rec) rec.ending = { since };
+      this.onEnding(h.id, since);
       return;
     }
     const rec = this.active.get(h.id);
     if (!rec) {
-      if (h.id !== JOURNAL_ID) this.stats.orphans++;
+      this.stats.orphans++;
       return;
     }
+    if (rec.unsent.length === 0) rec.unsentSince = now;
+    rec.unsent.push(line);
     rec.lastSeen = now;
-    if (isEventKind(h.kind)) {
-      const c = rec.columns;
-      c.kinds += h.kind;
-      c.offsets.push(h.t);
-      if (h.kind === FrameKind.event || h.kind === FrameKind.info) c.labels.push(h.label);
-      c.payloads.push(line.slice(h.payloadAt));
-      if (isInteraction(h.kind)) rec.interactions++;
-      if (h.kind === FrameKind.event) rec.eventNames.add(h.label);
-    } else if (h.kind === FrameKind.truncated) {
-      rec.truncated = true;
-    } else if (h.kind === FrameKind.dropped) {
-      rec.dropped += Number(h.label) || 0;
-    } else if (h.kind === FrameKind.end) {
-      this.finalize(h.id);
-    }
+    if (isEventKind(h.kind)) rec.lastAt = Math.max(rec.lastAt, rec.meta.startedAt + h.t);
   }
 
-  /** Ends recordings the request thread never ended (its end frame was lost). */
-  tick(now = Date.now()): void {
+  /** Recordings with work due: ending, or a segment full or old enough (any unsent one with `all`). */
+  due(now: number, all = false): Active[] {
+    const out: Active[] = [];
     for (const rec of this.active.values()) {
-      if (now - rec.lastSeen > this.idleTimeoutMs) this.finalize(rec.id);
+      if (rec.ending) out.push(rec);
+      else if (rec.unsent.length === 0) continue;
+      else if (all || rec.unsent.length >= this.policy.maxFrames || now - rec.unsentSince >= this.policy.maxAgeMs) out.push(rec);
     }
+    return out;
   }
 
-  finalizeAll(recovered = false): void {
-    for (const rec of [...this.active.values()]) {
-      rec.recovered ||= recovered;
-      this.finalize(rec.id);
-    }
+  /** The next segment of `rec`: its start frame and every unsent frame. */
+  segmentOf(rec: Active, instanceId: string): { segment: Segment; frames: number } {
+    const frames = rec.unsent.length;
+    const key = `${instanceId}-${String(rec.segments).padStart(8, "0")}`;
+    return { segment: { recordingId: rec.id, key, lastAt: rec.lastAt, text: rec.startLine + "\n" + rec.unsent.join("\n") }, frames };
   }
 
-  /** Forgets a recording whose end the journal says was already persisted. */
+  /** The first `frames` unsent frames are in the store. */
+  sent(rec: Active, frames: number): void {
+    rec.unsent.splice(0, frames);
+    rec.segments++;
+  }
+
   forget(id: string): void {
     this.active.delete(id);
   }
 
-  finalize(id: string): void {
-    const rec = this.active.get(id);
-    if (!rec) return;
-    this.active.delete(id);
-    if (rec.interactions === 0) {
-      this.stats.discarded++;
-      return;
-    }
-    const meta = metaOf(rec);
-    const bytes = encodeRecordingFile(meta, rec.columns);
-    this.stats.finalized++;
-    this.onFinalized({ summary: { ...meta, sizeBytes: bytes.length }, bytes });
+  /** Recordings whose frames stopped coming without an end (a lost frame): the idle safety net. */
+  idle(now: number, idleTimeoutMs: number): Active[] {
+    return [...this.active.values()].filter((rec) => !rec.ending && now - rec.lastSeen > idleTimeoutMs);
   }
 
-  /** An active recording as uncompressed file text (the request thread decodes it). */
-  activeText(id: string): { text: string; format: StartMeta["format"] } | undefined {
-    const rec = this.active.get(id);
-    return rec && { text: recordingText(metaOf(rec), rec.columns), format: rec.meta.format };
-  }
-
-  activeSummaries(): RecordingSummary[] {
-    return [...this.active.values()].map((rec) => ({ ...metaOf(rec), sizeBytes: 0 }));
-  }
-
-  /** Every active recording as frames: what a compacted journal starts with. */
-  *activeFrames(): Generator<string> {
+  /** Every recording's start frame and unsent frames: what a compacted journal must keep. */
+  *unsentFrames(): Generator<string> {
     for (const rec of this.active.values()) {
-      yield frame(rec.id, FrameKind.start, 0, "", JSON.stringify(rec.meta));
-      const c = rec.columns;
-      let label = 0;
-      for (let i = 0; i < c.kinds.length; i++) {
-        const kind = c.kinds[i] as typeof FrameKind.event;
-        const hasLabel = kind === FrameKind.event || kind === FrameKind.info;
-        yield frame(rec.id, kind, c.offsets[i], hasLabel ? c.labels[label++] : "", c.payloads[i]);
-      }
-      if (rec.truncated) yield frame(rec.id, FrameKind.truncated, 0, "", "0");
-      if (rec.dropped) yield frame(rec.id, FrameKind.dropped, 0, String(rec.dropped), "0");
+      yield rec.startLine;
+      yield* rec.unsent;
     }
   }
-}
-
-function metaOf(rec: Active): RecordingMeta {
-  const offsets = rec.columns.offsets;
-  return {
-    id: rec.id,
-    view: rec.meta.view,
-    url: rec.meta.url,
-    sessionKey: rec.meta.sessionKey,
-    startedAt: rec.meta.startedAt,
-    durationMs: offsets.length ? offsets[offsets.length - 1] : 0,
-    eventCount: offsets.length,
-    eventNames: [...rec.eventNames],
-    truncated: rec.truncated,
-    dropped: rec.dropped,
-    recovered: rec.recovered,
-    format: rec.meta.format,
-  };
 }

@@ -1,36 +1,60 @@
 /**
- * The drain loop: ring → journal → active recordings → persister, plus cleanup.
- * The same engine runs inside the persistence worker or, where there is no
- * worker (or the storage cannot be opened in one), in the request thread.
+ * The drain loop: ring → journal → this instance's unsent frames → segments in
+ * the store; finalization; recovery of journals whose instance died. The same
+ * engine runs inside the persistence worker or, where there is no worker (or
+ * the storage cannot be opened in one), in the request thread.
+ *
+ * Several instances may record one session, so the store is where a recording
+ * comes together, and finalizing means: take the recording's lease, merge its
+ * segments (after what an earlier finalization stored), save, delete those
+ * segments. Finalization is idempotent and can run again when more segments
+ * come in later (a session that came back to another instance): nothing is
+ * ever lost to a race, only finalized once more. It happens
+ * - on `c.var.replay.end()` (an end frame), at once;
+ * - when an instance lets a recording go (idle, beacon, shutdown: a leave
+ *   frame), unless the store shows another instance's activity after it;
+ * - when the store shows no activity for `idleTimeoutMs`, by whichever instance
+ *   sweeps first: that covers instances that were killed or scaled away.
  */
 
-import { readdir, rename, rm, stat, utimes } from "node:fs/promises";
-import { basename, join } from "node:path";
-import { randomToken, type RecordingSummary } from "../format/mod.ts";
-import type { RecordingStorage } from "../storage/mod.ts";
-import { Drainer, type Finalized } from "./drain.ts";
+import { readdir, readlink, rename, rm, stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  assembleSegments,
+  decodeRecordingColumns,
+  encodeRecordingFile,
+  frame,
+  FrameKind,
+  parseFrameHeader,
+  randomToken,
+  RecordingNotFoundError,
+} from "../format/mod.ts";
+import type { RecordingStorage, Segment } from "../storage/mod.ts";
+import { type Active, Drainer } from "./drain.ts";
 import { Journal } from "./journal.ts";
-import { Persister } from "./persist.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
 
 export interface EngineOptions {
-  /** Safety net for recordings whose end frame never came; the recorder ends them first. */
+  /** This instance: it names its segments, its journal and its leases. */
+  instanceId: string;
+  /** The store shows no activity for this long: the recording is finalized by whichever instance sees it first. */
   idleTimeoutMs: number;
   persistenceRetryAttempts: number;
   persistenceRetryDelayMs: number;
   maxRecordings: number;
   maxRecordingAgeMs: number;
   cleanupIntervalMs: number;
-  /** Directory for journals and spilled recordings; undefined runs without a journal. */
+  /** Directory for journals; undefined runs without a journal. */
   journalDir?: string;
-  /** This instance's journal file name inside journalDir. */
-  journalName: string;
+  /** A segment is written when it holds this many frames… Default 256. */
+  segmentMaxFrames?: number;
+  /** …or its oldest frame is this old. Default 1,000 ms. */
+  segmentMaxAgeMs?: number;
 }
 
 export type EngineRequest =
-  | { type: "getActive"; id: string }
-  | { type: "listActive" }
+  | { type: "sendSegments" }
   | { type: "flush" }
   | { type: "cleanup" }
   | { type: "stats" }
@@ -38,39 +62,57 @@ export type EngineRequest =
 
 export interface EngineStats {
   frames: number;
+  /** Recordings this instance holds frames or an unfinished end of. */
   active: number;
   finalized: number;
   discarded: number;
+  /** Segments written to the store. */
+  segments: number;
+  /** Finalizations saved (first ones and later ones). */
   persisted: number;
+  /** Store operations that failed (they are retried). */
   saveFailures: number;
+  /** Recordings whose frames wait for the store to come back. */
   waitingForStorage: number;
+  /** Recordings rebuilt from the journal of an instance that died. */
   recovered: number;
 }
 
 const BATCH = 20_000;
+/** How often the loop looks for segments that are due. */
+const DUE_CHECK_MS = 50;
 /** How often an idle worker looks at the ring: the request thread does not wake it per frame. */
 const POLL_MS = 10;
+/** How long a finalization may hold a recording's lease; one that takes longer (a dead instance) is taken over. */
+const CLAIM_TTL_MS = 60_000;
+/** Longest wait between store retries while it is down. */
+const MAX_RETRY_MS = 30_000;
 
 /**
- * A journal whose engine has not touched it for this long is orphaned even if
- * its pid is alive: the pid was reused (a container restarts its server as the
- * same pid). Live engines touch theirs every second.
+ * A journal whose instance has not touched it for this long is orphaned: live
+ * engines touch theirs every second. Within one PID namespace a dead pid says
+ * so sooner.
  */
 const STALE_JOURNAL_MS = 30_000;
 
 export class Engine {
   private readonly reader: RingReader;
   private readonly drainer: Drainer;
-  private readonly persister: Persister;
   private journal?: Journal;
   private stopping = false;
   private loopDone?: Promise<void>;
   /** Ends the loop's poll sleep early: its timer is unref'd and must not be what shutdown waits on. */
   private wakeLoop?: () => void;
-  private stopCleanup?: () => void;
-  private stopMaintenance?: () => void;
+  private stopTimers: (() => void)[] = [];
   private maintaining?: Promise<void>;
-  private recoveredCount = 0;
+  /** Store work under way, by recording: one at a time per recording. */
+  private readonly working = new Map<string, Promise<void>>();
+  /** While the store fails: no new attempt before this time. */
+  private retryAt = 0;
+  private lastDueCheck = 0;
+  private failuresInARow = 0;
+  private warnedStore = false;
+  private readonly counts = { finalized: 0, discarded: 0, segments: 0, persisted: 0, failures: 0, recovered: 0 };
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -80,48 +122,38 @@ export class Engine {
     private readonly waitMode: "atomics" | "poll" = "atomics",
   ) {
     this.reader = new RingReader(buffer);
-    this.persister = new Persister(
-      storage,
-      {
-        persistenceRetryAttempts: options.persistenceRetryAttempts,
-        persistenceRetryDelayMs: options.persistenceRetryDelayMs,
-        spillDir: options.journalDir && join(options.journalDir, "spill"),
-      },
-      (id) => this.journal?.markDone(id),
-      warn,
-    );
-    this.drainer = new Drainer((r: Finalized) => this.persister.persist(r), options.idleTimeoutMs);
+    this.drainer = new Drainer((id, since) => this.ending(id, since), {
+      maxFrames: options.segmentMaxFrames ?? 256,
+      maxAgeMs: options.segmentMaxAgeMs ?? 1_000,
+    });
   }
 
-  /** Recovers the journal (after a worker restart) and orphans of dead processes, then drains. */
+  /** Rebuilds this instance's journal (after a worker restart), recovers dead instances' journals, then drains. */
   async start(): Promise<void> {
     if (this.options.journalDir) {
-      const path = join(this.options.journalDir, this.options.journalName);
+      const path = join(this.options.journalDir, await journalName(this.options.instanceId));
       const previous = Journal.read(path);
       this.drainer.ingest(previous.frames);
       if (previous.position !== undefined) this.reader.skipTo(previous.position);
       this.journal = new Journal(path);
       await this.recoverOrphans();
-      // Recordings an earlier run spilled during an outage: deliver them now, in the background.
-      void this.persister.retryHeld();
     }
-    this.stopCleanup = backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true);
-    // Spilled recordings wait for the storage to come back, and journals of
-    // processes that died while this one runs wait to be recovered: neither
-    // should wait for the (hourly) cleanup.
-    const every = Math.min(60_000, Math.max(1_000, this.options.persistenceRetryDelayMs * 5));
-    this.stopMaintenance = backgroundTimer(() => void this.maintain(), every, true);
+    this.stopTimers.push(backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true));
+    // Recordings whose instances went away are finalized by the store sweep;
+    // journals of instances that died while this one runs are recovered by it too.
+    const every = Math.max(250, Math.min(60_000, this.options.idleTimeoutMs / 4));
+    this.stopTimers.push(backgroundTimer(() => void this.maintain(), every, true));
     this.loopDone = this.loop();
   }
 
-  /** Delivers what waits out an outage and recovers orphaned journals; one run at a time. */
+  /** Finalizes what went idle in the store and recovers orphaned journals; one run at a time. */
   maintain(): Promise<void> {
     this.maintaining ??= (async () => {
       try {
-        await this.persister.retryHeld();
+        await this.sweepStore(Date.now());
         if (this.options.journalDir && !this.stopping) await this.recoverOrphans();
       } catch (error) {
-        this.warn(`maintenance failed: ${(error as Error).message}`);
+        this.storeFailed(error, "maintenance");
       }
     })().finally(() => (this.maintaining = undefined));
     return this.maintaining;
@@ -130,40 +162,162 @@ export class Engine {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       this.reader.beat();
-      if (this.drainOnce() > 0) {
+      const drained = this.drainOnce();
+      this.sendDue(Date.now());
+      if (drained > 0) {
         await yieldToEventLoop();
         continue;
       }
-      this.drainer.tick();
       if (this.waitMode === "atomics") await this.reader.wait(POLL_MS);
       else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, POLL_MS)));
     }
   }
 
-  /** Moves one batch from the ring into the journal and the active recordings. */
+  /** Moves one batch from the ring into the journal and the unsent frames. */
   private drainOnce(): number {
     const frames = this.reader.readAvailable(BATCH);
     if (frames.length === 0) return 0;
     this.journal?.append(frames, this.reader.position);
     this.reader.commit();
     this.drainer.ingest(frames);
-    // Compaction keeps only active recordings: not while a finalized one is
-    // still on its way to the storage, whose frames only the journal holds.
-    if (this.persister.pending === 0) this.journal?.compactIfLarge(() => this.drainer.activeFrames(), this.reader.position);
+    this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position);
     return frames.length;
+  }
+
+  private drainAll(): void {
+    while (this.drainOnce() > 0);
+  }
+
+  /**
+   * Starts writing the segments that are due (all of them with `all`), finishing
+   * what ends, and the idle safety net. Looks at most every DUE_CHECK_MS.
+   */
+  private sendDue(now: number, all = false): void {
+    if (!all && (now < this.retryAt || now - this.lastDueCheck < DUE_CHECK_MS)) return;
+    this.lastDueCheck = now;
+    for (const rec of this.drainer.idle(now, this.options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
+    for (const rec of this.drainer.due(now, all)) {
+      if (!this.working.has(rec.id)) void this.schedule(rec.id, () => (rec.ending ? this.finish(rec.id) : this.send(rec)));
+    }
+  }
+
+  /** Runs store work for one recording after what is already under way for it. */
+  private schedule(id: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.working.get(id);
+    if (previous) return previous;
+    const job = work().catch((error) => this.storeFailed(error, `recording ${id}`)).finally(() => {
+      if (this.working.get(id) === job) this.working.delete(id);
+    });
+    this.working.set(id, job);
+    return job;
+  }
+
+  /** Writes the recording's unsent frames as one segment. */
+  private async send(rec: Active): Promise<void> {
+    if (rec.unsent.length === 0) return;
+    const { segment, frames } = this.drainer.segmentOf(rec, this.options.instanceId);
+    await this.storage.appendSegment(segment);
+    this.drainer.sent(rec, frames);
+    this.counts.segments++;
+    this.storeRecovered();
+    this.journal?.markDone(rec.id, [rec.startLine, ...rec.unsent]);
+    if (rec.ending) await this.finish(rec.id);
+  }
+
+  /** An end or leave frame arrived for `id`. */
+  private ending(id: string, since: number | undefined): void {
+    if (this.drainer.get(id)) return void this.schedule(id, () => this.finish(id));
+    // A recording this instance holds nothing of (it lives on another instance).
+    void this.schedule(id, () => this.finalize(id, since));
+  }
+
+  /** Sends what is left of an ending recording, then finalizes it and forgets it. */
+  private async finish(id: string): Promise<void> {
+    const rec = this.drainer.get(id);
+    if (!rec?.ending) return;
+    if (rec.unsent.length) return this.send(rec);
+    await this.finalize(id, rec.ending.since);
+    // Frames that came while finalizing (the session came back here) stay.
+    if (rec.unsent.length === 0 && rec.ending) {
+      this.drainer.forget(id);
+      this.journal?.markDone(id);
+    }
+  }
+
+  /**
+   * Merges the recording's segments into its stored recording, under its lease.
+   * With `since`, only if no instance was active after it.
+   */
+  private async finalize(id: string, since?: number): Promise<void> {
+    const owner = this.options.instanceId;
+    if (!(await this.storage.claim(id, owner, CLAIM_TTL_MS))) return; // another instance is at it
+    try {
+      const segments = await this.storage.loadSegments(id);
+      if (segments.length === 0) return;
+      if (since !== undefined && segments.some((s) => s.lastAt > since)) return;
+      const base = await this.loadBase(id);
+      const assembled = assembleSegments(id, segments, base);
+      if (assembled && (base || assembled.interactions > 0)) {
+        const bytes = encodeRecordingFile(assembled.meta, assembled.columns);
+        await this.storage.save({ ...assembled.meta, sizeBytes: bytes.length }, bytes);
+        this.counts.persisted++;
+        if (!base) this.counts.finalized++;
+      } else if (!base) {
+        this.counts.discarded++; // nobody did anything
+      }
+      await this.storage.deleteSegments(id, segments.map((s) => s.key));
+      this.storeRecovered();
+    } finally {
+      await this.storage.release(id, owner);
+    }
+  }
+
+  private async loadBase(id: string) {
+    try {
+      return decodeRecordingColumns(id, await this.storage.load(id));
+    } catch (error) {
+      if (error instanceof RecordingNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Finalizes recordings whose latest segment is older than the idle timeout, whoever wrote them. */
+  private async sweepStore(now: number): Promise<void> {
+    const cutoff = now - this.options.idleTimeoutMs;
+    const latest = new Map<string, number>();
+    for (const s of await this.storage.listSegments()) latest.set(s.recordingId, Math.max(latest.get(s.recordingId) ?? 0, s.lastAt));
+    for (const [id, lastAt] of latest) {
+      if (lastAt >= cutoff || this.drainer.get(id)) continue;
+      await this.schedule(id, () => this.finalize(id, cutoff));
+    }
+  }
+
+  private storeFailed(error: unknown, what: string): void {
+    this.counts.failures++;
+    this.failuresInARow++;
+    const base = Math.max(50, this.options.persistenceRetryDelayMs);
+    this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, base * 2 ** Math.min(10, this.failuresInARow - 1));
+    if (!this.warnedStore) {
+      this.warnedStore = true;
+      this.warn(`the store failed (${what}: ${(error as Error)?.message ?? error}); frames wait and are retried (further failures are counted in stats().saveFailures)`);
+    }
+  }
+
+  private storeRecovered(): void {
+    if (this.failuresInARow === 0) return;
+    this.failuresInARow = 0;
+    this.retryAt = 0;
+    this.warnedStore = false;
   }
 
   async handle(request: EngineRequest): Promise<unknown> {
     switch (request.type) {
-      case "getActive":
-        this.drainAll();
-        return this.drainer.activeText(request.id) ?? null;
-      case "listActive":
-        this.drainAll();
-        return this.drainer.activeSummaries() satisfies RecordingSummary[];
+      case "sendSegments":
+        await this.sendAll();
+        return this.stats();
       case "flush":
-        this.drainAll();
-        await this.persister.settled();
+        await this.sendAll();
+        await this.settled();
         return this.stats();
       case "cleanup":
         return this.cleanup();
@@ -174,92 +328,155 @@ export class Engine {
     }
   }
 
-  private drainAll(): void {
-    while (this.drainOnce() > 0);
+  /** Drains the ring and writes every unsent frame now. */
+  private async sendAll(): Promise<void> {
+    this.drainAll();
+    this.sendDue(Date.now(), true);
+    await this.settled();
+  }
+
+  /** Resolves when no store work is under way. */
+  private async settled(): Promise<void> {
+    while (this.working.size) await Promise.all([...this.working.values()]);
   }
 
   private stats(): EngineStats {
-    const d = this.drainer.stats;
+    const waiting = this.drainer.due(Date.now(), true).length;
     return {
-      frames: d.frames,
+      frames: this.drainer.stats.frames,
       active: this.drainer.size,
-      finalized: d.finalized,
-      discarded: d.discarded,
-      persisted: this.persister.persisted,
-      saveFailures: this.persister.failures,
-      waitingForStorage: this.persister.waiting,
-      recovered: this.recoveredCount,
+      finalized: this.counts.finalized,
+      discarded: this.counts.discarded,
+      segments: this.counts.segments,
+      persisted: this.counts.persisted,
+      saveFailures: this.counts.failures,
+      waitingForStorage: this.failuresInARow > 0 ? waiting : 0,
+      recovered: this.counts.recovered,
     };
   }
 
   async cleanup(): Promise<string[]> {
     try {
-      await this.persister.retryHeld();
-      return await this.storage.cleanup({
-        maxRecordings: this.options.maxRecordings,
-        maxAgeMs: this.options.maxRecordingAgeMs,
-      });
+      return await this.storage.cleanup({ maxRecordings: this.options.maxRecordings, maxAgeMs: this.options.maxRecordingAgeMs });
     } catch (error) {
       this.warn(`cleanup failed: ${(error as Error).message}`);
       return [];
     }
   }
 
-  /** Drains everything, finalizes every active recording and waits until it is persisted. */
+  /**
+   * Drains everything and writes every unsent frame; recordings this instance
+   * let go (the recorder sends a leave for each on close) are finalized unless
+   * another instance carries them on. What the store would not take stays in
+   * the journal, for the next instance to recover.
+   */
   async shutdown(): Promise<EngineStats> {
     this.stopping = true;
     // In poll mode the loop may sleep on an unref'd timer: with nothing else
     // pending, Node would exit mid-shutdown, before anything is persisted.
     this.wakeLoop?.();
     await this.loopDone;
-    this.stopCleanup?.();
-    this.stopMaintenance?.();
+    for (const stop of this.stopTimers) stop();
     await this.maintaining;
-    this.drainAll();
-    this.drainer.finalizeAll();
-    await this.persister.settled();
-    this.journal?.close(this.persister.waiting === 0);
+    await this.sendAll();
+    const unsent = this.drainer.due(Date.now(), true).length;
+    this.journal?.close(unsent === 0);
+    if (unsent) this.warn(`${unsent} recording(s) could not reach the store; their frames stay in the journal for the next start`);
     return this.stats();
   }
 
   /**
-   * Journals left by processes that died (SIGKILL, power loss): finalize what
-   * they held, marked recovered. A journal is claimed by renaming it to this
-   * process's pid first, so two processes starting at once do not both recover
-   * it, and one that dies while recovering leaves it to the next.
+   * Journals left by instances that died (SIGKILL, power loss): their unsent
+   * frames go to the store as segments, marked recovered; the store sweep
+   * finalizes the recordings once idle (another instance may be carrying them
+   * on). A journal is claimed by renaming it first, so two instances starting
+   * at once do not both recover it, and one that dies while recovering leaves
+   * it to the next.
    */
   private async recoverOrphans(): Promise<void> {
     const dir = this.options.journalDir!;
-    const pid = await currentPid();
+    const own = await journalName(this.options.instanceId);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
-      if (!name.endsWith(".journal") || name === this.options.journalName) continue;
+      if (!name.endsWith(".journal") || name === own) continue;
       const path = join(dir, name);
       if (!(await isOrphan(name, path))) continue;
-      const claimed = join(dir, `${pid}-recovering-${randomToken(8)}.journal`);
+      const claimed = join(dir, `recovering-${this.options.instanceId}-${randomToken(8)}.recovering`);
       try {
         await rename(path, claimed);
         const now = new Date();
         await utimes(claimed, now, now);
       } catch {
-        continue; // another process claimed it first
+        continue; // another instance claimed it first
       }
-      const { frames } = Journal.read(claimed);
-      const orphans = new Drainer((r) => this.persister.persist(r), Infinity);
-      orphans.ingest(frames);
-      this.recoveredCount += orphans.size;
-      orphans.finalizeAll(true);
-      await this.persister.settled();
-      if (this.persister.waiting === 0) await rm(claimed, { force: true });
+      await this.recoverJournal(claimed, name);
       await sleep(0);
     }
   }
+
+  private async recoverJournal(path: string, name: string): Promise<void> {
+    const { frames } = Journal.read(path);
+    const byId = new Map<string, string[]>();
+    const ended = new Set<string>();
+    for (const line of frames) {
+      const h = parseFrameHeader(line);
+      if (!h) continue;
+      if (h.kind === FrameKind.end) ended.add(h.id);
+      let of = byId.get(h.id);
+      if (!of) byId.set(h.id, (of = []));
+      of.push(line);
+    }
+    const tag = `r${randomToken(6)}`;
+    for (const [id, lines] of byId) {
+      const segment = recoveredSegment(id, lines, `${name.replace(/\.journal$/, "")}-${tag}`);
+      if (!segment) continue;
+      await this.storage.appendSegment(segment);
+      this.counts.recovered++;
+      if (ended.has(id)) await this.schedule(id, () => this.finalize(id));
+    }
+    await rm(path, { force: true });
+  }
+}
+
+/** One segment of what a dead instance's journal held of a recording, marked recovered. */
+function recoveredSegment(id: string, lines: string[], key: string): Segment | undefined {
+  const start = lines.find((line) => parseFrameHeader(line)?.kind === FrameKind.start);
+  if (!start) return undefined;
+  const startedAt = (JSON.parse(start.slice(parseFrameHeader(start)!.payloadAt)) as { startedAt: number }).startedAt;
+  let lastAt = startedAt;
+  const body: string[] = [];
+  for (const line of lines) {
+    const h = parseFrameHeader(line)!;
+    if (h.kind === FrameKind.start || h.kind === FrameKind.end || h.kind === FrameKind.leave) continue;
+    body.push(line);
+    lastAt = Math.max(lastAt, startedAt + h.t);
+  }
+  if (body.length === 0) return undefined;
+  return { recordingId: id, key, lastAt, text: [start, frame(id, FrameKind.recovered, 0, "", "0"), ...body].join("\n") };
+}
+
+/**
+ * `<pid namespace>-<pid>-<instance>.journal`: the pid says whether the owner
+ * is alive only when read from inside the same PID namespace.
+ */
+async function journalName(instanceId: string): Promise<string> {
+  return `${await pidNamespace()}-${await currentPid()}-${instanceId}.journal`;
+}
+
+let namespace: Promise<string> | undefined;
+function pidNamespace(): Promise<string> {
+  namespace ??= readlink("/proc/self/ns/pid").then(
+    (link) => /\[(\d+)\]/.exec(link)?.[1] ?? "x",
+    () => "x", // no /proc (macOS, Windows) or no permission: liveness by heartbeat only
+  );
+  return namespace;
 }
 
 async function isOrphan(name: string, path: string): Promise<boolean> {
-  const pid = Number(basename(name).split("-")[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (!(await processAlive(pid))) return true;
+  const [ns, pidText] = name.split("-");
   const touched = await stat(path).then((s) => s.mtimeMs, () => Date.now());
-  return Date.now() - touched > STALE_JOURNAL_MS;
+  if (Date.now() - touched > STALE_JOURNAL_MS) return true;
+  const pid = Number(pidText);
+  if (ns === "x" || ns !== (await pidNamespace()) || !Number.isInteger(pid) || pid <= 0) return false;
+  return !(await processAlive(pid));
 }

@@ -62,8 +62,7 @@ export class EngineHost {
   request<T>(request: EngineRequest): Promise<T> {
     // After close nothing is active, and no worker is left to ask.
     if (this.closed) {
-      if (request.type === "getActive") return Promise.resolve(null as T);
-      if (request.type === "listActive") return Promise.resolve([] as T);
+      if (request.type === "sendSegments") return Promise.resolve(undefined as T);
       return Promise.reject(new Error(`hono-replay: ${request.type} after close()`));
     }
     if (this.engine) return this.engine.handle(request) as Promise<T>;

@@ -1,18 +1,21 @@
 /**
  * An append-only journal of drained frames. The worker writes each batch here
- * before it commits the ring's read position, and marks a recording done once it
- * is persisted, so that a replacement worker (or the next process, after a
- * crash) rebuilds exactly the recordings that were active — no frame lost, none
- * counted twice. Writes reach the OS on every batch (that survives a killed
- * process); fsync is batched to once a second (that bounds loss on power
- * failure): a write that comes within a second of the last sync is synced by a
- * timer, so the last batch before a quiet spell is not left unsynced. The same
- * timer touches the file every second: a journal nobody touched for a while
- * belongs to a process that is gone, even if its pid was reused.
+ * before it commits the ring's read position, and marks a recording's frames
+ * done once they are in the store, so that a replacement worker (or another
+ * instance, after this process was killed) rebuilds exactly the frames that
+ * never reached the store — no frame lost, none stored twice. Writes reach the
+ * OS on every batch (that survives a killed process); fsync is batched to once
+ * a second (that bounds loss on power failure): a write that comes within a
+ * second of the last sync is synced by a timer, so the last batch before a
+ * quiet spell is not left unsynced. The same timer touches the file every
+ * second: a journal nobody touched for a while belongs to an instance that is
+ * gone, whatever its pid says (pids are reused, and containers share them).
  *
  * The file is frame lines plus two markers: `~ P <position>` after each batch and
- * `<id> D` when a recording is done. It is compacted by rewriting only what is
- * still active once it grows past `compactBytes`.
+ * `<id> D` when the recording's frames before it are in the store (the marker is
+ * followed by the recording's start frame and whatever arrived meanwhile, so
+ * what follows a marker always stands alone). It is compacted by rewriting only
+ * what is unsent once it grows past `compactBytes`.
  */
 
 import { closeSync, fdatasyncSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
@@ -22,7 +25,7 @@ import { JOURNAL_ID } from "./drain.ts";
 import { backgroundTimer } from "./runtime.ts";
 
 export interface JournalReplay {
-  /** Frames of recordings that were not done, in order. */
+  /** Frames that never reached the store, in order. */
   frames: string[];
   /** The ring position the last journaled batch ended at. */
   position?: number;
@@ -67,26 +70,38 @@ export class Journal {
     }
     const lines = text.split("\n");
     lines.pop(); // after the last "\n": empty, or a torn write
-    const done = new Set<string>();
+    const kept: (string | undefined)[] = [];
+    const linesOf = new Map<string, number[]>();
     let position: number | undefined;
     for (const line of lines) {
       const h = parseFrameHeader(line);
-      if (h?.kind === FrameKind.done) done.add(h.id);
-      else if (h?.id === JOURNAL_ID && h.kind === FrameKind.position) position = h.t;
+      if (!h) continue;
+      if (h.id === JOURNAL_ID) {
+        if (h.kind === FrameKind.position) position = h.t;
+      } else if (h.kind === FrameKind.done) {
+        for (const i of linesOf.get(h.id) ?? []) kept[i] = undefined;
+        linesOf.delete(h.id);
+      } else {
+        let of = linesOf.get(h.id);
+        if (!of) linesOf.set(h.id, (of = []));
+        of.push(kept.length);
+        kept.push(line);
+      }
     }
-    const frames = lines.filter((line) => {
-      const h = parseFrameHeader(line);
-      return h !== undefined && h.id !== JOURNAL_ID && h.kind !== FrameKind.done && !done.has(h.id);
-    });
-    return { frames, position };
+    return { frames: kept.filter((line): line is string => line !== undefined), position };
   }
 
   append(frames: string[], ringPosition: number): void {
     this.write(frames.join("\n") + "\n" + positionLine(ringPosition) + "\n");
   }
 
-  markDone(id: string): void {
-    this.write(frame(id, FrameKind.done, 0, "", "0") + "\n");
+  /**
+   * The recording's frames so far are in the store (or, with no `keep`, it is
+   * finalized); `keep` is what must stand after the marker: its start frame and
+   * the frames that arrived while the segment was being written.
+   */
+  markDone(id: string, keep: string[] = []): void {
+    this.write(frame(id, FrameKind.done, 0, "", "0") + "\n" + keep.map((line) => line + "\n").join(""));
   }
 
   /** Rewrites the journal to hold only `active` frames; atomic by rename. */

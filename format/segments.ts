@@ -1,0 +1,154 @@
+/**
+ * One recording from the segments several instances wrote of it.
+ *
+ * A session's requests may each land on a different instance; each instance
+ * appends the frames it recorded to the store as segments. This module is the
+ * one place that puts them back together, for finalization and for reading a
+ * recording while it is active. Invariants:
+ *
+ * - Order: frames sort by `seq` (the session's request counter, carried in the
+ *   cookie, so every instance agrees on it), then by `t`, then by segment key
+ *   and position, which keeps one instance's frames of one request in the order
+ *   it wrote them. Offsets are then made non-decreasing: instances' clocks may
+ *   differ by a few milliseconds.
+ * - Deltas never span instances: the recorder writes a full snapshot whenever
+ *   the previous frame of the recording may have been written elsewhere, so
+ *   applying frames in this order rebuilds the assigns exactly.
+ * - A recording starts with its mount. When the mount was lost (its instance
+ *   was killed before its segment reached the store), the first snapshot stands
+ *   in for it and what came before it, unreplayable, is counted as dropped.
+ * - Nothing is parsed but start frames and, in that rare case, one snapshot.
+ */
+
+import { FrameKind, isEventKind, isInteraction, parseFrameHeader, type StartMeta } from "./events.ts";
+import type { RecordingColumns, RecordingMeta } from "./recording_file.ts";
+
+export interface SegmentText {
+  key: string;
+  text: string;
+}
+
+export interface AssembledRecording {
+  meta: RecordingMeta;
+  columns: RecordingColumns;
+  /** User events and navigations: a recording without any is discarded. */
+  interactions: number;
+}
+
+interface Placed {
+  seq: number;
+  t: number;
+  key: string;
+  index: number;
+  kind: string;
+  label: string;
+  payload: string;
+}
+
+/**
+ * Merges segments, after `base` (the recording as finalized earlier, when more
+ * segments came in since). Undefined when there is nothing to replay.
+ */
+export function assembleSegments(
+  id: string,
+  segments: SegmentText[],
+  base?: { meta: RecordingMeta; columns: RecordingColumns },
+): AssembledRecording | undefined {
+  let mountMeta: StartMeta | undefined;
+  let firstMeta: StartMeta | undefined;
+  let truncated = base?.meta.truncated ?? false;
+  let recovered = base?.meta.recovered ?? false;
+  let dropped = base?.meta.dropped ?? 0;
+  const placed: Placed[] = [];
+  for (const segment of segments) {
+    let index = 0;
+    for (const line of segment.text.split("\n")) {
+      const h = parseFrameHeader(line);
+      if (!h || h.id !== id) continue;
+      const rest = line.slice(h.payloadAt);
+      if (h.kind === FrameKind.start) {
+        const meta = JSON.parse(rest) as StartMeta;
+        firstMeta ??= meta;
+        if (!meta.resumed) mountMeta ??= meta;
+      } else if (isEventKind(h.kind)) {
+        placed.push({ seq: h.seq, t: h.t, key: segment.key, index: index++, kind: h.kind, label: h.label, payload: rest });
+      } else if (h.kind === FrameKind.truncated) truncated = true;
+      else if (h.kind === FrameKind.dropped) dropped += Number(h.label) || 0;
+      else if (h.kind === FrameKind.recovered) recovered = true;
+    }
+  }
+  placed.sort((a, b) => a.seq - b.seq || a.t - b.t || (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index));
+
+  const columns: RecordingColumns = base
+    ? { kinds: base.columns.kinds, offsets: [...base.columns.offsets], labels: [...base.columns.labels], payloads: [...base.columns.payloads] }
+    : { kinds: "", offsets: [], labels: [], payloads: [] };
+  const meta = base?.meta ?? startMeta(id, mountMeta ?? firstMeta);
+  if (!meta) return undefined;
+  const eventNames = new Set(base?.meta.eventNames ?? []);
+  let interactions = base ? countInteractions(base.columns.kinds) : 0;
+  let lastT = columns.offsets.length ? columns.offsets[columns.offsets.length - 1] : 0;
+  for (const f of placed) {
+    let { kind, payload } = f;
+    if (columns.kinds.length === 0 && kind !== FrameKind.mount) {
+      if (kind !== FrameKind.keyframe) {
+        dropped++;
+        continue;
+      }
+      // The mount was lost: the first snapshot stands in for it.
+      kind = FrameKind.mount;
+      payload = mountFromSnapshot(meta.url, payload);
+      recovered = true;
+    }
+    lastT = Math.max(lastT, f.t);
+    columns.kinds += kind;
+    columns.offsets.push(lastT);
+    if (kind === FrameKind.event || kind === FrameKind.info) columns.labels.push(f.label);
+    columns.payloads.push(payload);
+    if (isInteraction(kind)) interactions++;
+    if (kind === FrameKind.event) eventNames.add(f.label);
+  }
+  if (columns.kinds.length === 0) return undefined;
+  return {
+    meta: {
+      ...meta,
+      durationMs: lastT,
+      eventCount: columns.kinds.length,
+      eventNames: [...eventNames],
+      truncated,
+      dropped,
+      recovered,
+    },
+    columns,
+    interactions,
+  };
+}
+
+function startMeta(id: string, meta: StartMeta | undefined): RecordingMeta | undefined {
+  if (!meta) return undefined;
+  return {
+    id,
+    view: meta.view,
+    url: meta.url,
+    sessionKey: meta.sessionKey,
+    startedAt: meta.startedAt,
+    durationMs: 0,
+    eventCount: 0,
+    eventNames: [],
+    truncated: false,
+    dropped: 0,
+    recovered: false,
+    format: meta.format,
+  };
+}
+
+function countInteractions(kinds: string): number {
+  let n = 0;
+  for (const k of kinds) if (isInteraction(k)) n++;
+  return n;
+}
+
+/** A keyframe payload `[assigns, removed, hash?]` as a mount payload `[url, params, session, assigns, hash?]`. */
+function mountFromSnapshot(url: string, keyframe: string): string {
+  const [assigns, , hash] = JSON.parse(keyframe) as [unknown, unknown, string?];
+  return "[" + JSON.stringify(url) + ",{},null," + JSON.stringify(assigns) + (hash ? "," + JSON.stringify(hash) : "") + "]";
+}
