@@ -1,7 +1,8 @@
 /**
- * The demo app as a server process for the fault tests, recording into
- * PostgreSQL (DATABASE_URL, REPLAY_TABLE) or files (REPLAY_DIR), with its
- * crash journal in JOURNAL_DIR. Prints one line when it listens:
+ * The demo app as a server process for the fault and instance tests, recording
+ * into PostgreSQL (DATABASE_URL, REPLAY_TABLE), a Deno KV file (REPLAY_KV) or
+ * files (REPLAY_DIR), with its crash journal in JOURNAL_DIR (default: the
+ * storage's), IDLE_TIMEOUT_MS and BEACON_GRACE_MS. Prints one line when it listens:
  *
  *   fault server on http://127.0.0.1:<port>/ pid <pid>
  *
@@ -11,7 +12,7 @@
  */
 
 import process from "node:process";
-import { fileStorage, type RecordingStorage } from "../mod.ts";
+import { denoKvStorage, fileStorage, type RecordingStorage } from "../mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
 import { serve } from "../examples/demo/serve.ts";
@@ -19,11 +20,14 @@ import { serve } from "../examples/demo/serve.ts";
 const env = process.env;
 const storage: RecordingStorage = env.DATABASE_URL
   ? postgresStorage({ url: env.DATABASE_URL, table: env.REPLAY_TABLE })
+  : env.REPLAY_KV
+  ? denoKvStorage({ path: env.REPLAY_KV })
   : fileStorage({ path: env.REPLAY_DIR ?? "replay_recordings" });
 const { app, replay } = createDemoApp({
   storage,
   journal: env.JOURNAL_DIR,
   beaconGraceMs: Number(env.BEACON_GRACE_MS ?? 5_000),
+  ...(env.IDLE_TIMEOUT_MS ? { idleTimeoutMs: Number(env.IDLE_TIMEOUT_MS) } : {}),
   persistenceRetryAttempts: 2,
   persistenceRetryDelayMs: 200,
 });

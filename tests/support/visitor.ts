@@ -6,18 +6,45 @@ export interface Sent {
   form: Record<string, string>;
   /** When its response arrived (epoch ms). */
   at: number;
+  /** The instance that served it. */
+  origin: string;
 }
 
-/** One browser: cookies, redirects after form posts, what it sent. */
+/**
+ * One browser: cookies, redirects after form posts, what it sent. Given
+ * several origins, each request goes to the next one in turn, with the same
+ * cookies: a load balancer without sticky sessions in front of several instances.
+ */
 export class Visitor {
   private cookies = new Map<string, string>();
   private lastUrl?: string;
+  private turn = 0;
+  origins: string[];
+  /** The origin each request went to, in order. */
+  readonly served: string[] = [];
   /** Every form post, in order. */
   readonly sent: Sent[] = [];
   /** Every page received (after redirects), in order: what the person saw. */
   readonly pages: { path: string; status: number; html: string }[] = [];
 
-  constructor(readonly origin: string) {}
+  constructor(origin: string | string[], private readonly pick: "round-robin" | "random" = "round-robin") {
+    this.origins = Array.isArray(origin) ? origin : [origin];
+  }
+
+  get origin(): string {
+    return this.origins[0];
+  }
+
+  /** From now on, requests go to these instances (one was stopped, say). */
+  reroute(origins: string[]): void {
+    this.origins = origins;
+    this.turn = 0;
+  }
+
+  private next(): string {
+    const i = this.pick === "random" ? Math.floor(Math.random() * this.origins.length) : this.turn++ % this.origins.length;
+    return this.origins[i];
+  }
 
   get(path: string): Promise<string> {
     return this.send(path, { method: "GET" });
@@ -25,12 +52,13 @@ export class Visitor {
 
   /** A form post; `event` names it for the recording. */
   async post(path: string, form: Record<string, string>, event?: string): Promise<string> {
+    const served = this.served.length;
     const html = await this.send(path, {
       method: "POST",
       body: new URLSearchParams(form).toString(),
       headers: { "content-type": "application/x-www-form-urlencoded", ...(event ? { "x-replay-event": event } : {}) },
     });
-    this.sent.push({ path, form, at: Date.now() });
+    this.sent.push({ path, form, at: Date.now(), origin: this.served[served] });
     return html;
   }
 
@@ -43,7 +71,9 @@ export class Visitor {
     const headers = new Headers(init.headers);
     headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     if (this.lastUrl) headers.set("referer", this.lastUrl);
-    const res = await fetch(this.origin + path, { ...init, headers, redirect: "manual" });
+    const origin = this.next();
+    this.served.push(origin);
+    const res = await fetch(origin + path, { ...init, headers, redirect: "manual" });
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(";");
       const eq = pair.indexOf("=");
@@ -55,7 +85,8 @@ export class Visitor {
     }
     const html = await res.text();
     this.pages.push({ path, status: res.status, html });
-    if (init.method === "GET") this.lastUrl = this.origin + path;
+    // One site behind the balancer: the Referer names the page, whichever instance served it.
+    if (init.method === "GET") this.lastUrl = this.origins[0] + path;
     return html;
   }
 }

@@ -1,0 +1,184 @@
+/**
+ * One session, several instances: demo server processes share one store (a
+ * directory, a Deno KV file, a PostgreSQL database) behind a "load balancer"
+ * without sticky sessions — a visitor whose requests go to each instance in
+ * turn, with the same cookies. Afterwards the store holds one recording per
+ * view of the session, with every keystroke once and in order, and every frame
+ * replays byte-identical; also when one instance is killed with SIGKILL
+ * mid-session.
+ */
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { denoKvStorage, fileStorage, Player, type RecordingStorage, type RecordingSummary, type View } from "../mod.ts";
+import { decodeRecordingFile } from "../format/mod.ts";
+import { postgresStorage } from "../storage/postgres.ts";
+import { SignupForm, TodoList } from "../examples/demo/views.tsx";
+import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
+import { type ServerProcess, startServer, until, Visitor } from "./faults_support.ts";
+
+const views: Record<string, View> = { SignupForm, TodoList };
+const temps: string[] = [];
+const running = new Set<ServerProcess>();
+let pg: TestPostgres | undefined;
+
+test.after(async () => {
+  for (const server of running) await server.kill("SIGKILL");
+  await pg?.close();
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+function temp(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `hono-replay-${prefix}-`));
+  temps.push(dir);
+  return dir;
+}
+
+interface Backend {
+  name: string;
+  skip?: string;
+  /** Environment for a server process, and a handle on the same store for the test. */
+  open(): Promise<{ env: Record<string, string>; storage: RecordingStorage }>;
+}
+
+const pgSkip = postgresUnavailable();
+let tables = 0;
+const backends: Backend[] = [
+  {
+    name: "fileStorage directory",
+    async open() {
+      const dir = temp("instances-file");
+      return { env: { REPLAY_DIR: dir }, storage: fileStorage({ path: dir }) };
+    },
+  },
+  {
+    name: "Deno KV file",
+    async open() {
+      const path = join(temp("instances-kv"), "replay.kv");
+      return { env: { REPLAY_KV: path }, storage: denoKvStorage({ path }) };
+    },
+  },
+  {
+    name: "PostgreSQL",
+    skip: pgSkip,
+    async open() {
+      pg ??= await startPostgres();
+      const table = `replay_instances_${++tables}`;
+      return { env: { DATABASE_URL: pg.url, REPLAY_TABLE: table }, storage: postgresStorage({ url: pg.url, table }) };
+    },
+  },
+];
+
+async function startInstances(count: number, env: Record<string, string>): Promise<ServerProcess[]> {
+  const out: ServerProcess[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = await startServer("tests/faults_server.ts", { PORT: "0", IDLE_TIMEOUT_MS: "3000", BEACON_GRACE_MS: "300", ...env });
+    running.add(server);
+    out.push(server);
+  }
+  return out;
+}
+
+async function stop(server: ServerProcess, signal: "SIGKILL" | "SIGTERM") {
+  const code = await server.kill(signal);
+  running.delete(server);
+  if (signal === "SIGTERM") assert.is(code, 0, `a clean shutdown:\n${server.output()}`);
+}
+
+/** Opens the form and types `email`, one validation per keystroke. */
+async function typeEmail(visitor: Visitor, email: string, from = 0): Promise<void> {
+  for (let i = from; i < email.length; i++) {
+    await visitor.post("/signup/validate", { name: "Ada", email: email.slice(0, i + 1), password: "hunter2hunter2" }, "validate");
+  }
+}
+
+/** The session's recordings in the store, once finalized; each view once. */
+async function finalized(storage: RecordingStorage, count: number): Promise<RecordingSummary[]> {
+  return await until(async () => {
+    const items = (await storage.list({ order: "asc" })).items;
+    return items.length >= count && (await storage.listSegments()).length === 0 ? items : undefined;
+  }, `${count} finalized recordings and no segment left`, 60_000);
+}
+
+function emailsOf(storage: RecordingStorage, summary: RecordingSummary) {
+  return storage.load(summary.id).then((bytes) => {
+    const recording = decodeRecordingFile(summary.id, bytes);
+    const player = new Player(recording, views[summary.view]);
+    assert.is(player.fidelity().identical, player.frameCount, `${summary.view}: every frame byte-identical`);
+    const emails = recording.events.flatMap((e) => (e.kind === "event" && e.name === "validate" ? [(e.params as { email: string }).email] : []));
+    return { recording, emails };
+  });
+}
+
+for (const backend of backends) {
+  const count = backend.name.startsWith("file") ? 3 : 2;
+  (backend.skip ? test.skip : test)(`${backend.name}: ${count} instances, requests in turn: one whole recording per view`, async () => {
+    const { env, storage } = await backend.open();
+    const servers = await startInstances(count, env);
+    try {
+      const visitor = new Visitor(servers.map((s) => s.origin));
+      await visitor.get("/signup");
+      const email = "ada@lovelace.example";
+      await typeEmail(visitor, email);
+      await visitor.get("/todos");
+      for (const title of ["milk", "eggs", "bread"]) await visitor.post("/todos", { title }, "add");
+      assert.ok(new Set(visitor.served).size === count, "every instance served the session");
+      await visitor.leave();
+      for (const server of servers) await stop(server, "SIGTERM");
+
+      const items = await finalized(storage, 2);
+      assert.equal(items.map((s) => s.view).sort(), ["SignupForm", "TodoList"], "one recording per view of the session");
+      assert.is(new Set(items.map((s) => s.sessionKey)).size, 1, "one session");
+      const signup = items.find((s) => s.view === "SignupForm")!;
+      const { emails, recording } = await emailsOf(storage, signup);
+      assert.equal(emails, visitor.sent.filter((s) => s.path === "/signup/validate").map((s) => s.form.email), "every keystroke, in order, once");
+      assert.is(recording.events[0].kind, "mount");
+      assert.is(recording.recovered, false);
+      const todos = await emailsOf(storage, items.find((s) => s.view === "TodoList")!);
+      assert.equal(todos.recording.events.filter((e) => e.kind === "event").map((e) => (e as { params: Record<string, unknown> }).params.title), ["milk", "eggs", "bread"]);
+    } finally {
+      await storage.close?.();
+    }
+  });
+}
+
+for (const backend of backends.filter((b) => !b.name.startsWith("Deno KV"))) {
+  (backend.skip ? test.skip : test)(`${backend.name}: an instance killed with SIGKILL mid-session; the others carry the recording on`, async () => {
+    const { env, storage } = await backend.open();
+    const servers = await startInstances(3, env);
+    try {
+      const visitor = new Visitor(servers.map((s) => s.origin));
+      await visitor.get("/signup");
+      const email = "grace.hopper@navy.example";
+      await typeEmail(visitor, email.slice(0, 12));
+      const [killed, ...alive] = servers;
+      await stop(killed, "SIGKILL");
+      const killedAt = Date.now();
+      // The same browser; the balancer now sends it to the survivors only.
+      visitor.reroute(alive.map((s) => s.origin));
+      await typeEmail(visitor, email, 12);
+      await visitor.leave();
+      for (const server of alive) await stop(server, "SIGTERM");
+
+      // The killed instance's journal is recovered by whichever instance starts next on the store.
+      const after = await startInstances(1, env);
+      const items = await finalized(storage, 1);
+      await stop(after[0], "SIGTERM");
+      assert.equal(items.map((s) => s.view), ["SignupForm"], "one recording");
+      const { emails } = await emailsOf(storage, items[0]);
+      const sent = visitor.sent.filter((s) => s.path === "/signup/validate");
+      const lostOnKill = sent.filter((s) => !emails.includes(s.form.email) && !(s.origin === killed.origin && s.at > killedAt - 1_000));
+      assert.equal(lostOnKill, [], "lost at most what the killed instance got in its last second");
+      assert.equal(emails, [...new Set(emails)], "nothing twice");
+      assert.equal(emails, sent.map((s) => s.form.email).filter((e) => emails.includes(e)), "in order");
+      console.log(`${backend.name}: ${emails.length} of ${sent.length} keystrokes after the kill`);
+    } finally {
+      await storage.close?.();
+    }
+  });
+}
+
+test.run();
