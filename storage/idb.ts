@@ -1,22 +1,32 @@
 /**
  * IndexedDB storage through idb-keyval, for runtimes that have IndexedDB
- * (browsers, service workers; Node and Deno with fake-indexeddb). Two
- * databases, so that listing reads summaries only:
+ * (browsers, service workers; Node and Deno with fake-indexeddb). Four
+ * databases (idb-keyval keeps one object store per database), so that listing
+ * reads summaries only:
  *
- *   <name>       object store "summaries": id → summary
- *   <name>-data  object store "data":      id → recording bytes
+ *   <name>           object store "summaries": id → summary
+ *   <name>-data      object store "data":      id → recording bytes
+ *   <name>-segments  object store "segments":  "<id>/<key>" → segment
+ *   <name>-claims    object store "claims":    id → { owner, until }
  *
  * A save writes the data before the summary and a delete removes the summary
  * first, so whatever is listed can be loaded. Cleanup reads and deletes the
  * doomed summaries in one readwrite transaction: IndexedDB runs those one at a
  * time, so tabs that clean up at once delete each recording once. It has no
  * `spec`: the drain loop runs in the thread that opened it.
+ *
+ * Segment keys are "<recording id>/<segment key>": ids have no "/", so one
+ * recording's segments are exactly the key range ["<id>/", "<id>/\uffff"].
+ * Listing segments reads their text too (a browser holds few); a claim is read
+ * and written in one readwrite transaction, which IndexedDB serializes with
+ * every other on the store, so of two tabs (or two handles) racing, the second
+ * sees the first's claim: atomic without a check-then-set gap.
  */
 
-import { clear, createStore, del, get, promisifyRequest, set, type UseStore, values } from "idb-keyval";
-import { assertValidId, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
+import { clear, createStore, del, delMany, get, promisifyRequest, set, type UseStore, values } from "idb-keyval";
+import { assertValidId, isValidId, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, SummaryFilter, SummaryPage } from "./types.ts";
+import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
 
 export interface IdbStorageOptions {
   /** Database name; the data goes to `<name>-data`. Default "hono-replay". */
@@ -25,9 +35,14 @@ export interface IdbStorageOptions {
 
 export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
   const name = options.name ?? "hono-replay";
-  let stores: { summaries: UseStore; data: UseStore } | undefined;
+  let stores: { summaries: UseStore; data: UseStore; segments: UseStore; claims: UseStore } | undefined;
   // Opened on first use: importing this module must not touch indexedDB.
-  const open = () => (stores ??= { summaries: createStore(name, "summaries"), data: createStore(`${name}-data`, "data") });
+  const open = () => (stores ??= {
+    summaries: createStore(name, "summaries"),
+    data: createStore(`${name}-data`, "data"),
+    segments: createStore(`${name}-segments`, "segments"),
+    claims: createStore(`${name}-claims`, "claims"),
+  });
 
   return {
     name: "idb",
@@ -52,15 +67,27 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
 
     async delete(id) {
       assertValidId(id);
-      const { summaries, data } = open();
+      const { summaries, data, segments, claims } = open();
       const listed = await deleteKey(summaries, id);
-      return (await deleteKey(data, id)) || listed;
+      const stored = await deleteKey(data, id);
+      const active = await segments("readwrite", (store) => {
+        let found = false;
+        store.count(segmentRange(id)).onsuccess = function () {
+          found = this.result > 0;
+          if (found) store.delete(segmentRange(id));
+        };
+        return promisifyRequest(store.transaction).then(() => found);
+      });
+      await del(id, claims);
+      return listed || stored || active;
     },
 
     async clear() {
-      const { summaries, data } = open();
+      const { summaries, data, segments, claims } = open();
       await clear(summaries);
       await clear(data);
+      await clear(segments);
+      await clear(claims);
     },
 
     async cleanup(policy: CleanupPolicy) {
@@ -76,7 +103,66 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
       await Promise.all(doomed.map((id) => del(id, data)));
       return doomed;
     },
+
+    async appendSegment(segment) {
+      const id = assertValidId(segment.recordingId);
+      // The file storage's rule (keys name files there), so that a key valid for one backend is for all.
+      if (!isValidId(segment.key)) {
+        throw new TypeError(`invalid segment key ${JSON.stringify(String(segment.key)).slice(0, 120)}: keys are 1-100 characters of A-Z a-z 0-9 _ - ("<instance id>-<counter>")`);
+      }
+      const { recordingId, key, lastAt, text } = segment;
+      await set(`${id}/${key}`, { recordingId, key, lastAt, text } satisfies Segment, open().segments);
+    },
+
+    async loadSegments(recordingId) {
+      const id = assertValidId(recordingId);
+      return open().segments("readonly", (store) => promisifyRequest(store.getAll(segmentRange(id)) as IDBRequest<Segment[]>));
+    },
+
+    async listSegments() {
+      const all = await values<Segment>(open().segments);
+      return all.map(({ recordingId, key, lastAt }): SegmentInfo => ({ recordingId, key, lastAt }));
+    },
+
+    async deleteSegments(recordingId, keys) {
+      const id = assertValidId(recordingId);
+      if (keys.length) await delMany(keys.map((key) => `${id}/${key}`), open().segments);
+    },
+
+    async claim(recordingId, owner, ttlMs) {
+      const id = assertValidId(recordingId);
+      return open().claims("readwrite", (store) => {
+        let won = false;
+        store.get(id).onsuccess = function () {
+          const held = this.result as Claim | undefined;
+          const now = Date.now();
+          won = !held || held.owner === owner || !(held.until > now);
+          if (won) store.put({ owner, until: now + ttlMs } satisfies Claim, id);
+        };
+        return promisifyRequest(store.transaction).then(() => won);
+      });
+    },
+
+    async release(recordingId, owner) {
+      const id = assertValidId(recordingId);
+      await open().claims("readwrite", (store) => {
+        store.get(id).onsuccess = function () {
+          if ((this.result as Claim | undefined)?.owner === owner) store.delete(id);
+        };
+        return promisifyRequest(store.transaction);
+      });
+    },
   };
+}
+
+interface Claim {
+  owner: string;
+  until: number;
+}
+
+/** The keys of one recording's segments: "<id>/" up to "<id>/" and the highest code unit. */
+function segmentRange(id: string): IDBKeyRange {
+  return IDBKeyRange.bound(`${id}/`, `${id}/\uffff`);
 }
 
 /** Deletes one key in one transaction; true when it was there. */

@@ -2,8 +2,10 @@
  * postgresStorage against a real PostgreSQL server (a throwaway one, or
  * DATABASE_URL): the conformance suite through two connections, then what
  * only this backend promises — the migration is idempotent and safe to run at
- * once, listing never reads `data`, filters and sorting run on indexes, and
- * corruption is real damage to the stored bytea.
+ * once (and adds the segment tables to a database made before them), listing
+ * never reads `data`, listing segments never reads their text, filters and
+ * sorting run on indexes, a claim race among many connections has one winner,
+ * and corruption is real damage to the stored bytea.
  */
 
 import { test } from "uvu";
@@ -44,7 +46,9 @@ if (skip) {
   test.after(async () => {
     await storage.close();
     const db = await sql();
-    for (const t of [table, extra]) await db`DROP TABLE IF EXISTS ${db(t)}`;
+    for (const t of [table, extra]) {
+      for (const suffix of ["", "_segments", "_claims"]) await db`DROP TABLE IF EXISTS ${db(t + suffix)}`;
+    }
     await db.end({ timeout: 5 });
     await (await pg()).close();
   });
@@ -66,8 +70,68 @@ if (skip) {
       "view_started_at",
     ]);
     for (const s of racers) await s.close();
+    const [{ segments, claims }] = await db`SELECT to_regclass(${extra + "_segments"}) IS NOT NULL AS segments, to_regclass(${extra + "_claims"}) IS NOT NULL AS claims`;
+    assert.ok(segments && claims, "the segments and claims tables are there");
     assert.match(postgresMigrationSql(), 'CREATE TABLE IF NOT EXISTS "replay_recordings"');
+    assert.match(postgresMigrationSql(), 'CREATE TABLE IF NOT EXISTS "replay_recordings_segments"');
+    assert.match(postgresMigrationSql("s.r"), 'CREATE TABLE IF NOT EXISTS "s"."r_claims"');
     assert.throws(() => postgresStorage({ url, table: "x; DROP TABLE y" }), /plain name/);
+  });
+
+  test("a database migrated before segments existed gets the segment tables, and keeps its recordings", async () => {
+    const db = await sql();
+    const url = (await pg()).url;
+    const f = fixtureRecording({ id: "0pg-before-segments", startedAt: Date.UTC(2026, 0, 1) });
+    await storage.save(f.summary, f.bytes);
+    await db`DROP TABLE ${db(extra + "_segments")}`;
+    await db`DROP TABLE ${db(extra + "_claims")}`;
+    const upgraded = postgresStorage({ url, table: extra });
+    try {
+      await upgraded.appendSegment({ recordingId: "0pg-upgraded", key: "i1-000001", lastAt: 1, text: "frames" });
+      assert.is(await upgraded.claim("0pg-upgraded", "instance-a", 60_000), true);
+      assert.equal((await upgraded.loadSegments("0pg-upgraded")).map((s) => s.text), ["frames"]);
+      assert.equal([...(await upgraded.load(f.summary.id))], [...f.bytes], "the old recording is still there");
+    } finally {
+      await upgraded.close();
+    }
+  });
+
+  test("segments: listing selects no text; text with any character (U+0000 too) survives; a claim race among 6 connections has one winner", async () => {
+    const url = (await pg()).url;
+    await storage.clear();
+    const odd = "a\u0000b\t\n\u{1F600}\uFFFF" + "é".repeat(70_000);
+    await storage.appendSegment({ recordingId: "0pg-seg", key: "i1-000001", lastAt: 1_700_000_000_123.5, text: odd });
+    const [loaded] = await storage.loadSegments("0pg-seg");
+    assert.is(loaded.text, odd);
+    assert.is(loaded.lastAt, 1_700_000_000_123.5);
+
+    const seen: string[] = [];
+    const spy = postgresStorage({ url, table: extra, connection: { debug: (_c: number, query: string) => seen.push(query) } });
+    const racers = Array.from({ length: 6 }, () => postgresStorage({ url, table: extra }));
+    try {
+      await spy.listSegments(); // connects and migrates
+      seen.length = 0;
+      assert.equal(await spy.listSegments(), [{ recordingId: "0pg-seg", key: "i1-000001", lastAt: 1_700_000_000_123.5 }]);
+      assert.is(seen.length, 1);
+      assert.not.match(seen[0], /text_utf8/, "no text in a segment listing");
+
+      for (let round = 0; round < 5; round++) {
+        const won = await Promise.all(racers.map((r, i) => r.claim(`0pg-race-${round}`, `instance-${i}`, 60_000)));
+        assert.is(won.filter(Boolean).length, 1, `round ${round}: ${won}`);
+      }
+
+      // cleanup() takes what is left of the recordings it erases, as delete() does.
+      const old = fixtureRecording({ id: "0pg-old", startedAt: Date.UTC(2020, 0, 1) });
+      await storage.save(old.summary, old.bytes);
+      await storage.appendSegment({ recordingId: "0pg-old", key: "i1-000001", lastAt: 1, text: "late frames" });
+      assert.is(await storage.claim("0pg-old", "instance-a", 60_000), true);
+      assert.equal(await storage.cleanup({ maxRecordings: 100, maxAgeMs: 24 * 3600_000 }), ["0pg-old"]);
+      assert.equal(await storage.loadSegments("0pg-old"), []);
+      assert.is(await racers[0].claim("0pg-old", "instance-b", 60_000), true, "its claim went too");
+    } finally {
+      await spy.close();
+      for (const r of racers) await r.close();
+    }
   });
 
   test("with migrate: false nothing is created; a schema-qualified table works", async () => {
@@ -91,6 +155,14 @@ if (skip) {
       assert.equal((await qualified.list()).items, [f.summary]);
       const [row] = await db`SELECT count(*)::int AS n FROM replay_schema_test.recordings`;
       assert.is(row.n, 1);
+      await qualified.appendSegment({ recordingId: f.summary.id, key: "i1-000001", lastAt: 1, text: "frames" });
+      assert.is(await qualified.claim(f.summary.id, "instance-a", 60_000), true);
+      const [segs] = await db`SELECT count(*)::int AS n FROM replay_schema_test.recordings_segments`;
+      assert.is(segs.n, 1);
+      assert.is(await qualified.delete(f.summary.id), true);
+      const [left] = await db`SELECT (SELECT count(*) FROM replay_schema_test.recordings_segments)::int
+                                   + (SELECT count(*) FROM replay_schema_test.recordings_claims)::int AS n`;
+      assert.is(left.n, 0, "delete took the segments and the claim too");
     } finally {
       await qualified.close();
       await db`DROP SCHEMA replay_schema_test CASCADE`;

@@ -5,6 +5,25 @@
  * paging run in SQL on indexes; cleanup takes a transaction-scoped advisory
  * lock, so instances that run it at once delete each recording once.
  *
+ * Active recordings live in two more tables, named after the main one:
+ *
+ *   <table>_segments (recording_id, key) → last_at, text_utf8
+ *     One row per segment an instance appended; appending an existing key
+ *     replaces the row (an upsert), so a retried append is harmless. The text
+ *     is stored as UTF-8 bytea, not text: PostgreSQL text cannot hold U+0000,
+ *     and the contract is "any characters". Listing selects the key columns
+ *     only, never the text.
+ *   <table>_claims (recording_id) → owner, until
+ *     The finalize lease. Taken in one INSERT … ON CONFLICT DO UPDATE … WHERE
+ *     (the holder renews, or the lease has expired) RETURNING: PostgreSQL runs
+ *     it as one atomic insert-or-update on the primary key, so of instances
+ *     racing exactly one gets a row back. `until` is on the database's clock
+ *     (now()), written and compared there, so instances whose clocks disagree
+ *     still agree on who holds a lease.
+ *
+ * `delete(id)`, `clear()` and `cleanup()` remove a recording's segments and
+ * claim with it, in the same statement or transaction.
+ *
  *   const storage = postgresStorage({ url: process.env.DATABASE_URL });
  *   createReplay({ views, storage });
  *
@@ -16,7 +35,7 @@
 import type { Sql } from "postgres";
 import { assertValidId, type Format, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
 import { makeCursor, parseCursor } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
+import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
 
 export interface PostgresStorageOptions {
   /** `postgres://user:password@host:port/database`. Default: the DATABASE_URL environment variable. */
@@ -33,15 +52,18 @@ export interface PostgresStorageOptions {
    * thread; `close()` leaves it open.
    */
   sql?: unknown;
-  /** Table name, optionally schema-qualified. Default "replay_recordings". */
+  /**
+   * Table name, optionally schema-qualified. Default "replay_recordings".
+   * Segments and claims go to `<table>_segments` and `<table>_claims`.
+   */
   table?: string;
-  /** Create the table and indexes if they are missing, on first use. Default true. */
+  /** Create the tables and indexes if they are missing, on first use. Default true. */
   migrate?: boolean;
 }
 
 export interface PostgresStorage extends RecordingStorage {
   readonly table: string;
-  /** Creates the table and its indexes if they are missing. Safe to run from several instances at once. */
+  /** Creates the tables and their indexes if they are missing. Safe to run from several instances at once. */
   migrate(): Promise<void>;
   /** Ends the connections (not an `sql` instance given in the options). */
   close(): Promise<void>;
@@ -81,21 +103,32 @@ const INDEXES: [string, string][] = [
   ["event_names", "USING gin (event_names)"],
 ];
 
-/** Quoted names of the table and its indexes (which live in the table's schema). */
+/**
+ * Quoted names of the table, its indexes and its companion tables (all in the
+ * table's schema); `segmentsTable` and `claimsTable` unquoted, for `sql(name)`.
+ */
 function names(table: string) {
   const parts = checkTable(table).split(".");
   const base = parts[parts.length - 1];
   const schema = parts.length > 1 ? `"${parts[0]}".` : "";
+  const plainSchema = parts.length > 1 ? `${parts[0]}.` : "";
   return {
     table: quoted(table),
     index: (suffix: string) => `"${base}_${suffix}"`,
     qualifiedIndex: (suffix: string) => `${schema}"${base}_${suffix}"`,
+    segments: `${schema}"${base}_segments"`,
+    claims: `${schema}"${base}_claims"`,
+    segmentsTable: `${plainSchema}${base}_segments`,
+    claimsTable: `${plainSchema}${base}_claims`,
   };
 }
 
 /**
- * The migration: the table, its storage setting and the indexes listing needs.
- * Idempotent; `postgresStorage` runs it on first use unless `migrate: false`.
+ * The migration: the table, its storage setting and the indexes listing needs,
+ * and the segments and claims tables of active recordings. Idempotent (every
+ * statement is IF NOT EXISTS or a no-op when repeated), so a database created
+ * before segments existed gets the new tables by running it again;
+ * `postgresStorage` runs it on first use unless `migrate: false`.
  */
 export function postgresMigrationSql(table = DEFAULT_TABLE): string {
   const n = names(table);
@@ -119,6 +152,20 @@ export function postgresMigrationSql(table = DEFAULT_TABLE): string {
 -- The data is already zlib-compressed: store it out of line without compressing it again.
 ALTER TABLE ${n.table} ALTER COLUMN data SET STORAGE EXTERNAL;
 ${INDEXES.map(([suffix, definition]) => `CREATE INDEX IF NOT EXISTS ${n.index(suffix)} ON ${n.table} ${definition};`).join("\n")}
+-- Segments of active recordings, appended by every instance that serves the session.
+CREATE TABLE IF NOT EXISTS ${n.segments} (
+  recording_id text COLLATE "C" NOT NULL,
+  key          text COLLATE "C" NOT NULL,
+  last_at      double precision NOT NULL,
+  text_utf8    bytea NOT NULL,
+  PRIMARY KEY (recording_id, key)
+);
+-- Who finalizes a recording, until when (database clock).
+CREATE TABLE IF NOT EXISTS ${n.claims} (
+  recording_id text COLLATE "C" PRIMARY KEY,
+  owner        text NOT NULL,
+  until        timestamptz NOT NULL
+);
 `;
 }
 
@@ -156,6 +203,22 @@ function toSummary(row: SummaryRow): RecordingSummary {
   };
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Segment keys are `<instance id>-<counter>`; anything longer is a caller's bug, not data. */
+const MAX_SEGMENT_KEY = 200;
+
+/** Throws for a segment no backend should store: a hostile recording id, a key that is not a short string, a lastAt that is not a number. */
+function checkSegment(segment: Segment): void {
+  assertValidId(segment.recordingId);
+  if (typeof segment.key !== "string" || segment.key.length === 0 || segment.key.length > MAX_SEGMENT_KEY) {
+    throw new TypeError(`postgresStorage: a segment key must be a string of 1 to ${MAX_SEGMENT_KEY} characters, like "<instance id>-<counter>"; got ${JSON.stringify(segment.key)?.slice(0, 80)}`);
+  }
+  if (!Number.isFinite(segment.lastAt)) throw new TypeError(`postgresStorage: segment ${segment.key}: lastAt must be epoch milliseconds, got ${segment.lastAt}`);
+  if (typeof segment.text !== "string") throw new TypeError(`postgresStorage: segment ${segment.key}: text must be a string`);
+}
+
 function envDatabaseUrl(): string | undefined {
   // deno-lint-ignore no-explicit-any
   return (globalThis as any).process?.env?.DATABASE_URL;
@@ -165,6 +228,7 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
   const table = checkTable(options.table ?? DEFAULT_TABLE);
   const url = options.url ?? (options.sql || options.connection ? undefined : envDatabaseUrl());
   const shared = options.sql as Sql | undefined;
+  const n = names(table);
   let opened: Promise<Sql> | undefined;
   let migrated: Promise<void> | undefined;
   let closed = false;
@@ -190,7 +254,7 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
     // The DDL locks the table even when there is nothing to do: skip it when
     // everything is there, so a starting instance does not stall the others.
     const n = names(table);
-    const relations = [n.table, ...INDEXES.map(([suffix]) => n.qualifiedIndex(suffix))];
+    const relations = [n.table, ...INDEXES.map(([suffix]) => n.qualifiedIndex(suffix)), n.segments, n.claims];
     const checks = relations.map((name) => sql`to_regclass(${name}) IS NOT NULL`).reduce((all, c) => sql`${all} AND ${c}`);
     const [{ present }] = await sql<{ present: boolean }[]>`SELECT ${checks} AS present`;
     if (present) return;
@@ -287,13 +351,22 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
     async delete(id) {
       assertValidId(id);
       const sql = await db();
-      const rows = await sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`;
-      return rows.length > 0;
+      // One statement: the recording, its segments and its claim go together.
+      const [{ removed }] = await sql<{ removed: number }[]>`
+        WITH recording AS (DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING 1),
+             segments AS (DELETE FROM ${sql(n.segmentsTable)} WHERE recording_id = ${id} RETURNING 1),
+             claims AS (DELETE FROM ${sql(n.claimsTable)} WHERE recording_id = ${id})
+        SELECT ((SELECT count(*) FROM recording) + (SELECT count(*) FROM segments))::int AS removed`;
+      return removed > 0;
     },
 
     async clear() {
       const sql = await db();
-      await sql`DELETE FROM ${sql(table)}`;
+      await sql.begin(async (tx) => {
+        await tx`DELETE FROM ${tx(table)}`;
+        await tx`DELETE FROM ${tx(n.segmentsTable)}`;
+        await tx`DELETE FROM ${tx(n.claimsTable)}`;
+      });
     },
 
     async cleanup(policy: CleanupPolicy) {
@@ -311,8 +384,65 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
             UNION
             (SELECT id FROM ${tx(table)} ORDER BY started_at DESC, id DESC OFFSET ${keep})
           ) RETURNING id`;
-        return rows.map((r) => r.id);
+        const ids = rows.map((r) => r.id);
+        if (ids.length) {
+          // What is left of an erased recording goes with it, as delete(id) does.
+          await tx`DELETE FROM ${tx(n.segmentsTable)} WHERE recording_id = ANY(${tx.array(ids)}::text[])`;
+          await tx`DELETE FROM ${tx(n.claimsTable)} WHERE recording_id = ANY(${tx.array(ids)}::text[])`;
+        }
+        return ids;
       });
+    },
+
+    async appendSegment(segment) {
+      checkSegment(segment);
+      const sql = await db();
+      await sql`
+        INSERT INTO ${sql(n.segmentsTable)} (recording_id, key, last_at, text_utf8)
+        VALUES (${segment.recordingId}, ${segment.key}, ${segment.lastAt}, ${encoder.encode(segment.text)})
+        ON CONFLICT (recording_id, key) DO UPDATE SET last_at = excluded.last_at, text_utf8 = excluded.text_utf8`;
+    },
+
+    async loadSegments(recordingId) {
+      const sql = await db();
+      const rows = await sql<{ key: string; last_at: number; text_utf8: Uint8Array }[]>`
+        SELECT key, last_at, text_utf8 FROM ${sql(n.segmentsTable)} WHERE recording_id = ${recordingId}`;
+      return rows.map((r): Segment => ({ recordingId, key: r.key, lastAt: r.last_at, text: decoder.decode(r.text_utf8) }));
+    },
+
+    async listSegments() {
+      const sql = await db();
+      const rows = await sql<{ recording_id: string; key: string; last_at: number }[]>`
+        SELECT recording_id, key, last_at FROM ${sql(n.segmentsTable)}`;
+      return rows.map((r): SegmentInfo => ({ recordingId: r.recording_id, key: r.key, lastAt: r.last_at }));
+    },
+
+    async deleteSegments(recordingId, keys) {
+      if (keys.length === 0) return;
+      const sql = await db();
+      await sql`
+        DELETE FROM ${sql(n.segmentsTable)} WHERE recording_id = ${recordingId} AND key = ANY(${sql.array(keys)}::text[])`;
+    },
+
+    async claim(recordingId, owner, ttlMs) {
+      assertValidId(recordingId);
+      const sql = await db();
+      // One atomic statement. The first claim inserts; a later one updates the
+      // row only when it renews its own lease or the lease has expired. Two
+      // racing inserts serialize on the primary key: the second sees the
+      // first's row and its WHERE fails, so it gets no row back.
+      const rows = await sql`
+        INSERT INTO ${sql(n.claimsTable)} AS held (recording_id, owner, until)
+        VALUES (${recordingId}, ${owner}, now() + ${Math.max(0, ttlMs)}::float8 * interval '1 millisecond')
+        ON CONFLICT (recording_id) DO UPDATE SET owner = excluded.owner, until = excluded.until
+        WHERE held.owner = excluded.owner OR held.until <= now()
+        RETURNING 1`;
+      return rows.length > 0;
+    },
+
+    async release(recordingId, owner) {
+      const sql = await db();
+      await sql`DELETE FROM ${sql(n.claimsTable)} WHERE recording_id = ${recordingId} AND owner = ${owner}`;
     },
 
     async close() {
