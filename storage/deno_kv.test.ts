@@ -4,7 +4,10 @@
  * through two handles, then what this backend promises: no value over 64 KiB,
  * listing reads only summary keys, a missing or damaged chunk is a
  * CorruptRecordingError, and a database written by Deno's own Deno.openKv
- * reads back here.
+ * reads back here. For segments: a 1 MB segment is chunked and read back
+ * whole, replaced and deleted whole; listing them reads headers only; a
+ * missing chunk names the segment; erasure sweeps chunks no header names; a
+ * claim race among four handles has one winner.
  */
 
 import { test } from "uvu";
@@ -151,6 +154,117 @@ test("a missing chunk is a CorruptRecordingError for that recording; the others 
   assert.is(await storage.delete("0kv-chunk-1"), true);
 });
 
+/** Every value under the prefix: its key and size. */
+async function rawEntries(): Promise<{ key: unknown[]; size: number }[]> {
+  const kv = await rawKv();
+  try {
+    const out: { key: unknown[]; size: number }[] = [];
+    for await (const entry of kv.list({ prefix: ["hono_replay"] })) {
+      out.push({ key: entry.key, size: entry.value instanceof Uint8Array ? entry.value.length : JSON.stringify(entry.value).length });
+    }
+    return out;
+  } finally {
+    kv.close();
+  }
+}
+
+test("a 1 MB segment is chunked under 64 KiB, read back whole, replaced whole and deleted whole; listing reads headers only", async () => {
+  await storage.clear();
+  let seed = 7;
+  // Whole characters (the emoji is two UTF-16 units, four UTF-8 bytes), so chunk boundaries fall inside them.
+  const chars = [..."abcdefghij\té😀\n"];
+  const big = Array.from({ length: 1_000_000 }, () => chars[(seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % chars.length]).join("");
+  assert.ok(new TextEncoder().encode(big).length > 1024 * 1024, "over 1 MiB of UTF-8");
+  await storage.appendSegment({ recordingId: "0kv-seg", key: "i1-000001", lastAt: 5, text: big });
+  await storage.appendSegment({ recordingId: "0kv-seg", key: "i2-000001", lastAt: 6, text: "small" });
+  let entries = await rawEntries();
+  assert.ok(Math.max(...entries.map((e) => e.size)) < 64 * 1024, "no value over 64 KiB");
+  const chunksOf = (key: string) => entries.filter((e) => e.key[1] === "segd" && e.key[3] === key).length;
+  assert.is(chunksOf("i1-000001"), Math.ceil(new TextEncoder().encode(big).length / 60_000));
+  const loaded = (await storage.loadSegments("0kv-seg")).sort((a, b) => a.lastAt - b.lastAt);
+  assert.equal(loaded.map((s) => [s.key, s.lastAt, s.text.length]), [["i1-000001", 5, big.length], ["i2-000001", 6, 5]]);
+  assert.ok(loaded[0].text === big, "the text comes back whole");
+
+  // Listing segments reads the header keys only.
+  const kv = await rawKv();
+  const prefixes: string[] = [];
+  const gets: string[] = [];
+  const spy = {
+    get: (key: unknown[]) => (gets.push(JSON.stringify(key)), kv.get(key)),
+    list: (selector: { prefix: unknown[] }, options?: unknown) => (prefixes.push(JSON.stringify(selector.prefix)), (kv.list as (s: unknown, o: unknown) => AsyncIterable<unknown>)(selector, options)),
+    atomic: () => kv.atomic(),
+    close: () => kv.close(),
+  };
+  const spied = denoKvStorage({ kv: spy });
+  try {
+    assert.equal((await spied.listSegments()).sort((a, b) => a.lastAt - b.lastAt), [
+      { recordingId: "0kv-seg", key: "i1-000001", lastAt: 5 },
+      { recordingId: "0kv-seg", key: "i2-000001", lastAt: 6 },
+    ]);
+    assert.equal(prefixes, [JSON.stringify(["hono_replay", "seg"])]);
+    assert.equal(gets, []);
+  } finally {
+    await spied.close();
+    kv.close();
+  }
+
+  // Appended again under the same key (a retry): the old text goes.
+  await storage.appendSegment({ recordingId: "0kv-seg", key: "i1-000001", lastAt: 7, text: "retried" });
+  entries = await rawEntries();
+  assert.is(chunksOf("i1-000001"), 1, "one chunk left: the new text's");
+  assert.equal((await storage.loadSegments("0kv-seg")).map((s) => s.text).sort(), ["retried", "small"]);
+  await storage.appendSegment({ recordingId: "0kv-seg", key: "i1-000001", lastAt: 8, text: big });
+  await storage.deleteSegments("0kv-seg", ["i1-000001", "i2-000001"]);
+  assert.equal((await rawEntries()).map((e) => e.key), [], "no header and no chunk left");
+});
+
+test("a missing segment chunk is a CorruptRecordingError that names the segment; erasure sweeps chunks no header names, and the claim", async () => {
+  await storage.clear();
+  const text = "x".repeat(150_000);
+  await storage.appendSegment({ recordingId: "0kv-seg-damaged", key: "i1-000001", lastAt: 1, text });
+  await storage.appendSegment({ recordingId: "0kv-seg-damaged", key: "i1-000002", lastAt: 2, text: "fine" });
+  const kv = await rawKv();
+  const { value } = await kv.get(["hono_replay", "seg", "0kv-seg-damaged", "i1-000001"]);
+  const head = JSON.parse(new TextDecoder().decode(value as Uint8Array));
+  await kv.delete(["hono_replay", "segd", "0kv-seg-damaged", "i1-000001", head.gen, 1]);
+  // What an append that died half way leaves: chunks of a generation no header names.
+  await kv.set(["hono_replay", "segd", "0kv-seg-damaged", "i1-000003", "orphan", 0], new Uint8Array(10));
+  kv.close();
+  try {
+    await storage.loadSegments("0kv-seg-damaged");
+    assert.unreachable("a segment with a missing chunk must not load");
+  } catch (error) {
+    assert.instance(error, CorruptRecordingError);
+    assert.match((error as Error).message, /i1-000001.*chunk 1 of 3.*deleteSegments/);
+  }
+  await storage.deleteSegments("0kv-seg-damaged", ["i1-000001"]);
+  assert.equal((await storage.loadSegments("0kv-seg-damaged")).map((s) => s.text), ["fine"]);
+  assert.is(await storage.claim("0kv-seg-damaged", "instance-a", 60_000), true);
+  assert.is(await storage.delete("0kv-seg-damaged"), true);
+  assert.equal((await rawEntries()).map((e) => e.key), [], "segments, orphaned chunks and the claim are gone");
+});
+
+test("deleteSegments of many keys spans several atomic operations and leaves the others", async () => {
+  await storage.clear();
+  const keys = Array.from({ length: 25 }, (_, i) => `i1-${String(i).padStart(6, "0")}`);
+  for (const [i, key] of keys.entries()) await storage.appendSegment({ recordingId: "0kv-many", key, lastAt: i, text: "y".repeat(i % 3 ? 10 : 70_000) });
+  await storage.deleteSegments("0kv-many", keys.slice(1));
+  assert.equal((await storage.listSegments()).map((s) => s.key), [keys[0]]);
+  assert.equal((await rawEntries()).filter((e) => e.key[1] === "segd").length, 2, "only the kept segment's two chunks");
+});
+
+test("claim: of four handles racing, exactly one wins", async () => {
+  const handles = [storage, ...Array.from({ length: 3 }, () => denoKvStorage({ path }))];
+  try {
+    for (let round = 0; round < 5; round++) {
+      const won = await Promise.all(handles.map((h, i) => h.claim(`0kv-race-${round}`, `instance-${i}`, 60_000)));
+      assert.is(won.filter(Boolean).length, 1, `round ${round}: ${won}`);
+    }
+  } finally {
+    for (const h of handles.slice(1)) await h.close();
+  }
+});
+
 test("a database written by Deno's own Deno.openKv reads back here", async () => {
   const denoBin = join(root, "node_modules", ".bin", "deno");
   if (!existsSync(denoBin)) {
@@ -170,6 +284,10 @@ test("a database written by Deno's own Deno.openKv reads back here", async () =>
     const big = decodeRecordingFile("0deno-big", await reader.load("0deno-big"));
     assert.is(big.events.length, 10_000);
     assert.equal(big.eventNames, ["add"]);
+    const [segment] = await reader.loadSegments("0deno-active");
+    assert.equal([segment.key, segment.lastAt, segment.text.length], ["deno-000001", report.segment.lastAt, report.segment.length]);
+    assert.is(segment.text, report.segment.text.repeat(report.segment.length / report.segment.text.length));
+    assert.is(await reader.claim("0deno-active", "instance-node", 60_000), false, "Deno's claim holds here");
   } finally {
     await reader.close();
   }

@@ -9,6 +9,12 @@
  *   [...prefix, "s", id]                → the summary, plus the generation and chunk count of its data
  *   [...prefix, "d", id, generation, i] → chunk i of the recording bytes
  *
+ * and for active recordings (segments appended by instances, the finalize lease):
+ *
+ *   [...prefix, "seg", id, key]                 → segment header: lastAt, generation, chunk count, byte count
+ *   [...prefix, "segd", id, key, generation, i] → chunk i of the segment's text (UTF-8)
+ *   [...prefix, "claim", id]                    → the lease: owner, until (epoch ms)
+ *
  * Every value is a Uint8Array (summaries as UTF-8 JSON): KV stores bytes as
  * they are, whereas objects go through V8 serialization, whose version differs
  * between Deno and Node, so a database written by one could not be read by the other.
@@ -31,7 +37,7 @@ import {
   type RecordingSummary,
 } from "../format/mod.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, SummaryFilter, SummaryPage } from "./types.ts";
+import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
 
 export interface DenoKvStorageOptions {
   /**
@@ -65,7 +71,7 @@ interface KvEntry<T> {
 }
 interface KvAtomic {
   check(...checks: { key: KvKey; versionstamp: string | null }[]): KvAtomic;
-  set(key: KvKey, value: unknown): KvAtomic;
+  set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
   delete(key: KvKey): KvAtomic;
   commit(): Promise<{ ok: boolean }>;
 }
@@ -97,6 +103,40 @@ function decodeHead(value: unknown): Head | undefined {
   }
 }
 
+/** A segment's header: where its text is, and when the recording was last active. */
+interface SegmentHead {
+  lastAt: number;
+  gen: string;
+  chunks: number;
+  bytes: number;
+}
+
+function decodeJson<T>(value: unknown, valid: (v: T) => boolean): T | undefined {
+  if (!(value instanceof Uint8Array)) return undefined;
+  try {
+    const parsed = JSON.parse(decoder.decode(value)) as T;
+    return parsed && typeof parsed === "object" && valid(parsed) ? parsed : undefined;
+  } catch {
+    return undefined; // the caller reports the damage (a header that cannot be read)
+  }
+}
+
+const decodeSegmentHead = (value: unknown) =>
+  decodeJson<SegmentHead>(value, (h) => typeof h.gen === "string" && Number.isInteger(h.chunks) && Number.isInteger(h.bytes) && typeof h.lastAt === "number");
+const decodeClaim = (value: unknown) => decodeJson<{ owner: string; until: number }>(value, (c) => typeof c.owner === "string" && typeof c.until === "number");
+
+/** Segment keys are `<instance id>-<counter>`; a KV key is at most 2 KiB, and anything this long is a caller's bug. */
+const MAX_SEGMENT_KEY = 200;
+
+function checkSegment(segment: Segment): void {
+  assertValidId(segment.recordingId);
+  if (typeof segment.key !== "string" || segment.key.length === 0 || segment.key.length > MAX_SEGMENT_KEY) {
+    throw new TypeError(`denoKvStorage: a segment key must be a string of 1 to ${MAX_SEGMENT_KEY} characters, like "<instance id>-<counter>"; got ${JSON.stringify(segment.key)?.slice(0, 80)}`);
+  }
+  if (!Number.isFinite(segment.lastAt)) throw new TypeError(`denoKvStorage: segment ${segment.key}: lastAt must be epoch milliseconds, got ${segment.lastAt}`);
+  if (typeof segment.text !== "string") throw new TypeError(`denoKvStorage: segment ${segment.key}: text must be a string`);
+}
+
 /** Under the 64 KiB value limit with room for the serialization header. */
 const CHUNK_BYTES = 60_000;
 /** Chunks per atomic operation: 540 KB plus the summary, under the 800 KiB limit of one operation. */
@@ -107,6 +147,10 @@ const DELETES_PER_COMMIT = 100;
 const RACE_RETRIES = 20;
 /** How often an operation is tried again while another connection holds SQLite's write lock (about 10 s in all). */
 const BUSY_RETRIES = 60;
+/** Checks per atomic operation: denokv's limit (MAX_CHECKS) has been 10. */
+const CHECKS_PER_COMMIT = 10;
+/** How long past its `until` an abandoned claim stays in the database before KV expires it. */
+const CLAIM_GRACE_MS = 3_600_000;
 
 export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage {
   // deno-lint-ignore no-explicit-any
@@ -121,6 +165,11 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
   const chunkPrefix = (id: string, gen: string): KvKey => [...prefix, "d", id, gen];
   const chunkKeys = (id: string, gen: string, count: number): KvKey[] =>
     Array.from({ length: count }, (_, i) => [...chunkPrefix(id, gen), i]);
+  const segmentKey = (id: string, key: string): KvKey => [...prefix, "seg", id, key];
+  const segmentTextPrefix = (id: string): KvKey => [...prefix, "segd", id];
+  const segmentChunkKeys = (id: string, key: string, head: SegmentHead): KvKey[] =>
+    Array.from({ length: head.chunks }, (_, i) => [...prefix, "segd", id, key, head.gen, i]);
+  const claimKey = (id: string): KvKey => [...prefix, "claim", id];
   let implementation: "Deno.openKv" | "@deno/kv" | "given" = "given";
   let opened: Promise<Kv> | undefined;
   let closed = false;
@@ -252,6 +301,141 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
     }
   }
 
+  async function appendOnce(db: Kv, segment: Segment): Promise<void> {
+    const { recordingId: id, key } = segment;
+    const bytes = encoder.encode(segment.text);
+    const head: SegmentHead = { lastAt: segment.lastAt, gen: randomToken(10), chunks: Math.ceil(bytes.length / CHUNK_BYTES), bytes: bytes.length };
+    const textKeys = segmentChunkKeys(id, key, head);
+    const chunk = (i: number) => bytes.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+    const headerKey = segmentKey(id, key);
+    // Text that does not fit in the header's operation goes first, under the new generation nobody reads yet.
+    const early = head.chunks > CHUNKS_PER_COMMIT ? head.chunks : 0;
+    /** Once the header is in, its chunks are what readers follow: a later failure (removing the old text) must not touch them. */
+    let committed = false;
+    try {
+      for (let i = 0; i < early; i += CHUNKS_PER_COMMIT) {
+        await commit(db, (op) => {
+          for (let j = i; j < Math.min(early, i + CHUNKS_PER_COMMIT); j++) op.set(textKeys[j], chunk(j));
+          return op;
+        }, `writing segment ${key} of recording ${id}`);
+      }
+      // Keys are new but for a retried append: expect no header, read one only when there is.
+      let previous: { key: KvKey; versionstamp: string | null; value?: unknown } = { key: headerKey, versionstamp: null };
+      for (let attempt = 0; ; attempt++) {
+        const result = await commitOp(db, (op) => {
+          op.check(previous).set(headerKey, encoder.encode(JSON.stringify(head)));
+          if (!early) for (let j = 0; j < head.chunks; j++) op.set(textKeys[j], chunk(j));
+          return op;
+        });
+        if (result.ok) {
+          committed = true;
+          const old = decodeSegmentHead(previous.value);
+          if (old && old.gen !== head.gen) await deleteKeys(db, segmentChunkKeys(id, key, old));
+          return;
+        }
+        if (attempt >= RACE_RETRIES) throw new Error(`denoKvStorage: segment ${key} of recording ${id} kept changing while it was appended`);
+        previous = await get(db, headerKey);
+      }
+    } catch (error) {
+      if (!early || committed) throw error;
+      try {
+        await deleteKeys(db, textKeys);
+      } catch (cleanupError) {
+        throw new Error(
+          `denoKvStorage: appending segment ${key} of recording ${id} failed (${(error as Error)?.message ?? error}), and its partly written text could not be removed (${(cleanupError as Error)?.message ?? cleanupError}); nobody reads it, and deleting the recording removes it`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes segments of a recording (all of them when `keys` is undefined):
+   * each header with a check on the versionstamp it was read with, in the same
+   * operation as its chunks, so a header re-appended meanwhile is read again
+   * rather than left without text. Returns how many headers this call deleted.
+   */
+  async function removeSegments(db: Kv, id: string, keys?: Set<string>): Promise<number> {
+    const keyOf = (entry: KvEntry<Uint8Array>) => String(entry.key[entry.key.length - 1]);
+    let pending = (await listAll(db, [...prefix, "seg", id], 500)).filter((entry) => !keys || keys.has(keyOf(entry)));
+    let removed = 0;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > RACE_RETRIES) throw new Error(`denoKvStorage: segments of recording ${id} kept changing while they were deleted`);
+      const changed: KvEntry<Uint8Array>[] = [];
+      const deletesOf = (entry: KvEntry<Uint8Array>) => 1 + (decodeSegmentHead(entry.value)?.chunks ?? 0);
+      for (let i = 0; i < pending.length;) {
+        // Up to CHECKS_PER_COMMIT headers and DELETES_PER_COMMIT deletes (more only when one segment alone has more chunks).
+        const batch = [pending[i]];
+        let deletes = deletesOf(pending[i]);
+        for (let j = i + 1; j < pending.length && batch.length < CHECKS_PER_COMMIT && deletes + deletesOf(pending[j]) <= DELETES_PER_COMMIT; j++) {
+          batch.push(pending[j]);
+          deletes += deletesOf(pending[j]);
+        }
+        i += batch.length;
+        const result = await commitOp(db, (op) => {
+          for (const entry of batch) {
+            op.check(entry).delete(entry.key);
+            // A header nobody can read names no chunks: they stay until the recording is erased.
+            const head = decodeSegmentHead(entry.value);
+            if (head) for (const chunkKey of segmentChunkKeys(id, keyOf(entry), head)) op.delete(chunkKey);
+          }
+          return op;
+        });
+        if (result.ok) removed += batch.length;
+        else changed.push(...batch);
+      }
+      pending = (await Promise.all(changed.map((entry) => get(db, entry.key)))).filter((entry) => entry.value !== null);
+    }
+    return removed;
+  }
+
+  /** Everything of a recording that is not its summary and chunks: segment headers, all segment text (orphans too), the claim. True when it had segments. */
+  async function eraseActive(db: Kv, id: string): Promise<boolean> {
+    const hadSegments = (await removeSegments(db, id)) > 0;
+    await deleteKeys(db, [...(await listAll(db, segmentTextPrefix(id), 100)).map((entry) => entry.key), claimKey(id)]);
+    return hadSegments;
+  }
+
+  /** The recording's segments, or the first segment whose text is missing or damaged (which a concurrent write can cause: the caller reads again). */
+  async function readSegments(db: Kv, id: string): Promise<Segment[] | { key: string; problem: string }> {
+    const heads = await listAll(db, [...prefix, "seg", id], 500);
+    // Every chunk of the recording in one range read, by segment key and generation, then by index.
+    const parts = new Map<string, Map<unknown, unknown>>();
+    for (const entry of await listAll(db, segmentTextPrefix(id), 20)) {
+      const [key, gen, index] = entry.key.slice(-3);
+      const name = JSON.stringify([key, gen]);
+      let chunks = parts.get(name);
+      if (!chunks) parts.set(name, (chunks = new Map()));
+      chunks.set(index, entry.value);
+    }
+    const out: Segment[] = [];
+    for (const entry of heads) {
+      const key = String(entry.key[entry.key.length - 1]);
+      const head = decodeSegmentHead(entry.value);
+      if (!head) return { key, problem: "its header is unreadable" };
+      const found = parts.get(JSON.stringify([key, head.gen])) ?? new Map();
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < head.chunks; i++) {
+        const chunk = found.get(i);
+        if (!(chunk instanceof Uint8Array)) return { key, problem: `chunk ${i} of ${head.chunks} is missing or damaged` };
+        chunks.push(chunk);
+      }
+      const total = chunks.reduce((n, c) => n + c.length, 0);
+      if (found.size !== head.chunks || total !== head.bytes) {
+        return { key, problem: `${found.size} chunks for ${head.chunks}, ${total} of ${head.bytes} bytes` };
+      }
+      const bytes = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) {
+        bytes.set(c, at);
+        at += c.length;
+      }
+      out.push({ recordingId: id, key, lastAt: head.lastAt, text: decoder.decode(bytes) });
+    }
+    return out;
+  }
+
   return {
     name: "deno-kv",
     spec: given || path === undefined && !deno || path === "" || path === ":memory:" ? undefined : {
@@ -299,12 +483,18 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
     async delete(id) {
       assertValidId(id);
       const db = await kv();
-      for (let attempt = 0; attempt <= RACE_RETRIES; attempt++) {
+      let removed = false;
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > RACE_RETRIES) throw new Error(`denoKvStorage: recording ${id} kept changing while it was deleted`);
         const entry = await get(db, summaryKey(id));
-        if (entry.value === null) return false;
-        if (await removeIfUnchanged(db, entry, decodeHead(entry.value))) return true;
+        if (entry.value === null) break;
+        if (await removeIfUnchanged(db, entry, decodeHead(entry.value))) {
+          removed = true;
+          break;
+        }
       }
-      throw new Error(`denoKvStorage: recording ${id} kept changing while it was deleted`);
+      // Erasure covers the active recording too: its segments and its claim.
+      return (await eraseActive(db, id)) || removed;
     },
 
     async clear() {
@@ -322,9 +512,75 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
       // instances clean up at once, exactly one of them removes each recording.
       for (const id of doomed) {
         const { entry, head } = byId.get(id)!;
-        if (await removeIfUnchanged(db, entry, head)) deleted.push(id);
+        if (await removeIfUnchanged(db, entry, head)) {
+          await eraseActive(db, id);
+          deleted.push(id);
+        }
       }
       return deleted;
+    },
+
+    async appendSegment(segment) {
+      checkSegment(segment);
+      await appendOnce(await kv(), segment);
+    },
+
+    async loadSegments(recordingId) {
+      const db = await kv();
+      let damage = { key: "", problem: "" };
+      // An append or delete between the two range reads can make a segment look incomplete: read again.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const result = await readSegments(db, recordingId);
+        if (Array.isArray(result)) return result;
+        damage = result;
+      }
+      throw new CorruptRecordingError(
+        recordingId,
+        `segment ${damage.key}: ${damage.problem}; deleteSegments(${JSON.stringify(recordingId)}, [${JSON.stringify(damage.key)}]) removes that segment`,
+      );
+    },
+
+    async listSegments() {
+      const at = prefix.length + 1;
+      return (await listAll(await kv(), [...prefix, "seg"], 500)).map((entry): SegmentInfo => ({
+        recordingId: String(entry.key[at]),
+        key: String(entry.key[at + 1]),
+        // A header that cannot be read lists as long idle, so finalization gets to it and its load reports the damage.
+        lastAt: decodeSegmentHead(entry.value)?.lastAt ?? 0,
+      }));
+    },
+
+    async deleteSegments(recordingId, keys) {
+      if (keys.length === 0) return;
+      await removeSegments(await kv(), recordingId, new Set(keys));
+    },
+
+    async claim(recordingId, owner, ttlMs) {
+      assertValidId(recordingId);
+      const db = await kv();
+      const key = claimKey(recordingId);
+      for (let attempt = 0; attempt <= RACE_RETRIES; attempt++) {
+        const entry = await get(db, key);
+        const held = decodeClaim(entry.value);
+        const now = Date.now();
+        if (held && held.owner !== owner && held.until > now) return false;
+        const ttl = Math.max(0, Math.ceil(ttlMs));
+        // Checked against the claim as read (null: none): of racing instances, one commit passes; the others read again.
+        const value = encoder.encode(JSON.stringify({ owner, until: now + ttl }));
+        if ((await commitOp(db, (op) => op.check(entry).set(key, value, { expireIn: ttl + CLAIM_GRACE_MS }))).ok) return true;
+      }
+      throw new Error(`denoKvStorage: the claim on recording ${recordingId} kept changing while it was taken`);
+    },
+
+    async release(recordingId, owner) {
+      const db = await kv();
+      const key = claimKey(recordingId);
+      for (let attempt = 0; attempt <= RACE_RETRIES; attempt++) {
+        const entry = await get(db, key);
+        if (decodeClaim(entry.value)?.owner !== owner) return;
+        if ((await commitOp(db, (op) => op.check(entry).delete(key))).ok) return;
+      }
+      throw new Error(`denoKvStorage: the claim on recording ${recordingId} kept changing while it was released`);
     },
 
     async close() {

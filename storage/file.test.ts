@@ -1,12 +1,17 @@
 /**
  * fileStorage: real files in a temp dir. The index serves listing, a lost or
  * corrupt index is rebuilt, writes are atomic and locked, ids cannot escape the
- * directory, and filters, sorting and cursor paging behave.
+ * directory, and filters, sorting and cursor paging behave. Segments are files
+ * named by their header, owner-only, and survive a writer killed between write
+ * and rename; claims are generation files, and two processes racing for the
+ * same recordings take each exactly once.
  */
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -433,6 +438,149 @@ test("a directory that never existed lists nothing and creates recordings on sav
   await rejects(() => storage.load("none"), (e: unknown) => e instanceof RecordingNotFoundError);
   await save(storage, { id: "first" });
   assert.equal(ids((await storage.list()).items), ["first"]);
+});
+
+// ---- segments and claims: the files behind them ----
+
+const SEG = (recordingId: string, key: string, lastAt: number, text = "frames") => ({ recordingId, key, lastAt, text });
+
+test("segments: one file per segment named by its header, owner-only, no temporary files left", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  await storage.appendSegment(SEG("rec-1", "i1-000001", 1_700_000_000_123, "a\tb\nc"));
+  await storage.appendSegment(SEG("rec-1", "i1-000002", 1_700_000_001_500.5));
+  const dir = join(root, "segments", "rec-1");
+  assert.equal(readdirSync(dir).sort(), ["i1-000001.1700000000123.seg", "i1-000002.1700000001500_5.seg"]);
+  assert.is(readFileSync(join(dir, "i1-000001.1700000000123.seg"), "utf8"), "a\tb\nc");
+  assert.is(statSync(join(dir, "i1-000001.1700000000123.seg")).mode & 0o777, 0o600);
+  assert.is(statSync(dir).mode & 0o777, 0o700);
+  assert.is(statSync(join(root, "segments")).mode & 0o777, 0o700);
+  assert.equal((await storage.listSegments()).sort((a, b) => a.lastAt - b.lastAt), [
+    { recordingId: "rec-1", key: "i1-000001", lastAt: 1_700_000_000_123 },
+    { recordingId: "rec-1", key: "i1-000002", lastAt: 1_700_000_001_500.5 },
+  ]);
+  // A retry with another lastAt replaces the file; the directory goes with its last segment.
+  await storage.appendSegment(SEG("rec-1", "i1-000001", 1_700_000_000_999, "again"));
+  assert.equal(readdirSync(dir).sort(), ["i1-000001.1700000000999.seg", "i1-000002.1700000001500_5.seg"]);
+  await storage.deleteSegments("rec-1", ["i1-000001"]);
+  assert.ok(existsSync(dir));
+  await storage.deleteSegments("rec-1", ["i1-000002"]);
+  assert.not.ok(existsSync(dir), "an empty segment directory is removed");
+  await storage.appendSegment(SEG("rec-1", "i1-000003", 3));
+  assert.is((await storage.loadSegments("rec-1")).length, 1, "and comes back with the next append");
+  await rejects(() => storage.appendSegment(SEG("rec-1", "../x", 1)), (e) => e instanceof TypeError && /segment key/.test((e as Error).message));
+  await rejects(() => storage.appendSegment(SEG("rec-1", "i1-000004", Number.NaN)), (e) => e instanceof TypeError && /lastAt/.test((e as Error).message));
+  await rejects(() => storage.loadSegments("../x"), (e) => e instanceof InvalidIdError);
+  assert.equal(allFiles(root).filter((name) => name.endsWith(".tmp") || name.includes(".tmp-")), []);
+});
+
+test("segments: a writer killed between write and rename loses nothing; one killed mid-write leaves nothing", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  await storage.appendSegment(SEG("rec-2", "i1-000001", 10, "published"));
+  const dir = join(root, "segments", "rec-2");
+  const text = "orphaned frames ü";
+  const bytes = Buffer.byteLength(text);
+  const orphan = join(dir, `i9-000001.20.${bytes}.deadbeef.tmp`);
+  const fresh = join(dir, `i9-000002.30.${bytes}.cafecafe.tmp`);
+  const partial = join(dir, `i9-000003.40.${bytes + 100}.0badf00d.tmp`);
+  for (const file of [orphan, fresh, partial]) writeFileSync(file, text);
+  const old = (Date.now() - 10 * 60_000) / 1000;
+  utimesSync(orphan, old, old);
+  utimesSync(partial, old, old);
+  const { result: headers, warnings } = await quietly(() => storage.listSegments());
+  assert.equal(headers.map((h) => h.key).sort(), ["i1-000001", "i9-000001"], "the complete orphan is published; a fresh temp may still be renamed by its writer");
+  assert.is(warnings.length, 2, warnings.join("\n"));
+  assert.not.ok(existsSync(partial), "an incomplete, abandoned temporary file is removed");
+  assert.ok(existsSync(fresh), "a recent temporary file is its writer's business");
+  const loaded = (await storage.loadSegments("rec-2")).sort((a, b) => a.lastAt - b.lastAt);
+  assert.equal(loaded.map((s) => [s.key, s.lastAt, s.text]), [["i1-000001", 10, "published"], ["i9-000001", 20, text]]);
+  // Deleting a key removes its temporary files too: a merged segment does not come back.
+  await storage.deleteSegments("rec-2", ["i9-000002"]);
+  assert.not.ok(existsSync(fresh));
+});
+
+test("segments: delete and clear remove segments and claims, keep the index", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  await save(storage, { id: "kept" });
+  await storage.appendSegment(SEG("gone", "i1-000001", 1));
+  assert.ok(await storage.claim("gone", "me", 60_000));
+  assert.is(await storage.delete("gone"), true);
+  assert.not.ok(existsSync(join(root, "segments", "gone")));
+  assert.not.ok(existsSync(join(root, "claims", "gone")));
+  assert.equal(ids((await storage.list()).items), ["kept"]);
+  assert.is(await storage.delete("gone"), false);
+  await storage.appendSegment(SEG("active", "i1-000001", 1));
+  assert.ok(await storage.claim("active", "me", 60_000));
+  await storage.clear();
+  assert.equal(await storage.listSegments(), []);
+  assert.not.ok(existsSync(join(root, "claims")));
+  assert.equal((await storage.list()).items, []);
+});
+
+test("claims: generation files, renewal prunes, release removes; an expired claim goes to exactly one of many", async () => {
+  const root = tempDir();
+  const handles = Array.from({ length: 8 }, () => fileStorage({ path: root }));
+  const [a] = handles;
+  const dir = join(root, "claims", "rec-3");
+  assert.ok(await a.claim("rec-3", "a", 60_000));
+  assert.equal(readdirSync(dir), ["1"]);
+  assert.is(statSync(join(dir, "1")).mode & 0o777, 0o600);
+  assert.is(statSync(dir).mode & 0o777, 0o700);
+  const content = JSON.parse(readFileSync(join(dir, "1"), "utf8"));
+  assert.is(content.owner, "a");
+  assert.ok(content.until > Date.now() + 50_000);
+  assert.ok(await a.claim("rec-3", "a", 60_000), "renewed");
+  assert.equal(readdirSync(dir), ["2"], "the older generation is pruned");
+  await a.release("rec-3", "a");
+  assert.not.ok(existsSync(dir), "released: nothing left");
+  for (let round = 0; round < 5; round++) {
+    const id = `rec-exp-${round}`;
+    assert.ok(await a.claim(id, "first", 0), "a claim that expires at once");
+    const won = await Promise.all(handles.map((h, i) => h.claim(id, `racer-${i}`, 60_000)));
+    assert.is(won.filter(Boolean).length, 1, `round ${round}: ${won}`);
+    assert.equal(readdirSync(join(root, "claims", id)), ["2"]);
+  }
+});
+
+test("claims: two processes claiming the same 50 recordings at once take each exactly once", async () => {
+  const root = tempDir();
+  const scratch = tempDir();
+  const child = join(scratch, "claimer.mjs");
+  const storageUrl = new URL("./file.ts", import.meta.url).href;
+  // A barrier: each claimer says it is ready and starts when both are, however long each took to start.
+  writeFileSync(child, `
+    import { readdirSync, writeFileSync } from "node:fs";
+    import { join } from "node:path";
+    const { fileStorage } = await import(${JSON.stringify(storageUrl)});
+    const [root, barrier, owner] = process.argv.slice(-3);
+    const storage = fileStorage({ path: root });
+    writeFileSync(join(barrier, owner), "");
+    for (const until = Date.now() + 60_000; readdirSync(barrier).length < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 2));
+    const ids = Array.from({ length: 50 }, (_, i) => "0mp-" + i);
+    const won = await Promise.all(ids.map((id) => storage.claim(id, owner, 60_000)));
+    console.log(JSON.stringify(ids.filter((_, i) => won[i])));
+  `);
+  const barrier = join(scratch, "barrier");
+  mkdirSync(barrier);
+  const deno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+  const config = fileURLToPath(new URL("../deno.json", import.meta.url));
+  const run = (owner: string) =>
+    new Promise<string[]>((resolve, reject) => {
+      const argv = deno ? ["run", "-A", "--quiet", "--config", config, child] : ["--import", "tsx", child];
+      const proc = spawn(process.execPath, [...argv, root, barrier, owner], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      proc.stdout.on("data", (d) => (out += d));
+      proc.stderr.on("data", (d) => (err += d));
+      proc.on("error", reject);
+      proc.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`claimer ${owner} exited ${code}: ${err}`))));
+    });
+  const [one, two] = await Promise.all([run("proc-1"), run("proc-2")]);
+  assert.is(one.length + two.length, 50, `every id claimed once in all (${one.length} + ${two.length})`);
+  assert.equal([...one, ...two].sort(), Array.from({ length: 50 }, (_, i) => "0mp-" + i).sort());
+  if (process.env.SHOW_SPLIT) console.log(`split ${one.length}/${two.length}`);
 });
 
 test.run();
