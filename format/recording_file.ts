@@ -24,6 +24,12 @@ export interface RecordingColumns {
   offsets: number[];
   labels: string[];
   payloads: string[];
+  /**
+   * Each event's request counter (format/segments.ts), kept so that segments
+   * arriving after finalization merge into their place. Stored as deltas
+   * ("q"); absent in files that predate it.
+   */
+  seqs?: number[];
 }
 
 export type RecordingMeta = Omit<RecordingSummary, "sizeBytes">;
@@ -33,19 +39,25 @@ export function encodeRecordingFile(meta: RecordingMeta, columns: RecordingColum
 }
 
 export function recordingText(meta: RecordingMeta, columns: RecordingColumns): string {
-  const deltas = new Array<number>(columns.offsets.length);
-  let previous = 0;
-  for (let i = 0; i < columns.offsets.length; i++) {
-    deltas[i] = columns.offsets[i] - previous;
-    previous = columns.offsets[i];
-  }
+  const deltas = deltasOf(columns.offsets);
   return (
     '{"v":1,"meta":' + JSON.stringify(meta) +
     ',"k":' + JSON.stringify(columns.kinds) +
     ',"t":' + JSON.stringify(deltas) +
     ',"l":' + JSON.stringify(columns.labels) +
+    (columns.seqs ? ',"q":' + JSON.stringify(deltasOf(columns.seqs)) : "") +
     ',"d":[' + columns.payloads.join(",") + "]}"
   );
+}
+
+function deltasOf(values: number[]): number[] {
+  const out = new Array<number>(values.length);
+  let previous = 0;
+  for (let i = 0; i < values.length; i++) {
+    out[i] = values[i] - previous;
+    previous = values[i];
+  }
+  return out;
 }
 
 export function compressText(text: string, format: Format): Uint8Array {
@@ -77,14 +89,20 @@ export function decodeRecordingColumns(id: string, bytes: Uint8Array): { meta: R
   try {
     // Plain JSON: codec text is JSON, and JSON.stringify of what JSON.parse made
     // gives back the same text (key order, numbers, "__proto__" own keys).
-    const file = JSON.parse(text) as { v: number; meta: RecordingMeta; k: string; t: number[]; l: string[]; d: unknown[] };
+    const file = JSON.parse(text) as { v: number; meta: RecordingMeta; k: string; t: number[]; l: string[]; q?: number[]; d: unknown[] };
     if (file?.v !== 1 || file.t.length !== file.k.length || file.d.length !== file.k.length) throw new Error("not a version 1 file");
-    let t = 0;
-    const offsets = file.t.map((delta) => (t += delta));
-    return { meta: file.meta, columns: { kinds: file.k, offsets, labels: file.l, payloads: file.d.map((d) => JSON.stringify(d)) } };
+    if (file.q && file.q.length !== file.k.length) throw new Error("columns of different lengths");
+    const columns: RecordingColumns = { kinds: file.k, offsets: sums(file.t), labels: file.l, payloads: file.d.map((d) => JSON.stringify(d)) };
+    if (file.q) columns.seqs = sums(file.q);
+    return { meta: file.meta, columns };
   } catch (error) {
     throw new CorruptRecordingError(id, `cannot decode: ${(error as Error).message}`);
   }
+}
+
+function sums(deltas: number[]): number[] {
+  let total = 0;
+  return deltas.map((delta) => (total += delta));
 }
 
 function decompressFile(id: string, bytes: Uint8Array): { text: string; format: Format } {

@@ -10,13 +10,17 @@
  *   cookie, so every instance agrees on it), then by `t`, then by segment key
  *   and position, which keeps one instance's frames of one request in the order
  *   it wrote them. Offsets are then made non-decreasing: instances' clocks may
- *   differ by a few milliseconds.
+ *   differ by a few milliseconds. A recording finalized earlier takes part with
+ *   its stored seqs, so a segment that reached the store late (its instance
+ *   had not flushed yet when another finalized) still lands in its place.
  * - Deltas never span instances: the recorder writes a full snapshot whenever
  *   the previous frame of the recording may have been written elsewhere, so
  *   applying frames in this order rebuilds the assigns exactly.
- * - A recording starts with its mount. When the mount was lost (its instance
- *   was killed before its segment reached the store), the first snapshot stands
- *   in for it and what came before it, unreplayable, is counted as dropped.
+ * - A recording starts with its mount. While the mount is missing (its
+ *   instance was killed before its segment reached the store, and its journal
+ *   is not recovered yet), the first snapshot stands in for it, stored with
+ *   seq 0 so that the real mount replaces it when it arrives; the recording is
+ *   marked recovered.
  * - Nothing is parsed but start frames and, in that rare case, one snapshot.
  */
 
@@ -77,29 +81,28 @@ export function assembleSegments(
       else if (h.kind === FrameKind.recovered) recovered = true;
     }
   }
+  if (base) placed.push(...placedOf(base.columns));
   placed.sort((a, b) => a.seq - b.seq || a.t - b.t || (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index));
 
-  const columns: RecordingColumns = base
-    ? { kinds: base.columns.kinds, offsets: [...base.columns.offsets], labels: [...base.columns.labels], payloads: [...base.columns.payloads] }
-    : { kinds: "", offsets: [], labels: [], payloads: [] };
+  const columns: RecordingColumns = { kinds: "", offsets: [], labels: [], payloads: [], seqs: [] };
   const meta = base?.meta ?? startMeta(id, mountMeta ?? firstMeta);
   if (!meta) return undefined;
   const eventNames = new Set(base?.meta.eventNames ?? []);
-  let interactions = base ? countInteractions(base.columns.kinds) : 0;
-  let lastT = columns.offsets.length ? columns.offsets[columns.offsets.length - 1] : 0;
-  for (const f of placed) {
-    let { kind, payload } = f;
-    if (columns.kinds.length === 0 && kind !== FrameKind.mount) {
-      if (kind !== FrameKind.keyframe) {
-        dropped++;
-        continue;
-      }
-      // The mount was lost: the first snapshot stands in for it.
-      kind = FrameKind.mount;
-      payload = mountFromSnapshot(meta.url, payload);
-      recovered = true;
-    }
+  let interactions = 0;
+  let lastT = 0;
+  // A mount stood in for by a snapshot (seq 0) gives way once the real one arrives.
+  const realMount = placed.some((f) => f.kind === FrameKind.mount && f.seq > 0);
+  const frames = realMount ? placed.filter((f) => !(f.kind === FrameKind.mount && f.seq === 0)) : placed;
+  if (frames.length && frames[0].kind !== FrameKind.mount) {
+    const snapshot = frames.find((f) => f.kind === FrameKind.keyframe);
+    if (!snapshot) return undefined; // nothing to replay from, yet
+    frames.unshift({ ...snapshot, seq: 0, t: frames[0].t, kind: FrameKind.mount, label: "", payload: mountFromSnapshot(meta.url, snapshot.payload) });
+    recovered = true;
+  }
+  for (const f of frames) {
+    const { kind, payload } = f;
     lastT = Math.max(lastT, f.t);
+    columns.seqs!.push(f.seq);
     columns.kinds += kind;
     columns.offsets.push(lastT);
     if (kind === FrameKind.event || kind === FrameKind.info) columns.labels.push(f.label);
@@ -141,10 +144,24 @@ function startMeta(id: string, meta: StartMeta | undefined): RecordingMeta | und
   };
 }
 
-function countInteractions(kinds: string): number {
-  let n = 0;
-  for (const k of kinds) if (isInteraction(k)) n++;
-  return n;
+/** A stored recording's events as placed frames; without stored seqs, before everything else, in order. */
+function placedOf(columns: RecordingColumns): Placed[] {
+  const out: Placed[] = [];
+  let label = 0;
+  for (let i = 0; i < columns.kinds.length; i++) {
+    const kind = columns.kinds[i];
+    const hasLabel = kind === FrameKind.event || kind === FrameKind.info;
+    out.push({
+      seq: columns.seqs?.[i] ?? -1,
+      t: columns.offsets[i],
+      key: "",
+      index: i,
+      kind,
+      label: hasLabel ? columns.labels[label++] : "",
+      payload: columns.payloads[i],
+    });
+  }
+  return out;
 }
 
 /** A keyframe payload `[assigns, removed, hash?]` as a mount payload `[url, params, session, assigns, hash?]`. */

@@ -150,7 +150,7 @@ export class Recorder {
       this.session(state.cookie.sid).recordings.set(name, rec);
       const sessionData = sanitizer.sanitizeParams(this.sessionData(c));
       rec.start({ view: name, url, sessionKey: shortHash(state.cookie.sid) }, sanitizer.sanitizeParams(routeParams(c)), sessionData, assigns, hash);
-      this.recorded(state, rec, url, now);
+      this.recorded(state, rec, pathHash(url), now);
       return;
     }
     const rec = this.nextRequest(found);
@@ -161,7 +161,7 @@ export class Recorder {
       rec.params(url, sanitizer.sanitizeParams(routeParams(c)), now);
     }
     rec.render(assigns, Date.now(), hash);
-    this.recorded(state, rec, url, now);
+    this.recorded(state, rec, pathHash(url), now);
   }
 
   /**
@@ -210,13 +210,13 @@ export class Recorder {
     return rec;
   }
 
-  /** Notes a recorded request in the recording, the session and the cookie. */
-  private recorded(state: RequestState, rec: ActiveRecording, url: string, now: number) {
+  /** Notes a recorded request in the recording, the session and the cookie; `path` is the page's path hash. */
+  private recorded(state: RequestState, rec: ActiveRecording, path: string, now: number) {
     rec.lastActivity = now;
     rec.leftAt = undefined;
     const session = this.session(state.cookie.sid);
     session.latest = rec;
-    const entry: RecordingEntry = { view: rec.view, id: rec.id, seq: rec.seq, lastAt: now, path: pathHash(url) };
+    const entry: RecordingEntry = { view: rec.view, id: rec.id, seq: rec.seq, lastAt: now, path };
     const i = state.cookie.entries.findIndex((e) => e.view === rec.view);
     if (i < 0) state.cookie.entries.push(entry);
     else state.cookie.entries[i] = entry;
@@ -247,13 +247,14 @@ export class Recorder {
       ? candidates.sort((a, b) => b.lastAt - a.lastAt)[0]
       : candidates.find((x) => x.path === wanted);
     if (!pick) return;
-    const found = this.recordingFor(state, pick.view, pick.url, now);
+    // Joining here, the recording's page is the one the form was on.
+    const found = this.recordingFor(state, pick.view, pick.url || redactUrl(referer ?? c.req.url), now);
     if (!found) return;
     const rec = found.entry ? this.nextRequest(found) : found.local!;
     if (!found.entry) rec.seq++;
     const params = await bodyParams(c);
     rec.event(eventName(c, params, this.options), this.options.settings.sanitizer.sanitizeParams(params), now);
-    this.recorded(state, rec, rec.url, now);
+    this.recorded(state, rec, pick.path, now);
   }
 
   /** The session's live recordings, from the cookie and, for views it does not name, this instance. */

@@ -257,6 +257,8 @@ export class Engine {
       if (since !== undefined && segments.some((s) => s.lastAt > since)) return;
       const base = await this.loadBase(id);
       const assembled = assembleSegments(id, segments, base);
+      // Nothing to replay from yet (no mount, no snapshot): wait for the rest, unless it is long overdue.
+      if (!assembled && segments.some((s) => s.lastAt > Date.now() - 2 * this.options.idleTimeoutMs)) return;
       if (assembled && (base || assembled.interactions > 0)) {
         const bytes = encodeRecordingFile(assembled.meta, assembled.columns);
         await this.storage.save({ ...assembled.meta, sizeBytes: bytes.length }, bytes);
