@@ -280,7 +280,7 @@ async function endToReadable(options: { quick: boolean; tmp: string }): Promise<
     for (let i = 0; i <= samples; i++) {
       const browser = new ScriptedBrowser(app);
       for (const step of steps.slice(0, -1)) await browser.send(step);
-      const sessionKey = shortHash(browser.cookies.get("hono_replay")!);
+      const sessionKey = shortHash(browser.cookies.get("hono_replay")!.split("!")[0]);
       const active = (await replay.store.listActive()).find((s) => s.sessionKey === sessionKey);
       if (!active) throw new Error("the session's recording is not active");
       // Let the worker finish draining and go back to waiting.
@@ -290,6 +290,8 @@ async function endToReadable(options: { quick: boolean; tmp: string }): Promise<
       let recording: Recording | undefined;
       while (!recording) {
         try {
+          // Finalized: in the store as a recording, not only as segments.
+          await storage.load(active.id);
           recording = await replay.store.getRecording(active.id);
         } catch (error) {
           if (now() - t0 > 30_000) throw new Error(`recording ${active.id} not readable 30 s after its end: ${error}`);

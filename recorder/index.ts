@@ -111,7 +111,7 @@ export class Recorder {
       await next();
       // A form post that redirects (post/redirect/get) renders nothing itself: it
       // is still the user's event, on the page the form was on.
-      if (recorded && !rendered && isAction(c.req.method)) {
+      if (recorded && !rendered && !state.ended && isAction(c.req.method)) {
         await this.guard(() => this.recordUnrenderedEvent(c, state));
       }
       this.writeCookie(c, state);
@@ -204,8 +204,10 @@ export class Recorder {
       this.session(found.sid).recordings.set(found.view, rec);
     }
     const seen = entry?.seq ?? rec.seq;
-    // Another instance may have recorded a request since this one's last frame.
-    if (rec.seq !== seen) rec.forgetBase();
+    // The cookie names a request this instance did not record: another instance
+    // did, and the assigns may have changed there. (A client that keeps an old
+    // cookie names an earlier one; this instance's own frames are then the latest.)
+    if (rec.seq < seen) rec.forgetBase();
     rec.seq = Math.max(rec.seq, seen) + 1;
     return rec;
   }
@@ -295,6 +297,7 @@ export class Recorder {
     if (view !== undefined && name === undefined) return;
     const sid = state.cookie.sid;
     const session = this.sessions.get(sid);
+    state.ended = true;
     for (const entry of [...state.cookie.entries]) {
       if (name !== undefined && entry.view !== name) continue;
       if (session?.recordings.get(entry.view)?.id !== entry.id) this.log.append(entry.id, frame(entry.id, FrameKind.end, 0, "", "0", entry.seq));
@@ -402,6 +405,8 @@ interface RequestState {
   cookie: SessionCookie;
   /** The cookie changed and must be sent. */
   dirty: boolean;
+  /** The handler ended recordings: the request was that, not a user event on another view. */
+  ended?: boolean;
 }
 
 interface Continued {

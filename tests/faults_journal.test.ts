@@ -1,16 +1,19 @@
 /**
  * Which journals a starting (or running) engine recovers. A journal is named
- * `<pid>-<token>.journal`; its owner touches it every second. One left by a
- * process that is gone is recovered — also when its pid is alive again as
- * some other process (a container restarts its server as the same pid), which
- * shows as a journal nobody touched for a while. A journal a live engine
- * keeps touching is left alone, and two engines that start at once on the
- * same orphan recover it once.
+ * `<pid namespace>-<pid>-<instance>.journal`; its owner touches it every
+ * second. One left by a process that is gone is recovered — also when its pid
+ * is alive again as some other process (a container restarts its server as the
+ * same pid), which shows as a journal nobody touched for a while. A journal a
+ * live engine keeps touching is left alone, also one from another PID
+ * namespace whose pid means nothing here (another container on the same
+ * volume), and two engines that start at once on the same orphan recover it
+ * once. What a journal held goes to the store as a segment marked recovered,
+ * readable at once and finalized once idle.
  */
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -46,7 +49,17 @@ function writeJournal(dir: string, name: string, id: string, clicks: number, age
   return path;
 }
 
-const options = (journal: string, storage: RecordingStorage) => ({ views: { Counter: FixtureView }, storage, journal, persistenceRetryDelayMs: 200 });
+const options = (journal: string, storage: RecordingStorage) => ({
+  views: { Counter: FixtureView },
+  storage,
+  journal,
+  persistenceRetryDelayMs: 200,
+  // The recovered recordings are long idle: the store sweep (every idle/4) finalizes them.
+  idleTimeoutMs: 500,
+});
+
+/** This process's PID namespace, as journal names carry it. */
+const namespace = /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))![1];
 
 async function until(condition: () => Promise<boolean>, what: string) {
   const deadline = Date.now() + 30_000;
@@ -59,19 +72,20 @@ async function until(condition: () => Promise<boolean>, what: string) {
 test("a journal of a live pid is recovered once nobody has touched it for a while (the pid was reused)", async () => {
   const dir = tempDir();
   // Our own pid stands for "a pid that is alive": the journal's writer is not this process's engine.
-  const stale = writeJournal(dir, `${process.pid}-oldincarnation.journal`, "0rec-stale", 3, 5 * 60_000);
-  const fresh = writeJournal(dir, `${process.pid}-livesibling.journal`, "0rec-fresh", 2, 0);
+  const stale = writeJournal(dir, `${namespace}-${process.pid}-oldincarnation.journal`, "0rec-stale", 3, 5 * 60_000);
+  const fresh = writeJournal(dir, `${namespace}-${process.pid}-livesibling.journal`, "0rec-fresh", 2, 0);
   const storage = memoryStorage();
   const replay = createReplay(options(dir, storage));
   try {
     await replay.ready;
-    const [summary] = (await storage.list()).items;
-    assert.is(summary?.id, "0rec-stale", "the untouched journal is recovered at start");
-    assert.is(summary.recovered, true);
+    assert.equal((await storage.listSegments()).map((s) => s.recordingId), ["0rec-stale"], "the untouched journal is recovered at start");
     const recording = await replay.store.getRecording("0rec-stale");
+    assert.is(recording.recovered, true);
     assert.is(recording.events.length, 7);
     assert.is(replay.player(recording).renderFrame(3).html, "<p>n 3</p>");
     assert.not.ok(existsSync(stale), "and removed");
+    await until(async () => (await storage.list()).items.length === 1, "the idle recording to be finalized");
+    assert.is((await storage.list()).items[0].recovered, true);
     assert.ok(existsSync(fresh), "a journal touched just now belongs to a live engine: left alone");
     assert.is((await storage.list()).items.length, 1);
 
@@ -89,19 +103,39 @@ test("a journal of a live pid is recovered once nobody has touched it for a whil
 test("two engines starting at once on the same orphan recover it once", async () => {
   const dir = tempDir();
   // pid 2^22 + 1 is above Linux's pid_max: no such process.
-  writeJournal(dir, `${2 ** 22 + 1}-dead.journal`, "0rec-orphan", 4, 0);
+  writeJournal(dir, `${namespace}-${2 ** 22 + 1}-dead.journal`, "0rec-orphan", 4, 0);
   const a = memoryStorage();
   const b = memoryStorage();
   const first = createReplay(options(dir, a));
   const second = createReplay(options(dir, b));
   try {
     await Promise.all([first.ready, second.ready]);
-    const ids = [...(await a.list()).items, ...(await b.list()).items].map((s) => s.id);
+    const ids = [...(await a.listSegments()), ...(await b.listSegments())].map((s) => s.recordingId);
     assert.equal(ids, ["0rec-orphan"], "recovered by exactly one of them");
     assert.equal(readdirSync(dir).filter((n) => n.includes("dead") || n.includes("recovering")), []);
   } finally {
     await first.close();
     await second.close();
+  }
+});
+
+test("a journal from another PID namespace is left alone while its owner touches it, whatever its pid", async () => {
+  const dir = tempDir();
+  // Another container on the same volume: its pid (here, a dead one in ours) says nothing about it.
+  const other = writeJournal(dir, `${Number(namespace) + 1}-${2 ** 22 + 1}-othercontainer.journal`, "0rec-other", 2, 0);
+  const storage = memoryStorage();
+  const replay = createReplay(options(dir, storage));
+  try {
+    await replay.ready;
+    assert.equal(await storage.listSegments(), [], "not recovered");
+    assert.ok(existsSync(other), "left in place");
+    // Its owner stops touching it: gone, wherever it lived.
+    const then = new Date(Date.now() - 5 * 60_000);
+    utimesSync(other, then, then);
+    await until(async () => (await storage.list()).items.length === 1, "the untouched journal to be recovered");
+    assert.not.ok(existsSync(other));
+  } finally {
+    await replay.close();
   }
 });
 

@@ -1,8 +1,9 @@
 /**
  * A server killed with SIGKILL mid-session: the demo, run as a real child
  * process, is killed while a visitor types; the next start of the same demo
- * finds the dead process's journal, finalizes its recordings marked
- * `recovered`, and loses at most the last second of events. Then the same with
+ * finds the dead process's journal, puts what it held into the store marked
+ * `recovered`, finalizes the recordings once idle, and loses at most the last
+ * second of events. Then the same with
  * PostgreSQL, after the persistence worker has also crashed once mid-session:
  * the worker's replacement and the next process both rebuild from the one
  * journal, with no event lost or repeated.
@@ -48,8 +49,8 @@ async function typeEmail(visitor: Visitor, name: string, text: string, pauseMs: 
 
 test("the demo killed with SIGKILL mid-session: the next start recovers its recordings, minus at most the last second", async () => {
   const dir = temp("kill-demo");
-  const env = { PORT: "0", REPLAY_DIR: dir };
-  const first = await startServer("examples/demo/main.tsx", env);
+  const env = { PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "1500" };
+  const first = await startServer("tests/faults_server.ts", env);
   running.push(first);
 
   // Two visitors mid-session: one typing into the signup form, one keeping todos.
@@ -64,10 +65,10 @@ test("the demo killed with SIGKILL mid-session: the next start recovers its reco
   running.splice(running.indexOf(first), 1);
 
   const journalDir = join(dir, ".journal");
-  assert.ok(readdirSync(journalDir).some((n) => n.startsWith(`${first.pid}-`)), "the killed process left its journal");
-  assert.equal((await fileStorage({ path: dir }).list()).items, [], "nothing was saved: both recordings were still active");
+  assert.ok(readdirSync(journalDir).some((n) => n.includes(`-${first.pid}-`)), "the killed process left its journal");
+  assert.equal((await fileStorage({ path: dir }).list()).items, [], "nothing was finalized: both recordings were still active");
 
-  const second = await startServer("examples/demo/main.tsx", env);
+  const second = await startServer("tests/faults_server.ts", env);
   running.push(second);
   const storage = fileStorage({ path: dir });
   const summaries = await until(async () => {
@@ -75,8 +76,9 @@ test("the demo killed with SIGKILL mid-session: the next start recovers its reco
     return items.length === 2 && items;
   }, "the recovered recordings");
   assert.equal(summaries.map((s) => s.view).sort(), ["SignupForm", "TodoList"]);
-  assert.ok(summaries.every((s) => s.recovered), "both marked recovered");
-  assert.not.ok(readdirSync(journalDir).some((n) => n.startsWith(`${first.pid}-`)), "the dead process's journal is gone once recovered");
+  // The todos' frames had reached the store as segments; the typing's last second came from the journal.
+  assert.ok(summaries.find((s) => s.view === "SignupForm")!.recovered, "the typing is marked recovered");
+  assert.not.ok(readdirSync(journalDir).some((n) => n.includes(`-${first.pid}-`)), "the dead process's journal is gone once recovered");
 
   const signup = await storage.load(summaries.find((s) => s.view === "SignupForm")!.id);
   const signupRecording = decodeRecordingFile(summaries.find((s) => s.view === "SignupForm")!.id, signup);

@@ -7,7 +7,8 @@
  *   fault server on http://127.0.0.1:<port>/ pid <pid>
  *
  * Test-only routes: POST /__test/crash-worker kills the persistence worker the
- * way a bug would; GET /__test/engine reports the engine. SIGTERM shuts down
+ * way a bug would; GET /__test/engine reports the engine; POST /__test/flush
+ * writes what the engine holds and answers its stats. SIGTERM shuts down
  * cleanly (every recording ended and saved); SIGKILL is what the tests use.
  */
 
@@ -36,6 +37,7 @@ app.post("/__test/crash-worker", (c) => {
   return c.body(null, 204);
 });
 app.get("/__test/engine", (c) => c.json({ mode: replay.engine.mode, restarts: replay.engine.restarts }));
+app.post("/__test/flush", async (c) => c.json(await replay.flush()));
 
 await replay.ready;
 const server = await serve(app.fetch, Number(env.PORT ?? 0));
