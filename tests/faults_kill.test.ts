@@ -49,8 +49,9 @@ async function typeEmail(visitor: Visitor, name: string, text: string, pauseMs: 
 
 test("the demo killed with SIGKILL mid-session: the next start recovers its recordings, minus at most the last second", async () => {
   const dir = temp("kill-demo");
+  // Idle recordings are finalized after IDLE_TIMEOUT_MS: long while the first runs, short for the next.
   const env = { PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "1500" };
-  const first = await startServer("tests/faults_server.ts", env);
+  const first = await startServer("tests/faults_server.ts", { ...env, IDLE_TIMEOUT_MS: "60000" });
   running.push(first);
 
   // Two visitors mid-session: one typing into the signup form, one keeping todos.
@@ -108,8 +109,8 @@ test("PostgreSQL: a worker crash, then SIGKILL, mid-session: one journal carries
   const journal = temp("kill-pg-journal");
   // A table of its own: DATABASE_URL may name a shared server.
   const table = `replay_kill_${Date.now().toString(36)}`;
-  const env = { PORT: "0", DATABASE_URL: pg.url, REPLAY_TABLE: table, JOURNAL_DIR: journal };
-  const first = await startServer("tests/faults_server.ts", env);
+  const env = { PORT: "0", DATABASE_URL: pg.url, REPLAY_TABLE: table, JOURNAL_DIR: journal, IDLE_TIMEOUT_MS: "1500" };
+  const first = await startServer("tests/faults_server.ts", { ...env, IDLE_TIMEOUT_MS: "60000" });
   running.push(first);
 
   const typist = new Visitor(first.origin);

@@ -1,15 +1,15 @@
 /**
  * Storage outage: the app records into a real PostgreSQL server that is
- * stopped in the middle of the run and started again. Recordings finalized
- * while it is down are retried with backoff, spilled to the journal
- * directory, and delivered once it is back — by the running process, or by
- * the next start when the process shut down in between. None is dropped,
- * and every one replays byte-identical.
+ * stopped in the middle of the run and started again. Frames that cannot reach
+ * it wait in the journal, are retried with backoff, and are delivered once it
+ * is back — by the running process, or by the next start when the process shut
+ * down in between (its journal released for whoever starts next). None is
+ * dropped, and every recording replays byte-identical.
  */
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
@@ -73,7 +73,8 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
 const skip = postgresUnavailable();
 let pg: TestPostgres;
 const journal = mkdtempSync(join(tmpdir(), "hono-replay-outage-"));
-const spill = join(journal, "spill");
+/** What the journal directory holds of a visit (its URL names the visitor). */
+const journaled = (who: string) => readdirSync(journal).filter((n) => n.endsWith(".journal") && readFileSync(join(journal, n), "utf8").includes(`/tally/${who}`));
 const table = "replay_outage";
 
 test.before(async () => {
@@ -90,6 +91,8 @@ const options = () => ({
   journal,
   persistenceRetryAttempts: 2,
   persistenceRetryDelayMs: 100,
+  // Open visits left by a shutdown are finalized by the next start once this idle.
+  idleTimeoutMs: 1_000,
 });
 
 /** Every stored recording replays to exactly the pages that were served. */
@@ -105,7 +108,7 @@ async function assertReplays(replay: Replay, served: Map<string, string[]>) {
   }
 }
 
-test("PostgreSQL stopped mid-run: recordings are retried, spilled, and delivered when it is back", async () => {
+test("PostgreSQL stopped mid-run: frames wait in the journal, are retried, and delivered when it is back", async () => {
   if (skip) return console.log(`skipped: ${skip}`);
   if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot stop");
   const replay = createReplay(options());
@@ -122,25 +125,24 @@ test("PostgreSQL stopped mid-run: recordings are retried, spilled, and delivered
     served.set("linus", await visit(app, "linus", 4, async () => pg.stop()));
     for (const who of ["edsger", "barbara", "donald"]) served.set(who, await visit(app, who, 2 + who.length % 3));
     const down = await replay.flush();
-    assert.ok(down.saveFailures >= 4 * 2, `every save was tried and retried (${down.saveFailures} failures)`);
-    assert.is(down.waitingForStorage, 0, "nothing only in memory: all of it is on disk");
-    const spilled = readdirSync(spill).filter((n) => n.endsWith(".json"));
-    assert.is(spilled.length, 4, "the four recordings finalized during the outage are in the spill directory");
+    assert.ok(down.saveFailures >= 4, `every recording was tried (${down.saveFailures} failures)`);
+    assert.is(down.waitingForStorage, 4, "the four visits of the outage wait for the store");
+    for (const who of ["linus", "edsger", "barbara", "donald"]) assert.ok(journaled(who).length, `${who}'s frames are on disk, in the journal`);
     let listing = "";
     await replay.store.listRecordingSummaries().catch((e) => (listing = String(e)));
     assert.ok(listing, "the database really is down");
 
     pg.start();
-    // Nobody asks: the engine's own retry delivers the spilled recordings.
-    await until(async () => (await replay.store.listRecordingSummaries()).length === 6, "the spilled recordings to arrive");
-    await until(async () => readdirSync(spill).length === 0, "the spill directory to empty");
+    // Nobody asks: the engine's own retry delivers them.
+    await until(async () => (await replay.store.listRecordingSummaries()).length === 6, "the waiting recordings to arrive");
+    assert.is((await replay.flush()).waitingForStorage, 0);
     await assertReplays(replay, served);
   } finally {
     await replay.close();
   }
 });
 
-test("a process that shut down during the outage delivers its spilled recordings on the next start", async () => {
+test("a process that shut down during the outage: the next start delivers what its journal held", async () => {
   if (skip) return console.log(`skipped: ${skip}`);
   if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot stop");
   const served = new Map<string, string[]>();
@@ -151,7 +153,7 @@ test("a process that shut down during the outage delivers its spilled recordings
     await first.store.clearAll();
     pg.stop();
     for (const who of ["alan", "margaret"]) served.set(who, await visit(app, who, 3));
-    // A visit still open at shutdown is ended and saved (spilled) by close().
+    // A visit still open at shutdown: close() lets it go; the next start finalizes it once idle.
     const open = await app.request("/tally/frances");
     const cookie = open.headers.get("set-cookie")!.split(";")[0];
     const more = await app.request("/tally/frances", { method: "POST", headers: { cookie }, body: new URLSearchParams({ by: "7" }) });
@@ -159,14 +161,15 @@ test("a process that shut down during the outage delivers its spilled recordings
   } finally {
     await first.close();
   }
-  assert.is(readdirSync(spill).filter((n) => n.endsWith(".json")).length, 3, "spilled on the way out");
-  assert.equal(readdirSync(journal).filter((n) => n.endsWith(".journal")), [], "the journal let go: the spill holds them");
+  const released = readdirSync(journal).filter((n) => n.startsWith("released-"));
+  assert.is(released.length, 1, "the journal is released for the next start, not removed");
+  for (const who of ["alan", "margaret", "frances"]) assert.ok(journaled(who).length, `${who} is in it`);
 
   pg.start();
   const second = createReplay(options());
   try {
     await until(async () => (await second.store.listRecordingSummaries()).length === 3, "the next start to deliver them");
-    await until(async () => readdirSync(spill).length === 0, "the spill directory to empty");
+    assert.equal(readdirSync(journal).filter((n) => n.startsWith("released-")), [], "the released journal is gone once delivered");
     await assertReplays(second, served);
   } finally {
     await second.close();

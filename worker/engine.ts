@@ -31,7 +31,7 @@ import {
 } from "../format/mod.ts";
 import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import { type Active, Drainer } from "./drain.ts";
-import { Journal } from "./journal.ts";
+import { Journal, RELEASED } from "./journal.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
 
@@ -403,7 +403,8 @@ export class Engine {
       if (!name.endsWith(".journal") || name === own) continue;
       const path = join(dir, name);
       if (!(await isOrphan(name, path))) continue;
-      const claimed = join(dir, `recovering-${this.options.instanceId}-${randomToken(8)}.recovering`);
+      // `recovering-…` until done: one that stays (its instance died meanwhile) goes stale and is taken again.
+      const claimed = join(dir, `recovering-${this.options.instanceId}-${randomToken(8)}.journal`);
       try {
         await rename(path, claimed);
         const now = new Date();
@@ -411,7 +412,13 @@ export class Engine {
       } catch {
         continue; // another instance claimed it first
       }
-      await this.recoverJournal(claimed, name);
+      try {
+        await this.recoverJournal(claimed, name);
+      } catch (error) {
+        // The store is down: give it back, for whoever tries next (segment keys make a retry harmless).
+        await rename(claimed, name.startsWith(RELEASED) ? path : join(dir, RELEASED + name)).catch((e) => this.warn(`cannot release ${claimed}: ${e.message}`));
+        throw error;
+      }
       await sleep(0);
     }
   }
@@ -419,29 +426,35 @@ export class Engine {
   private async recoverJournal(path: string, name: string): Promise<void> {
     const { frames } = Journal.read(path);
     const byId = new Map<string, string[]>();
-    const ended = new Set<string>();
+    /** Recordings the instance had ended (undefined) or let go (since). */
+    const ended = new Map<string, number | undefined>();
     for (const line of frames) {
       const h = parseFrameHeader(line);
       if (!h) continue;
-      if (h.kind === FrameKind.end) ended.add(h.id);
+      if (h.kind === FrameKind.end) ended.set(h.id, undefined);
+      if (h.kind === FrameKind.leave && !ended.has(h.id)) ended.set(h.id, Number(h.label));
       let of = byId.get(h.id);
       if (!of) byId.set(h.id, (of = []));
       of.push(line);
     }
-    const tag = `r${randomToken(6)}`;
+    // A journal released on a clean shutdown is not a crash; one left behind is.
+    const crashed = !name.startsWith(RELEASED);
+    const owner = name.replace(RELEASED, "").replace(/\.journal$/, "").replace(/[^A-Za-z0-9_-]/g, "_");
     for (const [id, lines] of byId) {
-      const segment = recoveredSegment(id, lines, `${name.replace(/\.journal$/, "")}-${tag}`);
-      if (!segment) continue;
-      await this.storage.appendSegment(segment);
-      this.counts.recovered++;
-      if (ended.has(id)) await this.schedule(id, () => this.finalize(id));
+      // The same key on a retry: appending again replaces, never duplicates.
+      const segment = journalSegment(id, lines, `${owner}-r`, crashed);
+      if (segment) {
+        await this.storage.appendSegment(segment);
+        this.counts.recovered++;
+      }
+      if (ended.has(id)) await this.schedule(id, () => this.finalize(id, ended.get(id)));
     }
     await rm(path, { force: true });
   }
 }
 
-/** One segment of what a dead instance's journal held of a recording, marked recovered. */
-function recoveredSegment(id: string, lines: string[], key: string): Segment | undefined {
+/** One segment of what a journal held of a recording; marked recovered when its instance crashed. */
+function journalSegment(id: string, lines: string[], key: string, crashed: boolean): Segment | undefined {
   const start = lines.find((line) => parseFrameHeader(line)?.kind === FrameKind.start);
   if (!start) return undefined;
   const startedAt = (JSON.parse(start.slice(parseFrameHeader(start)!.payloadAt)) as { startedAt: number }).startedAt;
@@ -454,7 +467,8 @@ function recoveredSegment(id: string, lines: string[], key: string): Segment | u
     lastAt = Math.max(lastAt, startedAt + h.t);
   }
   if (body.length === 0) return undefined;
-  return { recordingId: id, key, lastAt, text: [start, frame(id, FrameKind.recovered, 0, "", "0"), ...body].join("\n") };
+  const marker = crashed ? [frame(id, FrameKind.recovered, 0, "", "0")] : [];
+  return { recordingId: id, key, lastAt, text: [start, ...marker, ...body].join("\n") };
 }
 
 /**
@@ -475,6 +489,7 @@ function pidNamespace(): Promise<string> {
 }
 
 async function isOrphan(name: string, path: string): Promise<boolean> {
+  if (name.startsWith(RELEASED)) return true;
   const [ns, pidText] = name.split("-");
   const touched = await stat(path).then((s) => s.mtimeMs, () => Date.now());
   if (Date.now() - touched > STALE_JOURNAL_MS) return true;

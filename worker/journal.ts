@@ -19,10 +19,13 @@
  */
 
 import { closeSync, fdatasyncSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
 import { JOURNAL_ID } from "./drain.ts";
 import { backgroundTimer } from "./runtime.ts";
+
+/** Name prefix of a journal its instance closed while it still held frames: free for any instance to recover. */
+export const RELEASED = "released-";
 
 export interface JournalReplay {
   /** Frames that never reached the store, in order. */
@@ -137,6 +140,11 @@ export class Journal {
     this.unsynced = false;
   }
 
+  /**
+   * Closes the journal: removed when nothing in it is still needed; otherwise
+   * renamed `released-…`, so that the next instance recovers it at once instead
+   * of waiting for it to go stale (its owner's pid may well be alive).
+   */
   close(remove = false): void {
     this.stopTimer();
     try {
@@ -144,6 +152,7 @@ export class Journal {
       closeSync(this.fd);
     } catch { /* already closed */ }
     if (remove) rmSync(this.path, { force: true });
+    else renameSync(this.path, join(dirname(this.path), RELEASED + basename(this.path)));
   }
 
   private write(text: string): void {
