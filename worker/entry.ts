@@ -1,4 +1,12 @@
-/** The persistence worker's entry point: opens the storage from its spec and runs the engine. */
+/**
+ * The persistence worker's entry point: opens the storage from its spec and runs the engine.
+ *
+ * A start that fails (the storage module cannot be loaded, the journal cannot
+ * be written) is reported to the host as one `failed` message and the worker
+ * then waits to be terminated: the host decides whether to try again or to run
+ * the engine in-process, and says so once. Throwing instead would print an
+ * uncaught error per attempt and tell the host only "it died".
+ */
 
 import type { RecordingStorage, StorageSpec } from "../storage/mod.ts";
 import { Engine, type EngineOptions, type EngineRequest } from "./engine.ts";
@@ -18,6 +26,7 @@ export type ToWorker =
   | { type: "hang"; ms: number };
 export type FromWorker =
   | { type: "ready" }
+  | { type: "failed"; message: string }
   | { type: "reply"; id: number; value?: unknown; error?: string }
   | { type: "warn"; message: string };
 
@@ -29,10 +38,10 @@ port.onMessage((message) => {
   const m = message as ToWorker;
   if (m.type === "init") {
     engine = start(m);
-    engine.then(() => port.postMessage({ type: "ready" } satisfies FromWorker), (error) => {
-      port.postMessage({ type: "warn", message: `worker failed to start: ${error?.stack ?? error}` } satisfies FromWorker);
-      throw error;
-    });
+    engine.then(
+      () => port.postMessage({ type: "ready" } satisfies FromWorker),
+      (error) => port.postMessage({ type: "failed", message: String(error?.message ?? error) } satisfies FromWorker),
+    );
   } else if (m.type === "request") {
     void answer(m.id, m.request);
   } else if (m.type === "hang") {
