@@ -255,7 +255,18 @@ export {
   ReplayError,
   type ReplayEvent,
 } from "./format/mod.ts";
-export { defaultSanitizer, isSensitiveKey, type ReplayContext, type ReplayEnv, type SanitizeLimits, type Sanitizer, sanitizeValue, type View } from "./recorder/mod.ts";
+export {
+  defaultSanitizer,
+  type HonoComponent,
+  honoView,
+  isSensitiveKey,
+  type ReplayContext,
+  type ReplayEnv,
+  type SanitizeLimits,
+  type Sanitizer,
+  sanitizeValue,
+  type View,
+} from "./recorder/mod.ts";
 export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
 export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

@@ -9,15 +9,14 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { h, type ComponentType } from "preact";
-import { renderToString } from "preact-render-to-string";
+import type { ComponentType } from "preact";
 import { type Assigns, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
+import { renderView, type View, withDoctype } from "./render.ts";
 import { isSensitiveKey } from "./sanitize.ts";
 
-// deno-lint-ignore no-explicit-any
-export type View = ComponentType<any>;
+export type { View };
 
 export interface RecorderOptions {
   views: Record<string, View>;
@@ -80,13 +79,12 @@ export class Recorder {
         render: async (view, props, init) => {
           // Checked in every session, sampled or not, so a missing view shows up at once.
           const name = this.viewName(view as View);
-          const html = renderToString(h(view as View, props));
+          const html = renderView(view as View, props);
           if (recorded) {
             rendered = true;
             await this.guard(() => this.recordRender(c, sid, name, props as Record<string, unknown>, html));
           }
-          const body = /^\s*<html[\s>]/i.test(html) ? "<!DOCTYPE html>" + html : html;
-          return c.html(body, (init?.status ?? 200) as 200, init?.headers);
+          return c.html(withDoctype(html), (init?.status ?? 200) as 200, init?.headers);
         },
         info: (type, view) => {
           if (recorded) void this.guard(() => this.target(sid, view)?.info(type, Date.now()));
