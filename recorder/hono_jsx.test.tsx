@@ -13,7 +13,7 @@ import type { FC } from "hono/jsx";
 import { h } from "preact";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createReplay, honoView, memoryStorage, type ReplayEnv, ReplayError } from "../mod.ts";
+import { createReplay, honoView, memoryStorage, ReplayError } from "../mod.ts";
 import { renderView, withDoctype } from "./render.ts";
 
 // ---------------------------------------------------------------- hono/jsx views
@@ -101,7 +101,7 @@ function makeApp() {
     views: { TodoPage, Badge: honoView(Badge), PreactPanel, AsyncView, Unmarked, MarkedPreact: honoView(MarkedPreact as never) },
     storage: memoryStorage(),
   });
-  const app = new Hono<ReplayEnv>();
+  const app = new Hono();
   app.use(replay.recorder());
   app.onError((error, c) => c.text(`${error.name}: ${error.message}`, 500));
   const list = [...todos];
@@ -110,7 +110,8 @@ function makeApp() {
   app.post("/todos", async (c) => {
     const body = await c.req.parseBody();
     list.push({ id: list.length + 1, title: String(body.title), done: false });
-    return c.var.replay.render(TodoPage, { todos: list, filter: "all" as Filter });
+    // A literal-union prop, no `as const`.
+    return c.var.replay.render(TodoPage, { todos: list, filter: "all" });
   });
   app.get("/badge", (c) => c.var.replay.render(Badge, { count: Number(c.req.query("n") ?? 0), label: "<n>" }));
   app.post("/badge", (c) => c.var.replay.render(Badge, { count: 99, label: "'quoted'" }));
@@ -124,7 +125,7 @@ function makeApp() {
 
 class Browser {
   cookie = "";
-  constructor(private readonly app: Hono<ReplayEnv>) {}
+  constructor(private readonly app: Hono) {}
 
   async fetch(path: string, init: { method?: string; body?: BodyInit } = {}) {
     const res = await this.app.request(path, { ...init, headers: this.cookie ? { cookie: this.cookie } : {} });

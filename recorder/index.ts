@@ -9,14 +9,13 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import type { ComponentType } from "preact";
 import { type Assigns, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
-import { renderView, type View, withDoctype } from "./render.ts";
+import { type PropsOf, renderView, type View, withDoctype } from "./render.ts";
 import { isSensitiveKey } from "./sanitize.ts";
 
-export type { View };
+export type { PropsOf, View };
 
 export interface RecorderOptions {
   views: Record<string, View>;
@@ -35,8 +34,11 @@ export interface RecorderOptions {
 
 /** What handlers get as `c.var.replay`. */
 export interface ReplayContext {
-  /** Renders `view` with `props` as the response, and records it. */
-  render<P extends object>(view: ComponentType<P>, props: P, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
+  /**
+   * Renders `view` (Preact, or hono/jsx marked with `honoView`) with `props` as the
+   * response, and records it. Props are checked against the view's own props type.
+   */
+  render<V extends View>(view: V, props: PropsOf<V>, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
   /** Records a server push (SSE message, WebSocket frame) for the view, or the session's latest view: a type marker only. */
   info(type: string, view?: View): void;
   /** Ends the recording of `view`, or of every view of this session. */
@@ -45,7 +47,15 @@ export interface ReplayContext {
   readonly recorded: boolean;
 }
 
+/** Kept for compatibility: `c.var.replay` is typed in every handler through `ContextVariableMap` below. */
 export type ReplayEnv = { Variables: { replay: ReplayContext } };
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** Set by `replay.recorder()`: render and record a view, info, end. */
+    replay: ReplayContext;
+  }
+}
 
 interface Session {
   recordings: Map<string, ActiveRecording>;
@@ -79,7 +89,7 @@ export class Recorder {
         render: async (view, props, init) => {
           // Checked in every session, sampled or not, so a missing view shows up at once.
           const name = this.viewName(view as View);
-          const html = renderView(view as View, props);
+          const html = renderView(view, props as object);
           if (recorded) {
             rendered = true;
             await this.guard(() => this.recordRender(c, sid, name, props as Record<string, unknown>, html));

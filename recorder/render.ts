@@ -52,6 +52,17 @@ export type HonoComponent<P = any> = FC<P>;
 // deno-lint-ignore no-explicit-any
 export type View = ComponentType<any> | HonoComponent<any>;
 
+/**
+ * The props a view takes: the type of its first parameter (function component)
+ * or of its constructor's (class component). `render(view, props)` checks props
+ * against this, so literal unions (`filter: "all" | "done"`) need no `as const`.
+ */
+// deno-lint-ignore no-explicit-any
+export type PropsOf<V> = V extends abstract new (props: infer P, ...rest: any[]) => any ? P
+  // deno-lint-ignore no-explicit-any
+  : V extends (props: infer P, ...rest: any[]) => any ? P
+  : never;
+
 /** Which renderer a view uses. */
 export type Renderer = "preact" | "hono/jsx";
 
