@@ -93,7 +93,8 @@ function typeChecks(replay: Replay) {
       const url: string = c.req.url;
       // @ts-expect-error HonoRequest has no such method: c is not `any`
       c.req.notAMethod();
-      return { url, method: c.req.method };
+      // The README's example: variables another middleware set are still readable.
+      return { url, method: c.req.method, userId: c.get("user")?.id };
     },
   });
 
