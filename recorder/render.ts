@@ -19,13 +19,15 @@
  * function you register is the one you pass to `render()`, and a second copy of
  * this module (source and built package in one process) still sees it.
  *
- * Forgetting the mark cannot go unnoticed: Preact renders a hono/jsx node as ""
- * (it is not a VNode). When a Preact render comes out empty, the view is
- * rendered once more through a probe that sees what it returned — still inside
- * Preact's render, so hooks work — and hono/jsx output is a ReplayError saying
- * to use `honoView`. A non-empty render costs nothing extra. The reverse mistake
- * (a Preact component marked with `honoView`) is a ReplayError when it returns a
- * Preact VNode.
+ * Forgetting the mark on a view is an error, not a blank page: Preact renders
+ * a hono/jsx node as "" (it is not a VNode). When a Preact render comes out
+ * empty, the view is rendered once more through a probe that sees what it
+ * returned — still inside Preact's render, so hooks work — and hono/jsx output
+ * is a ReplayError saying to use `honoView`. A non-empty render costs nothing
+ * extra. Only the view's own output is probed: a hono/jsx component nested
+ * inside a Preact view renders as nothing, as Preact renders it (views do not
+ * mix the two). The reverse mistake (a Preact component marked with
+ * `honoView`) is a ReplayError when it returns a Preact VNode.
  *
  * Synchronous only. `Player.renderFrame` is synchronous (the dashboard renders
  * frames in batches), and a view replays only if it is a pure function of its
