@@ -11,7 +11,7 @@
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Hono, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";
 import { type Format, InvalidIdError, type Recording, randomToken, shortHash } from "./format/mod.ts";
 import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
@@ -27,7 +27,7 @@ export interface ReplayOptions {
   /** "tagged" (default) keeps Date, Map, Set, BigInt, undefined…; "json" is portable and lossy. */
   format?: Format;
   /** Session data stored with each mount, e.g. `(c) => ({ userId: c.var.user?.id })`. Sanitized. */
-  session?: MiddlewareContextFn;
+  session?: (c: Context) => unknown;
   /** Share of sessions recorded, decided per session cookie. Default 1. */
   sampleRate?: number;
   /** Events per recording; later ones are not recorded and the recording is marked truncated. Default 10,000. */
@@ -76,9 +76,6 @@ export interface ReplayOptions {
   eventField?: string;
 }
 
-// deno-lint-ignore no-explicit-any
-type MiddlewareContextFn = (c: any) => unknown;
-
 export interface Replay {
   /** The Hono middleware: `app.use(replay.recorder())`. */
   recorder(): MiddlewareHandler<ReplayEnv>;
@@ -87,8 +84,7 @@ export interface Replay {
    * Mount it before the recorder, so that using it is not recorded. It answers 403
    * until `authorize` (or, for local development, `dangerouslyAllowOpenAccess`) is given.
    */
-  // deno-lint-ignore no-explicit-any
-  dashboard(options?: DashboardOptions): Hono<any>;
+  dashboard(options?: DashboardOptions): ReturnType<typeof createDashboard>;
   readonly store: ReplayStore;
   readonly views: Readonly<Record<string, View>>;
   /** A player for a recording, with its registered view. */
@@ -299,7 +295,19 @@ export {
   ReplayError,
   type ReplayEvent,
 } from "./format/mod.ts";
-export { defaultSanitizer, isSensitiveKey, type ReplayContext, type ReplayEnv, type SanitizeLimits, type Sanitizer, sanitizeValue, type View } from "./recorder/mod.ts";
+export {
+  defaultSanitizer,
+  type HonoComponent,
+  honoView,
+  isSensitiveKey,
+  type PropsOf,
+  type ReplayContext,
+  type ReplayEnv,
+  type SanitizeLimits,
+  type Sanitizer,
+  sanitizeValue,
+  type View,
+} from "./recorder/mod.ts";
 export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
 export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

@@ -14,16 +14,14 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { h, type ComponentType } from "preact";
-import { renderToString } from "preact-render-to-string";
 import { type Assigns, frame, FrameKind, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
+import { type PropsOf, renderView, type View, withDoctype } from "./render.ts";
 import { isSensitiveKey } from "./sanitize.ts";
 import { parseSessionCookie, type RecordingEntry, type SessionCookie, serializeSessionCookie, startOfRecording } from "./session_cookie.ts";
 
-// deno-lint-ignore no-explicit-any
-export type View = ComponentType<any>;
+export type { PropsOf, View };
 
 export interface RecorderOptions {
   views: Record<string, View>;
@@ -42,8 +40,11 @@ export interface RecorderOptions {
 
 /** What handlers get as `c.var.replay`. */
 export interface ReplayContext {
-  /** Renders `view` with `props` as the response, and records it. */
-  render<P extends object>(view: ComponentType<P>, props: P, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
+  /**
+   * Renders `view` (Preact, or hono/jsx marked with `honoView`) with `props` as the
+   * response, and records it. Props are checked against the view's own props type.
+   */
+  render<V extends View>(view: V, props: PropsOf<V>, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
   /** Records a server push (SSE message, WebSocket frame) for the view, or the session's latest view: a type marker only. */
   info(type: string, view?: View): void;
   /** Ends the recording of `view`, or of every view of this session. */
@@ -52,7 +53,15 @@ export interface ReplayContext {
   readonly recorded: boolean;
 }
 
+/** Kept for compatibility: `c.var.replay` is typed in every handler through `ContextVariableMap` below. */
 export type ReplayEnv = { Variables: { replay: ReplayContext } };
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** Set by `replay.recorder()`: render and record a view, info, end. */
+    replay: ReplayContext;
+  }
+}
 
 interface Session {
   recordings: Map<string, ActiveRecording>;
@@ -89,15 +98,14 @@ export class Recorder {
         render: async (view, props, init) => {
           // Checked in every session, sampled or not, so a missing view shows up at once.
           const name = this.viewName(view as View);
-          const html = renderToString(h(view as View, props));
+          const html = renderView(view, props as object);
           if (recorded) {
             rendered = true;
             await this.guard(() => this.recordRender(c, state, name, props as Record<string, unknown>, html));
           }
           // Before the response exists: setting a header afterwards makes Hono copy the response.
           this.writeCookie(c, state);
-          const body = /^\s*<html[\s>]/i.test(html) ? "<!DOCTYPE html>" + html : html;
-          return c.html(body, (init?.status ?? 200) as 200, init?.headers);
+          return c.html(withDoctype(html), (init?.status ?? 200) as 200, init?.headers);
         },
         info: (type, view) => {
           if (recorded) void this.guard(() => this.target(state, view)?.info(type, Date.now()));

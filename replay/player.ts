@@ -1,17 +1,17 @@
 /**
  * Renders frames: the registered view, server-side, with the reconstructed
- * assigns. When the recording holds a hash of the HTML that was served, each
- * frame says whether the re-render is byte-identical — a view that reads the
- * clock or a global is caught instead of silently misreplayed.
+ * assigns, through the recorder's own `renderView` (Preact or hono/jsx): a
+ * frame is rendered by the same code that rendered it when it was served. When
+ * the recording holds a hash of the HTML that was served, each frame says
+ * whether the re-render is byte-identical — a view that reads the clock or a
+ * global is caught instead of silently misreplayed.
  */
 
-import { h, type ComponentType } from "preact";
-import { renderToString } from "preact-render-to-string";
 import { type Recording, shortHash } from "../format/mod.ts";
+import { renderView, type View } from "../recorder/render.ts";
 import { Timeline } from "./reconstruct.ts";
 
-// deno-lint-ignore no-explicit-any
-export type View = ComponentType<any>;
+export type { View };
 
 export interface RenderedFrame {
   index: number;
@@ -41,7 +41,7 @@ export class Player {
 
   renderFrame(index: number): RenderedFrame {
     const frame = this.timeline.frames[index];
-    const html = renderToString(h(this.view, this.timeline.assignsOf(index)));
+    const html = renderView(this.view, this.timeline.assignsOf(index));
     const expected = frame.event.htmlHash;
     let identical: boolean | undefined | null = null;
     // Hashing costs as much as a third of the render: done only when asked for.
