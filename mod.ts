@@ -234,8 +234,6 @@ export {
   type DenoKvStorageOptions,
   fileStorage,
   type FileStorageOptions,
-  idbStorage,
-  type IdbStorageOptions,
   memoryStorage,
   postgresMigrationSql,
   type PostgresStorage,
