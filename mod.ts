@@ -15,6 +15,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";
 import { type Format, InvalidIdError, type Recording, randomToken, shortHash } from "./format/mod.ts";
 import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
+import { assertSinglePreact } from "./recorder/preact_check.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
 import { fileStorage, type RecordingStorage } from "./storage/mod.ts";
 import { createRingBuffer, EngineHost, type EngineStats, EventLog } from "./worker/mod.ts";
@@ -123,6 +124,7 @@ export function createReplay(options: ReplayOptions): Replay {
   if (!options?.views || Object.keys(options.views).length === 0) {
     throw new TypeError("createReplay: give the views to record, e.g. createReplay({ views: { SignupForm } })");
   }
+  assertSinglePreact(); // two copies of preact render every page empty: refuse to start, saying what to do
   const storage = options.storage ?? fileStorage();
   const format = options.format ?? "tagged";
   if (format !== "tagged" && format !== "json") throw new TypeError(`createReplay: format must be "tagged" or "json"`);
@@ -274,8 +276,6 @@ export {
   type DenoKvStorageOptions,
   fileStorage,
   type FileStorageOptions,
-  idbStorage,
-  type IdbStorageOptions,
   memoryStorage,
   postgresMigrationSql,
   type PostgresStorage,

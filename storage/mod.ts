@@ -1,8 +1,7 @@
-/** Storage backends: one interface, shared filtering. */
+/** Storage backends: one interface, shared filtering. idbStorage is not here: it has its own entry point (idb.ts), so servers never load idb-keyval. */
 export { durableWrite, fileStorage, type FileStorageOptions } from "./file.ts";
 export { memoryStorage } from "./memory.ts";
 export { postgresMigrationSql, type PostgresStorage, postgresStorage, type PostgresStorageOptions } from "./postgres.ts";
 export { type DenoKvStorage, denoKvStorage, type DenoKvStorageOptions } from "./deno_kv.ts";
-export { idbStorage, type IdbStorageOptions } from "./idb.ts";
 export { idsToClean, matchesFilter, pageSummaries } from "./filter.ts";
 export type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SegmentStore, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./types.ts";

@@ -1,23 +1,138 @@
 /**
- * The npm package: `npm run build` output (JavaScript + declarations) works on
- * its own, including the persistence worker, which it must find as a .js file.
+ * The npm package, as users install it.
+ *
+ * 1. `npm run build` output (JavaScript + declarations) works on its own, including the
+ *    persistence worker, which it must find as a .js file.
+ * 2. `npm pack` of that build, installed from the tarball into fresh projects next to the peer
+ *    dependencies an app brings: (a) preact 10 with the lowest hono the peer range claims (and
+ *    TypeScript checking an app against the package's declarations), (b) the registry's latest
+ *    preact (11) and hono. Each runs one plain JavaScript app (PROJECT_APP) with the runtime
+ *    running this file — Node, or Deno on an installed npm project — that serves a page, posts
+ *    events, closes, and replays: served and replayed HTML must be non-empty and identical.
+ * 3. Two copies of preact (the app's at the top, another nested under hono-replay — what a
+ *    `preact` dependency used to make npm do) stop createReplay with the error that says what
+ *    to do, instead of empty pages.
+ *
+ * Invariants: each runtime builds and installs into its own directories (both may run this file
+ * at once); installs use npm's cache first (--prefer-offline) and fail the test on any error.
  */
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const onDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
 // Each runtime builds its own copy: both may run this file at the same time.
-const out = join(root, "dist-test", (globalThis as { Deno?: unknown }).Deno ? "deno" : "node");
+const staging = join(root, "dist-test", onDeno ? "deno" : "node");
+const out = join(staging, "dist");
+const projects = mkdtempSync(join(tmpdir(), `hr-pkg-${onDeno ? "deno" : "node"}-`));
+const LOWEST_HONO = "4.6.0"; // the bottom of the hono peer range in package.json
+const NPM_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"];
+
+function npm(cwd: string, args: string[]): string {
+  return execFileSync("npm", [...args, ...NPM_FLAGS], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Runs a script of an installed project with the runtime running this file. */
+function runInProject(dir: string, script: string, args: string[] = []) {
+  const argv = onDeno ? ["run", "-A", "--quiet", script, ...args] : [script, ...args];
+  return spawnSync(process.execPath, argv, { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+}
+
+/** A user's app in plain JavaScript: serve a page, post two events, close, replay. Prints JSON. */
+const PROJECT_APP = `import { Hono } from "hono";
+import { h } from "preact";
+import process from "node:process";
+import { createReplay, fileStorage } from "hono-replay";
+
+const Counter = (p) => h("main", null, h("h1", null, "Counter"), h("p", null, "count " + p.n));
+const replay = createReplay({ views: { Counter }, storage: fileStorage({ path: process.argv[2] }) });
+const app = new Hono();
+app.use(replay.recorder());
+let n = 0;
+app.get("/", (c) => c.var.replay.render(Counter, { n }));
+app.post("/inc", (c) => c.var.replay.render(Counter, { n: ++n }));
+
+const served = [];
+const first = await app.request("/");
+served.push(await first.text());
+const cookie = first.headers.get("set-cookie").split(";")[0];
+for (let i = 0; i < 2; i++) served.push(await (await app.request("/inc", { method: "POST", headers: { cookie } })).text());
+await replay.ready;
+const mode = replay.engine.mode;
+await replay.close();
+
+const [summary] = await replay.store.listRecordingSummaries();
+const player = replay.player(await replay.store.getRecording(summary.id));
+const replayed = [];
+for (let i = 0; i < player.frameCount; i++) replayed.push(player.renderFrame(i).html);
+console.log(JSON.stringify({ served, replayed, mode, identical: player.fidelity().identical }));
+`;
+
+/** The same app in TypeScript, checked against the declarations in the tarball. */
+const PROJECT_APP_TS = `import { Hono } from "hono";
+import { h } from "preact";
+import { createReplay, fileStorage, type ReplayEnv } from "hono-replay";
+import { idbStorage } from "hono-replay/idb";
+
+const Counter = (p: { n: number }) => h("p", null, "count " + p.n);
+const replay = createReplay({ views: { Counter }, storage: fileStorage({ path: "recordings" }) });
+const app = new Hono<ReplayEnv>();
+app.route("/replay", replay.dashboard({ authorize: () => false }));
+app.use(replay.recorder());
+app.get("/", (c) => c.var.replay.render(Counter, { n: 1 }));
+export const storages = [idbStorage({ name: "x" })];
+`;
+
+function build() {
+  rmSync(staging, { recursive: true, force: true });
+  execFileSync("node", [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", out], { cwd: root });
+}
+
+let tarball = "";
+function pack(): string {
+  if (tarball) return tarball;
+  // package.json's "files": dist, README.md, LICENSE.
+  for (const file of ["package.json", "README.md", "LICENSE"]) copyFileSync(join(root, file), join(staging, file));
+  const [info] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", projects], { cwd: staging, encoding: "utf8" }));
+  tarball = join(projects, info.filename);
+  const files: string[] = info.files.map((f: { path: string }) => f.path);
+  assert.ok(files.includes("dist/worker/entry.js") && files.includes("dist/idb.js") && files.includes("LICENSE"), files.join(" "));
+  assert.not.ok(files.some((f) => f.includes(".test.")), "no tests in the package");
+  return tarball;
+}
+
+function project(name: string, peers: string[]): string {
+  const dir = join(projects, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `hr-${name}`, private: true, type: "module" }));
+  npm(dir, ["install", pack(), ...peers]);
+  writeFileSync(join(dir, "app.mjs"), PROJECT_APP);
+  return dir;
+}
+
+function installed(dir: string, name: string): string {
+  return JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")).version;
+}
+
+function recordAndReplay(dir: string) {
+  const run = runInProject(dir, "app.mjs", [mkdtempSync(join(dir, "recordings-"))]);
+  assert.is(run.status, 0, `the app failed:\n${run.stdout}\n${run.stderr}`);
+  const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+  assert.equal(result.served, [0, 1, 2].map((n) => `<main><h1>Counter</h1><p>count ${n}</p></main>`), "served pages are not empty");
+  assert.equal(result.replayed, result.served, "replayed frames are the served pages");
+  assert.is(result.identical, 3, "fidelity: every frame byte-identical");
+  assert.is(result.mode, "worker", "the persistence worker ran from the package");
+}
 
 test("the built package records through its worker and replays", async () => {
-  rmSync(out, { recursive: true, force: true });
-  execFileSync("node", [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", out], { cwd: root });
+  build();
   assert.ok(existsSync(join(out, "mod.d.ts")), "type declarations are emitted");
   assert.ok(existsSync(join(out, "worker/entry.js")), "the worker entry is emitted");
 
@@ -41,5 +156,51 @@ test("the built package records through its worker and replays", async () => {
   const player = replay.player(await replay.store.getRecording(summary.id));
   assert.is(player.renderFrame(1).html, "<p>count 1</p>");
 });
+
+test(`installed from the tarball with preact 10 and hono ${LOWEST_HONO}: renders, records, replays; types check; require() works`, () => {
+  const dir = project("preact10", ["preact@10", `hono@${LOWEST_HONO}`, "preact-render-to-string@6", ...(onDeno ? [] : ["typescript@5", "@types/node@20"])]);
+  assert.ok(installed(dir, "preact").startsWith("10."));
+  assert.is(installed(dir, "hono"), LOWEST_HONO);
+  assert.not.ok(existsSync(join(dir, "node_modules/hono-replay/node_modules")), "no nested copies of the peers");
+  recordAndReplay(dir);
+  if (onDeno) return; // TypeScript and require() are Node's; the Deno run above is what Deno users do.
+
+  writeFileSync(join(dir, "app.ts"), PROJECT_APP_TS);
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
+    compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, lib: ["ES2022", "DOM"], types: ["node"] },
+    files: ["app.ts"],
+  }));
+  const tsc = spawnSync("node", [join(dir, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: dir, encoding: "utf8" });
+  assert.is(tsc.status, 0, `tsc against hono ${LOWEST_HONO}:\n${tsc.stdout}${tsc.stderr}`);
+
+  const cjs = spawnSync("node", ["-e", `const r = require("hono-replay"); const i = require("hono-replay/idb"); console.log(typeof r.createReplay, typeof i.idbStorage)`], { cwd: dir, encoding: "utf8" });
+  assert.is(cjs.stdout.trim(), "function function", `require("hono-replay"):\n${cjs.stderr}`);
+});
+
+test("installed with the registry's latest preact and hono: renders, records, replays; two preact copies stop it with a clear error", () => {
+  const dir = project("latest", ["preact@latest", "hono@latest", "preact-render-to-string@latest"]);
+  assert.ok(!installed(dir, "preact").startsWith("10."), `latest preact is ${installed(dir, "preact")}`);
+  assert.not.ok(existsSync(join(dir, "node_modules/hono-replay/node_modules")), "no nested copies of the peers");
+  recordAndReplay(dir);
+
+  // Positive control: a second preact (project (a)'s 10) nested under hono-replay, next to the app's latest.
+  cpSync(join(projects, "preact10/node_modules/preact"), join(dir, "node_modules/hono-replay/node_modules/preact"), { recursive: true });
+  const run = runInProject(dir, "app.mjs", [mkdtempSync(join(dir, "recordings-"))]);
+  assert.is.not(run.status, 0, `two copies of preact must not start:\n${run.stdout}`);
+  assert.match(run.stderr, "two copies of preact are installed");
+  assert.match(run.stderr, "npm ls preact");
+  rmSync(join(dir, "node_modules/hono-replay/node_modules"), { recursive: true });
+
+  // IndexedDB storage is its own entry point: hono-replay/idb, not the server entry.
+  writeFileSync(join(dir, "entries.mjs"), `const m = await import("hono-replay");
+const idb = await import("hono-replay/idb");
+console.log([typeof m.createReplay, "idbStorage" in m, typeof idb.idbStorage].join(" "));
+`);
+  const entries = runInProject(dir, "entries.mjs");
+  assert.is(entries.status, 0, entries.stderr);
+  assert.is(entries.stdout.trim(), "function false function");
+});
+
+test.after(() => rmSync(projects, { recursive: true, force: true }));
 
 test.run();
