@@ -293,4 +293,33 @@ test("a database written by Deno's own Deno.openKv reads back here", async () =>
   }
 });
 
+(deno ? test : test.skip)("Deno: denoKvStorage() without a path records through the engine into the database this thread reads", async () => {
+  const { createReplay } = await import("../mod.ts");
+  const { Hono } = await import("hono");
+  const { FixtureView } = await import("./conformance.ts");
+  // Deno.openKv()'s default database, under a prefix of this test's own.
+  const prefix = ["hono_replay_test", String(Date.now())];
+  const storage = denoKvStorage({ prefix });
+  assert.is(storage.spec, undefined, "no worker: a worker's Deno.openKv() would open another database");
+  const replay = createReplay({ views: { Counter: FixtureView }, storage, journal: false });
+  const app = new Hono();
+  app.use(replay.recorder());
+  app.get("/c", (c) => c.var.replay.render(FixtureView, { label: "n", count: 0 }));
+  app.post("/c", (c) => c.var.replay.render(FixtureView, { label: "n", count: 1 }));
+  const first = await app.request("/c");
+  const cookie = first.headers.get("set-cookie")!.split(";")[0];
+  await app.request("/c", { method: "POST", headers: { cookie } });
+  await replay.flush();
+  const reader = denoKvStorage({ prefix });
+  try {
+    await replay.close();
+    const items = (await reader.list()).items;
+    assert.is(items.length, 1, "the recording is in the database another handle opens");
+    assert.is(items[0].eventCount, 3, "mount, event, render");
+  } finally {
+    await reader.clear();
+    await reader.close();
+  }
+});
+
 test.run();

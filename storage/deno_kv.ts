@@ -438,7 +438,9 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
 
   return {
     name: "deno-kv",
-    spec: given || path === undefined && !deno || path === "" || path === ":memory:" ? undefined : {
+    // Without a path, Deno.openKv() in a worker is not the main thread's database (its default follows the
+    // main module): the engine then runs in-process, on the same handle.
+    spec: given || path === undefined || path === "" || path === ":memory:" ? undefined : {
       module: import.meta.url,
       export: "denoKvStorage",
       options: { path, prefix } satisfies DenoKvStorageOptions,

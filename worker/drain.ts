@@ -11,7 +11,7 @@
  * the journal survives).
  */
 
-import { FrameKind, isEventKind, parseFrameHeader, type StartMeta } from "../format/mod.ts";
+import { frame, FrameKind, isEventKind, parseFrameHeader, type StartMeta } from "../format/mod.ts";
 import type { Segment } from "../storage/mod.ts";
 
 /** The id of the journal's own marker lines. */
@@ -30,8 +30,13 @@ export interface Active {
   lastAt: number;
   /** Wall clock of the last frame, for the idle safety net. */
   lastSeen: number;
-  /** Segments of it this instance has written (keys are `<instance>-<counter>`). */
-  segments: number;
+  /**
+   * Frames of it this instance has in the store. A segment's key is
+   * `<prefix>-<this count before it>`: a replacement worker that sends the same
+   * frames again (its predecessor died between the append and the journal's
+   * done marker) writes the same key, which replaces instead of duplicating.
+   */
+  sentFrames: number;
   /** Set by an end or leave frame: finalize once the unsent frames are in the store. */
   ending?: { since?: number };
 }
@@ -85,7 +90,7 @@ export class Drainer {
         return;
       }
       const meta = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
-      this.active.set(h.id, { id: h.id, startLine: line, meta, unsent: [], unsentSince: now, lastAt: meta.startedAt, lastSeen: now, segments: 0 });
+      this.active.set(h.id, { id: h.id, startLine: line, meta, unsent: [], unsentSince: now, lastAt: meta.startedAt, lastSeen: now, sentFrames: 0 });
       return;
     }
     if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {
@@ -118,16 +123,16 @@ export class Drainer {
   }
 
   /** The next segment of `rec`: its start frame and every unsent frame. */
-  segmentOf(rec: Active, instanceId: string): { segment: Segment; frames: number } {
+  segmentOf(rec: Active, prefix: string): { segment: Segment; frames: number } {
     const frames = rec.unsent.length;
-    const key = `${instanceId}-${String(rec.segments).padStart(8, "0")}`;
+    const key = `${prefix}-${String(rec.sentFrames).padStart(10, "0")}`;
     return { segment: { recordingId: rec.id, key, lastAt: rec.lastAt, text: rec.startLine + "\n" + rec.unsent.join("\n") }, frames };
   }
 
   /** The first `frames` unsent frames are in the store. */
   sent(rec: Active, frames: number): void {
     rec.unsent.splice(0, frames);
-    rec.segments++;
+    rec.sentFrames += frames;
   }
 
   forget(id: string): void {
@@ -139,9 +144,13 @@ export class Drainer {
     return [...this.active.values()].filter((rec) => !rec.ending && now - rec.lastSeen > idleTimeoutMs);
   }
 
-  /** Every recording's start frame and unsent frames: what a compacted journal must keep. */
+  /**
+   * What a compacted journal must keep: for every recording, how many frames
+   * are in the store (a done marker), its start frame and its unsent frames.
+   */
   *unsentFrames(): Generator<string> {
     for (const rec of this.active.values()) {
+      if (rec.sentFrames) yield frame(rec.id, FrameKind.done, 0, String(rec.sentFrames), "0");
       yield rec.startLine;
       yield* rec.unsent;
     }

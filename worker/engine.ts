@@ -113,6 +113,12 @@ export class Engine {
   private failuresInARow = 0;
   private warnedStore = false;
   private readonly counts = { finalized: 0, discarded: 0, segments: 0, persisted: 0, failures: 0, recovered: 0 };
+  /**
+   * Segment keys start with the instance id; without a journal (nothing carries
+   * the sent counts over to a replacement worker) also with this engine's start
+   * time, so a replacement never overwrites its predecessor's segments.
+   */
+  private readonly segmentPrefix: string;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -122,6 +128,7 @@ export class Engine {
     private readonly waitMode: "atomics" | "poll" = "atomics",
   ) {
     this.reader = new RingReader(buffer);
+    this.segmentPrefix = options.journalDir ? options.instanceId : `${options.instanceId}-${Date.now().toString(36).padStart(9, "0")}`;
     this.drainer = new Drainer((id, since) => this.ending(id, since), {
       maxFrames: options.segmentMaxFrames ?? 256,
       maxAgeMs: options.segmentMaxAgeMs ?? 1_000,
@@ -134,6 +141,10 @@ export class Engine {
       const path = join(this.options.journalDir, await journalName(this.options.instanceId));
       const previous = Journal.read(path);
       this.drainer.ingest(previous.frames);
+      for (const [id, sent] of previous.sent) {
+        const rec = this.drainer.get(id);
+        if (rec) rec.sentFrames = sent;
+      }
       if (previous.position !== undefined) this.reader.skipTo(previous.position);
       this.journal = new Journal(path);
       await this.recoverOrphans();
@@ -153,7 +164,7 @@ export class Engine {
         await this.sweepStore(Date.now());
         if (this.options.journalDir && !this.stopping) await this.recoverOrphans();
       } catch (error) {
-        this.storeFailed(error, "maintenance");
+        this.storeFailed(error, "sweeping the store");
       }
     })().finally(() => (this.maintaining = undefined));
     return this.maintaining;
@@ -205,7 +216,7 @@ export class Engine {
   private schedule(id: string, work: () => Promise<void>): Promise<void> {
     const previous = this.working.get(id);
     if (previous) return previous;
-    const job = work().catch((error) => this.storeFailed(error, `recording ${id}`)).finally(() => {
+    const job = work().catch((error) => this.storeFailed(error, `saving recording ${id}`)).finally(() => {
       if (this.working.get(id) === job) this.working.delete(id);
     });
     this.working.set(id, job);
@@ -215,12 +226,12 @@ export class Engine {
   /** Writes the recording's unsent frames as one segment. */
   private async send(rec: Active): Promise<void> {
     if (rec.unsent.length === 0) return;
-    const { segment, frames } = this.drainer.segmentOf(rec, this.options.instanceId);
+    const { segment, frames } = this.drainer.segmentOf(rec, this.segmentPrefix);
     await this.storage.appendSegment(segment);
     this.drainer.sent(rec, frames);
     this.counts.segments++;
     this.storeRecovered();
-    this.journal?.markDone(rec.id, [rec.startLine, ...rec.unsent]);
+    this.journal?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
     if (rec.ending) await this.finish(rec.id);
   }
 
@@ -301,7 +312,7 @@ export class Engine {
     this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, base * 2 ** Math.min(10, this.failuresInARow - 1));
     if (!this.warnedStore) {
       this.warnedStore = true;
-      this.warn(`the store failed (${what}: ${(error as Error)?.message ?? error}); frames wait and are retried (further failures are counted in stats().saveFailures)`);
+      this.warn(`${what} failed (${(error as Error)?.message ?? error}); its frames wait and are retried (further failures are counted in stats().saveFailures)`);
     }
   }
 
@@ -382,8 +393,9 @@ export class Engine {
     await this.maintaining;
     await this.sendAll();
     const unsent = this.drainer.due(Date.now(), true).length;
-    this.journal?.close(unsent === 0);
-    if (unsent) this.warn(`${unsent} recording(s) could not reach the store; their frames stay in the journal for the next start`);
+    // The host reports what could not be saved (stats().waitingForStorage).
+    if (unsent) this.journal?.release();
+    else this.journal?.close(true);
     return this.stats();
   }
 

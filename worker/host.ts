@@ -232,7 +232,7 @@ export class EngineHost {
     }
     const held = report.stats?.waitingForStorage ?? 0;
     if (held > 0 && !report.unfinished) {
-      report.unfinished = `${held} recording(s) could not be saved (the storage kept failing: see the warning above) and end with this process; fix the storage, or give createReplay a journal directory that can be written so they are spilled there and delivered later`;
+      report.unfinished = `${held} recording(s) could not be saved (the storage kept failing: see the warning above); with a journal directory that can be written their frames wait there for the next start, without one they end with this process`;
     }
     if (report.unfinished) this.deps.warn(report.unfinished);
     if (this.suppressedWarnings > 0) {

@@ -30,6 +30,8 @@ export const RELEASED = "released-";
 export interface JournalReplay {
   /** Frames that never reached the store, in order. */
   frames: string[];
+  /** For each recording still held, how many of its frames are in the store (its last done marker). */
+  sent: Map<string, number>;
   /** The ring position the last journaled batch ended at. */
   position?: number;
 }
@@ -69,12 +71,13 @@ export class Journal {
     try {
       text = readFileSync(path, "utf8");
     } catch {
-      return { frames: [] };
+      return { frames: [], sent: new Map() };
     }
     const lines = text.split("\n");
     lines.pop(); // after the last "\n": empty, or a torn write
     const kept: (string | undefined)[] = [];
     const linesOf = new Map<string, number[]>();
+    const sent = new Map<string, number>();
     let position: number | undefined;
     for (const line of lines) {
       const h = parseFrameHeader(line);
@@ -84,6 +87,8 @@ export class Journal {
       } else if (h.kind === FrameKind.done) {
         for (const i of linesOf.get(h.id) ?? []) kept[i] = undefined;
         linesOf.delete(h.id);
+        if (h.label) sent.set(h.id, Number(h.label));
+        else sent.delete(h.id);
       } else {
         let of = linesOf.get(h.id);
         if (!of) linesOf.set(h.id, (of = []));
@@ -91,7 +96,7 @@ export class Journal {
         kept.push(line);
       }
     }
-    return { frames: kept.filter((line): line is string => line !== undefined), position };
+    return { frames: kept.filter((line): line is string => line !== undefined), sent, position };
   }
 
   append(frames: string[], ringPosition: number): void {
@@ -99,12 +104,14 @@ export class Journal {
   }
 
   /**
-   * The recording's frames so far are in the store (or, with no `keep`, it is
-   * finalized); `keep` is what must stand after the marker: its start frame and
-   * the frames that arrived while the segment was being written.
+   * The recording's frames so far are in the store (`sentFrames` of them in
+   * all), or, with no `keep`, it is finalized; `keep` is what must stand after
+   * the marker: its start frame and the frames that arrived while the segment
+   * was being written.
    */
-  markDone(id: string, keep: string[] = []): void {
-    this.write(frame(id, FrameKind.done, 0, "", "0") + "\n" + keep.map((line) => line + "\n").join(""));
+  markDone(id: string, keep: string[] = [], sentFrames?: number): void {
+    const label = sentFrames === undefined ? "" : String(sentFrames);
+    this.write(frame(id, FrameKind.done, 0, label, "0") + "\n" + keep.map((line) => line + "\n").join(""));
   }
 
   /** Rewrites the journal to hold only `active` frames; atomic by rename. */
@@ -140,11 +147,6 @@ export class Journal {
     this.unsynced = false;
   }
 
-  /**
-   * Closes the journal: removed when nothing in it is still needed; otherwise
-   * renamed `released-…`, so that the next instance recovers it at once instead
-   * of waiting for it to go stale (its owner's pid may well be alive).
-   */
   close(remove = false): void {
     this.stopTimer();
     try {
@@ -152,7 +154,16 @@ export class Journal {
       closeSync(this.fd);
     } catch { /* already closed */ }
     if (remove) rmSync(this.path, { force: true });
-    else renameSync(this.path, join(dirname(this.path), RELEASED + basename(this.path)));
+  }
+
+  /**
+   * Closes a journal that still holds frames the store would not take, renamed
+   * `released-…` so that the next instance recovers it at once instead of
+   * waiting for it to go stale (its owner's pid may well be alive).
+   */
+  release(): void {
+    this.close();
+    renameSync(this.path, join(dirname(this.path), RELEASED + basename(this.path)));
   }
 
   private write(text: string): void {

@@ -13,14 +13,5 @@ const { app, replay } = createDemoApp({ storage, journal: env.REPLAY_JOURNAL });
 const server = await serve(app.fetch, port);
 console.log(`hono-replay demo on http://127.0.0.1:${server.port}/  (recordings in ${env.DATABASE_URL ? "PostgreSQL" : path}, dashboard at /replay)`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  console.log("saving active recordings…");
-  await replay.close();
-  await server.close();
-  globalThis.process.exit(0);
-};
-globalThis.process.on("SIGINT", stop);
-globalThis.process.on("SIGTERM", stop);
+// Ctrl-C (SIGINT) and SIGTERM write what is active to the store, then exit.
+replay.closeOnSignals();
