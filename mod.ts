@@ -117,6 +117,8 @@ export interface Replay {
     readonly recorderErrors: number;
     crashWorker(): void;
     hangWorker(ms: number): void;
+    /** One pass of the store sweep and the orphan-journal scan, now (tests, operations). */
+    maintain(): Promise<boolean>;
   };
 }
 
@@ -222,6 +224,7 @@ export function createReplay(options: ReplayOptions): Replay {
       },
       crashWorker: () => host?.crashWorker(),
       hangWorker: (ms) => host?.hangWorker(ms),
+      maintain: async () => (await hostStarting).request<boolean>({ type: "maintain" }),
     },
   };
   return replay;

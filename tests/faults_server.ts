@@ -8,7 +8,7 @@
  *
  * Test-only routes: POST /__test/crash-worker kills the persistence worker the
  * way a bug would; GET /__test/engine reports the engine; POST /__test/flush
- * writes what the engine holds and answers its stats. SIGTERM shuts down
+ * writes what the engine holds and answers its stats. SIGINT or SIGTERM shuts down
  * cleanly (every recording ended and saved); SIGKILL is what the tests use.
  */
 
@@ -38,16 +38,12 @@ app.post("/__test/crash-worker", (c) => {
 });
 app.get("/__test/engine", (c) => c.json({ mode: replay.engine.mode, restarts: replay.engine.restarts }));
 app.post("/__test/flush", async (c) => c.json(await replay.flush()));
+// One pass of the engine's store sweep and orphan-journal scan, now.
+app.post("/__test/maintain", async (c) => c.text((await replay.engine.maintain()) ? "done" : "no engine here"));
 
 await replay.ready;
 const server = await serve(app.fetch, Number(env.PORT ?? 0));
 console.log(`fault server on http://127.0.0.1:${server.port}/ pid ${process.pid}`);
 
-let stopping = false;
-process.on("SIGTERM", async () => {
-  if (stopping) return;
-  stopping = true;
-  await replay.close();
-  await server.close();
-  process.exit(0);
-});
+// SIGINT (as Deno Deploy sends) and SIGTERM: close, then exit.
+replay.closeOnSignals();

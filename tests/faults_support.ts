@@ -26,11 +26,19 @@ export interface ServerProcess {
  * way `npm run demo` / `deno task demo` would, and waits for it to print the
  * URL it listens on.
  */
-export function startServer(script: string, env: Record<string, string>): Promise<ServerProcess> {
+export function startServer(
+  script: string,
+  env: Record<string, string>,
+  /** `wrap`: a command the server runs under (e.g. `unshare …`); `denoPermissions`: instead of -A. */
+  options: { wrap?: string[]; denoPermissions?: string[] } = {},
+): Promise<ServerProcess> {
   // deno-lint-ignore no-explicit-any
   const deno = (globalThis as any).Deno;
-  const [cmd, args] = deno ? [deno.execPath(), ["run", "-A", "--quiet", script]] : [process.execPath, ["--import", "tsx", script]];
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const [runtime, args] = deno
+    ? [deno.execPath(), ["run", ...(options.denoPermissions ?? ["-A"]), "--quiet", script]]
+    : [process.execPath, ["--import", "tsx", script]];
+  const [cmd, ...argv] = [...(options.wrap ?? []), runtime, ...args];
+  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "?")));
   return new Promise((resolve, reject) => {

@@ -10,7 +10,9 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import process from "node:process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { denoKvStorage, fileStorage, Player, type RecordingStorage, type RecordingSummary, type View } from "../mod.ts";
@@ -181,5 +183,79 @@ for (const backend of backends.filter((b) => !b.name.startsWith("Deno KV"))) {
     }
   });
 }
+
+const unshare = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "--kill-child", "true"]).status === 0;
+(unshare ? test : test.skip)("two instances in separate PID namespaces on one directory: neither takes the other's live journal", async () => {
+  const dir = temp("instances-pidns");
+  // Two containers on one volume: each server is pid 1-ish in its own namespace.
+  const wrap = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"];
+  const servers: ServerProcess[] = [];
+  for (let i = 0; i < 2; i++) {
+    const server = await startServer("tests/faults_server.ts", { PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "60000" }, { wrap });
+    running.add(server);
+    servers.push(server);
+  }
+  const storage = fileStorage({ path: dir });
+  try {
+    const visitor = new Visitor(servers.map((s) => s.origin));
+    await visitor.get("/signup");
+    await typeEmail(visitor, "pid@namespace.example");
+    const journals = () => readdirSync(join(dir, ".journal")).filter((n) => n.endsWith(".journal"));
+    assert.is(journals().length, 2, "a journal per instance");
+    const [nsA, nsB] = journals().map((n) => n.split("-")[0]);
+    assert.ok(nsA !== nsB, "named by different PID namespaces");
+    // Each instance scans for orphans at start and every few seconds (idle/4, at most 60 s): ask both to
+    // write what they hold, then look again after a scan.
+    for (const server of servers) await fetch(`${server.origin}/__test/flush`, { method: "POST" }).then((r) => r.body?.cancel());
+    const before = journals();
+    await until(async () => {
+      const r = await fetch(`${servers[1].origin}/__test/maintain`, { method: "POST" });
+      return r.ok && (await r.text()) === "done";
+    }, "a maintenance pass");
+    assert.equal(journals(), before, "both journals still belong to their live instances");
+    const segments = await storage.listSegments();
+    for (const s of await Promise.all([...new Set(segments.map((x) => x.recordingId))].map((id) => storage.loadSegments(id)))) {
+      for (const seg of s) assert.not.match(seg.text, /\tv\t/, "nothing was recovered from a live journal");
+    }
+    for (const server of servers) await stop(server, "SIGKILL");
+  } finally {
+    await storage.close?.();
+  }
+});
+
+(("Deno" in globalThis) ? test : test.skip)("like Deno Deploy: Deno KV, no write permission but the database, SIGINT then SIGKILL after 5 s", async () => {
+  const kvDir = temp("instances-deploy");
+  const path = join(kvDir, "replay.kv");
+  // No --allow-write but for the KV file: no journal, the engine in-process (no worker can open the KV elsewhere).
+  const denoPermissions = ["--allow-net", "--allow-env", "--allow-read", `--allow-write=${kvDir}`, "--unstable-kv"];
+  const servers: ServerProcess[] = [];
+  for (let i = 0; i < 2; i++) {
+    const server = await startServer("tests/faults_server.ts", { PORT: "0", REPLAY_KV: path, IDLE_TIMEOUT_MS: "60000" }, { denoPermissions });
+    running.add(server);
+    servers.push(server);
+  }
+  const storage = denoKvStorage({ path });
+  try {
+    const visitor = new Visitor(servers.map((s) => s.origin));
+    await visitor.get("/signup");
+    const email = "deploy@isolate.example";
+    await typeEmail(visitor, email);
+    await visitor.leave();
+    // Deno Deploy: SIGINT, and SIGKILL 5 s later if still running.
+    for (const server of servers) {
+      const killer = setTimeout(() => void server.kill("SIGKILL"), 5_000);
+      process.kill(server.pid, "SIGINT");
+      await server.exited;
+      clearTimeout(killer);
+      running.delete(server);
+    }
+    const items = await finalized(storage, 1);
+    assert.equal(items.map((s) => s.view), ["SignupForm"]);
+    const { emails } = await emailsOf(storage, items[0]);
+    assert.equal(emails, visitor.sent.filter((s) => s.path === "/signup/validate").map((s) => s.form.email), "every keystroke, once, in order");
+  } finally {
+    await storage.close?.();
+  }
+});
 
 test.run();

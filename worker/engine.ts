@@ -55,6 +55,7 @@ export interface EngineOptions {
 
 export type EngineRequest =
   | { type: "sendSegments" }
+  | { type: "maintain" }
   | { type: "flush" }
   | { type: "cleanup" }
   | { type: "stats" }
@@ -332,6 +333,9 @@ export class Engine {
         await this.sendAll();
         await this.settled();
         return this.stats();
+      case "maintain":
+        await this.maintain();
+        return true;
       case "cleanup":
         return this.cleanup();
       case "stats":
