@@ -29,15 +29,24 @@ interface Measured {
   frames: number;
 }
 
-async function recordOnce(dir: string, format: Format, fidelity: boolean): Promise<Measured> {
-  const { app, replay } = createDemoApp({ storage: fileStorage({ path: dir }), format, fidelity });
-  await replay.ready;
+/**
+ * One recording of the script; with `instances` > 1, that many demo apps share
+ * the storage directory and the requests go to each in turn (a load balancer
+ * without sticky sessions), so every render is a snapshot of a frame another
+ * instance may not have seen.
+ */
+async function recordOnce(dir: string, format: Format, fidelity: boolean, instances = 1): Promise<Measured> {
+  const demos = Array.from({ length: instances }, () => createDemoApp({ storage: fileStorage({ path: dir }), format, fidelity }));
+  const replay = demos[0].replay;
+  for (const demo of demos) await demo.replay.ready;
+  let turn = 0;
+  const app = { request: (path: string, init?: RequestInit) => demos[turn++ % instances].app.request(path, init) };
   const steps = signupScript(200, 30_000);
   const browser = new ScriptedBrowser(app, true);
   try {
     await playScript(app, steps, browser);
   } finally {
-    await replay.close();
+    for (const demo of demos) await demo.replay.close();
   }
   const summaries = await replay.store.listRecordingSummaries({ view: "SignupForm" });
   if (summaries.length !== 1) throw new Error(`expected one SignupForm recording, found ${summaries.length}`);
@@ -67,6 +76,7 @@ export async function sizeSection(options: { quick: boolean; tmp: string }): Pro
   for (const [format, fidelity] of variants) {
     measured.push(await recordOnce(join(options.tmp, `size-${format}-${fidelity ? "hash" : "nohash"}`), format, fidelity));
   }
+  const alternating = await recordOnce(join(options.tmp, "size-two-instances"), "tagged", true, 2);
   const rows: Row[] = [];
   for (const m of measured) {
     const name = `${m.format}, fidelity ${m.fidelity ? "on" : "off"}${m.format === "tagged" && m.fidelity ? " (default)" : ""}`;
@@ -97,6 +107,14 @@ export async function sizeSection(options: { quick: boolean; tmp: string }): Pro
     );
   }
   const d = measured[0];
+  rows.push(row({
+    id: "size.twoInstances.bytes",
+    label: "two instances, requests alternating (tagged, fidelity on): on disk",
+    value: alternating.bytes,
+    unit: "B",
+    baseline: { label: "one instance", value: d.bytes },
+    target: { text: "≤ 1.5× one instance", met: alternating.bytes <= 1.5 * d.bytes },
+  }));
   return {
     id: "size",
     title: `1. Size — scripted 30 s signup session, ${d.events} events`,
@@ -106,7 +124,8 @@ export async function sizeSection(options: { quick: boolean; tmp: string }): Pro
     rows,
     notes: [
       `The index entry adds ${d.indexEntry} B per recording (index.json). Replayed frames byte-identical to what was served: ` +
-        measured.filter((m) => m.identical !== undefined).map((m) => `${m.format} ${m.identical}/${m.frames}`).join(", ") + ".",
+        measured.filter((m) => m.identical !== undefined).map((m) => `${m.format} ${m.identical}/${m.frames}`).join(", ") +
+        `; two instances ${alternating.identical}/${alternating.frames}.`,
     ],
     details: { measured },
   };

@@ -26,8 +26,9 @@ export interface RecordingColumns {
   payloads: string[];
   /**
    * Each event's request counter (format/segments.ts), kept so that segments
-   * arriving after finalization merge into their place. Stored as deltas
-   * ("q"); absent in files that predate it.
+   * arriving after finalization merge into their place. Stored ("q", as
+   * deltas) only where it differs from what the kinds imply — one request per
+   * event or params frame — so a recording of sequential requests pays nothing.
    */
   seqs?: number[];
 }
@@ -45,7 +46,7 @@ export function recordingText(meta: RecordingMeta, columns: RecordingColumns): s
     ',"k":' + JSON.stringify(columns.kinds) +
     ',"t":' + JSON.stringify(deltas) +
     ',"l":' + JSON.stringify(columns.labels) +
-    (columns.seqs ? ',"q":' + JSON.stringify(deltasOf(columns.seqs)) : "") +
+    (columns.seqs && !sameSeqs(columns.seqs, impliedSeqs(columns.kinds)) ? ',"q":' + JSON.stringify(deltasOf(columns.seqs)) : "") +
     ',"d":[' + columns.payloads.join(",") + "]}"
   );
 }
@@ -93,11 +94,28 @@ export function decodeRecordingColumns(id: string, bytes: Uint8Array): { meta: R
     if (file?.v !== 1 || file.t.length !== file.k.length || file.d.length !== file.k.length) throw new Error("not a version 1 file");
     if (file.q && file.q.length !== file.k.length) throw new Error("columns of different lengths");
     const columns: RecordingColumns = { kinds: file.k, offsets: sums(file.t), labels: file.l, payloads: file.d.map((d) => JSON.stringify(d)) };
-    if (file.q) columns.seqs = sums(file.q);
+    columns.seqs = file.q ? sums(file.q) : impliedSeqs(file.k);
     return { meta: file.meta, columns };
   } catch (error) {
     throw new CorruptRecordingError(id, `cannot decode: ${(error as Error).message}`);
   }
+}
+
+/** The request counters of sequential requests: the mount is 1, each event or params frame starts the next. */
+export function impliedSeqs(kinds: string): number[] {
+  const out = new Array<number>(kinds.length);
+  let seq = 1;
+  for (let i = 0; i < kinds.length; i++) {
+    if (i > 0 && (kinds[i] === "e" || kinds[i] === "p")) seq++;
+    out[i] = seq;
+  }
+  return out;
+}
+
+function sameSeqs(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function sums(deltas: number[]): number[] {
