@@ -129,6 +129,23 @@ for (const backend of backends) {
       await visitor.get("/todos");
       for (const title of ["milk", "eggs", "bread"]) await visitor.post("/todos", { title }, "add");
       assert.ok(new Set(visitor.served).size === count, "every instance served the session");
+      // Live, through the store: every instance's dashboard shows the session's active recordings, whole.
+      const ids = [...visitor.cookie("hono_replay")!.matchAll(/(?:SignupForm|TodoList)~([^~]+)~/g)].map((m) => m[1]);
+      assert.is(ids.length, 2);
+      // (Instances write a segment about once a second: within about two seconds.)
+      const listedAt = Date.now();
+      for (const server of servers) {
+        await until(async () => {
+          const page = await (await fetch(`${server.origin}/replay/`)).text();
+          return ids.every((id) => page.includes(id));
+        }, `${server.origin}'s dashboard to list ${ids.join(" and ")} as active`, 10_000);
+        const live = await until(async () => {
+          const html = await (await fetch(`${server.origin}/replay/r/${ids[0]}?t=3600000`)).text();
+          return html.includes("value=&quot;ada@lovelace.example&quot;") && html;
+        }, `${server.origin}'s player to show the last keystroke, whichever instance took it`, 10_000);
+        assert.ok(live);
+      }
+      assert.ok(Date.now() - listedAt < 10_000);
       await visitor.leave();
       for (const server of servers) await stop(server, "SIGTERM");
 

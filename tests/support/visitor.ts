@@ -35,6 +35,12 @@ export class Visitor {
     return this.origins[0];
   }
 
+  /** A cookie's value as this browser holds it. */
+  cookie(name: string): string | undefined {
+    const value = this.cookies.get(name);
+    return value === undefined ? undefined : decodeURIComponent(value);
+  }
+
   /** From now on, requests go to these instances (one was stopped, say). */
   reroute(origins: string[]): void {
     this.origins = origins;
