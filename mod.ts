@@ -115,6 +115,8 @@ export interface Replay {
     readonly restarts: number;
     readonly dropped: number;
     readonly recorderErrors: number;
+    /** Requests that rendered a registered view but served it otherwise than as a string through c.html/c.body (streamed, a hand-built Response): not recorded. */
+    readonly unservedRenders: number;
     crashWorker(): void;
     hangWorker(ms: number): void;
     /** One pass of the store sweep and the orphan-journal scan, now (tests, operations). */
@@ -221,6 +223,9 @@ export function createReplay(options: ReplayOptions): Replay {
       },
       get recorderErrors() {
         return recorder.errors;
+      },
+      get unservedRenders() {
+        return recorder.unserved;
       },
       crashWorker: () => host?.crashWorker(),
       hangWorker: (ms) => host?.hangWorker(ms),

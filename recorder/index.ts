@@ -1,10 +1,24 @@
 /**
- * The Hono middleware. It gives each browser a session cookie and each handler
- * `c.var.replay`, whose `render` renders a registered Preact view and records
- * the transition: a mount the first time the view is seen in the session, then
- * params (GET) or an event (any other method) followed by a render. Recording
- * never fails or slows a request beyond framing text into the ring: every error
- * inside it is caught, counted and reported once.
+ * The Hono middleware. It gives each browser a session cookie and records, for
+ * each request, one transition of one registered view: a mount the first time
+ * the view is seen in the session, then params (GET) or an event (any other
+ * method) followed by a render. Recording never fails or slows a request beyond
+ * framing text into the ring: every error inside it is caught, counted and
+ * reported once.
+ *
+ * Two ways in, one code path (`recordRender`):
+ * - **Explicit**: `c.var.replay.render(View, props)` renders, records, then
+ *   builds the response (so the cookie is set before the response exists).
+ * - **Attached** (attach.ts): nothing in the handler changes. During the request
+ *   the registered views it renders are observed (Preact through
+ *   `options.diffed`, hono/jsx through the elements given to `c.html`/`c.render`)
+ *   and the body it serves through `c.html`/`c.body` is kept; after `next()` the
+ *   outermost view is recorded with the hash of *its own markup*, checked to be
+ *   a verbatim slice of the served body (a jsxRenderer layout or a handler-built
+ *   shell around it is served, not recorded; see `attachedFrame`). The cookie is
+ *   then set on the finished response, which Hono copies (headers only; the body
+ *   stream is passed along). A request that used the explicit path is not
+ *   recorded a second time.
  *
  * Any number of instances may serve one session: the cookie names the
  * recording and its request counter (session_cookie.ts), so an instance that
@@ -16,8 +30,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { type Assigns, frame, FrameKind, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
+import { Capture, capturing, type Seen, watchContext, watchPreact } from "./attach.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
-import { type PropsOf, renderView, type View, withDoctype } from "./render.ts";
+import { type PropsOf, rendererOf, renderView, type View, withDoctype } from "./render.ts";
 import { isSensitiveKey } from "./sanitize.ts";
 import { parseSessionCookie, type RecordingEntry, type SessionCookie, serializeSessionCookie, startOfRecording } from "./session_cookie.ts";
 
@@ -74,10 +89,17 @@ export class Recorder {
   private readonly viewNames = new Map<View, string>();
   private stopSweep?: () => void;
   private warned = false;
+  /** Whether any registered view renders with hono/jsx: only then are `c.render` and the elements given to `c.html` looked at. */
+  private readonly honoViews: boolean;
   errors = 0;
+  /** Requests that rendered a registered view without serving it as a string through `c.html`/`c.body` (streamed, or a Response built by hand): not recorded. */
+  unserved = 0;
 
   constructor(private readonly log: EventLog, private readonly options: RecorderOptions) {
     for (const [name, view] of Object.entries(options.views)) this.viewNames.set(view, name);
+    const views = [...this.viewNames.keys()];
+    this.honoViews = views.some((v) => rendererOf(v) === "hono/jsx");
+    watchPreact(views.filter((v) => rendererOf(v) === "preact"));
   }
 
   middleware(): MiddlewareHandler<ReplayEnv> {
@@ -93,11 +115,15 @@ export class Recorder {
         return c.body(null, 204);
       }
       let rendered = false;
+      // Sampled-out sessions are not observed at all: they pay nothing for attaching.
+      const capture = recorded ? new Capture(this.viewNames) : undefined;
       const ctx: ReplayContext = {
         recorded,
         render: async (view, props, init) => {
           // Checked in every session, sampled or not, so a missing view shows up at once.
           const name = this.viewName(view as View);
+          // Set first: the render below is observed too, and this frame is the request's.
+          if (capture) capture.explicit = true;
           const html = renderView(view, props as object);
           if (recorded) {
             rendered = true;
@@ -115,8 +141,15 @@ export class Recorder {
         },
       };
       c.set("replay", ctx);
-      if (recorded) this.touch(state, Date.now());
-      await next();
+      if (capture) {
+        this.touch(state, Date.now());
+        watchContext(c, capture, this.honoViews);
+        await capturing(capture, next);
+        capture.closed = true;
+        if (!rendered && !state.ended && capture.seen.length > 0) rendered = await this.recordAttached(c, state, capture);
+      } else {
+        await next();
+      }
       // A form post that redirects (post/redirect/get) renders nothing itself: it
       // is still the user's event, on the page the form was on.
       if (recorded && !rendered && !state.ended && isAction(c.req.method)) {
@@ -143,6 +176,61 @@ export class Recorder {
       );
     }
     return name;
+  }
+
+  /**
+   * Records what a handler rendered without `c.var.replay.render`; true when a
+   * frame was recorded. Served responses that are not HTML, or whose body was
+   * not a string handed to Hono, are skipped.
+   */
+  private async recordAttached(c: Context, state: RequestState, capture: Capture): Promise<boolean> {
+    const body = await capture.body;
+    if (!/^text\/html\b/i.test(c.res.headers.get("content-type") ?? "")) return false;
+    if (body === undefined) {
+      this.unserved++;
+      return false;
+    }
+    let recorded = false;
+    await this.guard(async () => {
+      const frame = this.attachedFrame(capture.seen, body);
+      await this.recordRender(c, state, frame.seen.name, frame.seen.props, frame.html);
+      recorded = true;
+    });
+    return recorded;
+  }
+
+  /**
+   * Which seen view is the frame, and the HTML whose hash proves it.
+   *
+   * The frame is the outermost registered view: for Preact the last one to
+   * finish rendering (an enclosing view finishes after the views inside it),
+   * for hono/jsx the one nearest the root of the element tree. Its markup is
+   * rendered again, alone, by `renderView` — exactly what the player renders —
+   * and must appear verbatim in the served body: then that markup is what is
+   * hashed and replayed, and whatever the body has around it (a `jsxRenderer`
+   * layout, a doctype, a shell the handler concatenated) was served but is not
+   * part of the frame. When it does not appear (the view read a context its
+   * layout provided, its props changed after rendering) the next view out is
+   * tried, up to `CANDIDATES`; failing all, the last one is recorded with the
+   * hash of the whole body, so fidelity reports that frame as differing rather
+   * than proving something that was not served.
+   */
+  private attachedFrame(seen: readonly Seen[], body: string): { seen: Seen; html: string } {
+    const last = seen[seen.length - 1];
+    if (!this.options.fidelity) return { seen: last, html: body };
+    for (let i = seen.length - 1; i >= Math.max(0, seen.length - CANDIDATES); i--) {
+      let html: string;
+      try {
+        html = renderView(seen[i].view, seen[i].props);
+      } catch (error) {
+        // Rendered in the request, so it can render: only alone (a hono/jsx
+        // useRequestContext, say) it cannot. Reported once, counted; the next view out is tried.
+        this.failed(error);
+        continue;
+      }
+      if (body.includes(html)) return { seen: seen[i], html };
+    }
+    return { seen: last, html: body };
   }
 
   private async recordRender(c: Context, state: RequestState, name: string, props: Record<string, unknown>, html: string) {
@@ -400,14 +488,21 @@ export class Recorder {
     try {
       await work();
     } catch (error) {
-      this.errors++;
-      if (!this.warned) {
-        this.warned = true;
-        console.warn(`hono-replay: recording failed and was skipped (further failures are counted silently): ${(error as Error)?.stack ?? error}`);
-      }
+      this.failed(error);
+    }
+  }
+
+  private failed(error: unknown) {
+    this.errors++;
+    if (!this.warned) {
+      this.warned = true;
+      console.warn(`hono-replay: recording failed and was skipped (further failures are counted silently): ${(error as Error)?.stack ?? error}`);
     }
   }
 }
+
+/** Seen views tried, outermost first, for the one whose markup the body contains. */
+const CANDIDATES = 4;
 
 interface RequestState {
   cookie: SessionCookie;

@@ -1,0 +1,178 @@
+/**
+ * Recording without changing handlers: which registered view a request
+ * rendered, with which props, and the HTML it served — seen from the outside,
+ * so `c.html(renderToString(<Page {...props} />))`, `c.html(<Page />)` and
+ * `c.render(<Page />)` under a `jsxRenderer` layout are recorded as
+ * `c.var.replay.render(Page, props)` is.
+ *
+ * Invariants, and why:
+ * - **Per request, never global.** Every observation lands in the `Capture`
+ *   of the request that made it, found through one AsyncLocalStorage (Node,
+ *   Deno and Deno Deploy all have `node:async_hooks`). Two requests rendering
+ *   at once, with awaits interleaved, each see only their own views. Work done
+ *   outside a request (a background job), or by a timer a request left behind
+ *   after it answered (`closed`), finds no open capture and is ignored.
+ * - **Preact: views that were rendered, not merely created.** The hook is
+ *   Preact's public `options.diffed`, which preact-render-to-string (and
+ *   Preact's own diff) call after a vnode and everything inside it rendered:
+ *   post-order, so an enclosing view is seen after the views inside it. The
+ *   hook is installed once per copy of this module, chained to whatever hook
+ *   was there before, and costs one WeakSet lookup per vnode for any type that
+ *   no recorder registered (nothing else: not even the AsyncLocalStorage read).
+ * - **hono/jsx: the elements the handler passes.** hono/jsx has no render
+ *   hooks, so the request's `c.html` and `c.render` are wrapped (on that
+ *   context object only, and only when a hono/jsx view is registered) and the
+ *   element tree they are given is searched breadth first for a registered
+ *   view: the outermost one. A view created inside another component's render
+ *   is not seen; pass it from the handler.
+ * - **The body is a string the handler gave Hono.** It is taken from `c.html`
+ *   or `c.body` (the last call of the request): a string as given, or for an
+ *   element or a Promise the finished response, read from a clone (hono has
+ *   already resolved it to a string: a clone cannot wait on a stream). A
+ *   streamed body, or a Response the handler built itself, is not read — the
+ *   recorder would otherwise hold the response until the stream ended — and is
+ *   not recorded (counted in `Recorder.unserved`).
+ * - **Nothing when nothing was seen.** A request that rendered no registered
+ *   view pays for the capture object, the context run and, with hono/jsx views
+ *   registered, two closures; the recorder looks at nothing after `next()`.
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Context } from "hono";
+import { options, type VNode } from "preact";
+import type { View } from "./render.ts";
+
+/** A registered view the request rendered, and its props as rendered. */
+export interface Seen {
+  view: View;
+  name: string;
+  props: Record<string, unknown>;
+}
+
+/** What one recorded request rendered and served. */
+export class Capture {
+  readonly seen: Seen[] = [];
+  /** The request is over: later renders (a timer it left behind) are not its own. */
+  closed = false;
+  /** The handler recorded through `c.var.replay.render`: that frame is the request's. */
+  explicit = false;
+  /** The body of the last `c.html`/`c.body` call made after a view was seen; undefined when that call served no string. */
+  body?: string | Promise<string | undefined>;
+
+  constructor(readonly names: ReadonlyMap<View, string>) {}
+
+  note(view: View, props: Record<string, unknown> | null | undefined) {
+    if (this.closed || this.explicit) return;
+    const name = this.names.get(view);
+    if (name !== undefined) this.seen.push({ view, name, props: { ...props } });
+  }
+}
+
+const requests = new AsyncLocalStorage<Capture>();
+
+/** Runs `next` with `capture` as the request's capture. */
+export function capturing<T>(capture: Capture, next: () => T): T {
+  return requests.run(capture, next);
+}
+
+// ---------------------------------------------------------------- Preact
+
+/** Preact views registered with any recorder in this process: the hook's only test for every other vnode. */
+const preactViews = new WeakSet<object>();
+let hooked = false;
+
+/** Watches `views` (Preact ones) through `options.diffed`; installs the hook on first use. */
+export function watchPreact(views: Iterable<View>) {
+  for (const view of views) preactViews.add(view);
+  if (hooked) return;
+  hooked = true;
+  const previous = options.diffed;
+  options.diffed = (vnode: VNode) => {
+    if (preactViews.has(vnode.type as object)) requests.getStore()?.note(vnode.type as View, vnode.props as Record<string, unknown>);
+    previous?.(vnode);
+  };
+}
+
+// ---------------------------------------------------------------- hono/jsx and the body
+
+/** Hono's JSXNode, as far as the search needs it. */
+interface HonoNode {
+  tag: unknown;
+  props: Record<string, unknown>;
+  children?: unknown[];
+}
+
+/** Nodes searched at most per call: a handler's element tree is small; a huge one is not worth the time. */
+const SEARCH_LIMIT = 2_000;
+
+/** The outermost registered hono/jsx view in the element tree a handler passed (breadth first). */
+export function noteHonoTree(capture: Capture, root: unknown) {
+  if (capture.closed || capture.explicit || typeof root !== "object" || root === null) return;
+  const queue: unknown[] = [root];
+  for (let i = 0; i < queue.length && i < SEARCH_LIMIT; i++) {
+    const item = queue[i];
+    if (Array.isArray(item)) {
+      queue.push(...item);
+      continue;
+    }
+    if (typeof item !== "object" || item === null || !("tag" in item)) continue;
+    const node = item as HonoNode;
+    if (typeof node.tag === "function" && capture.names.has(node.tag as View)) {
+      capture.note(node.tag as View, node.props);
+      return;
+    }
+    if (Array.isArray(node.children)) queue.push(...node.children);
+    else if (node.props?.children !== undefined) queue.push(node.props.children);
+  }
+}
+
+/**
+ * Wraps this request's `c.html` and `c.body` (and `c.render` when `hono` is set)
+ * so the capture learns the body served and the hono/jsx elements passed.
+ * Only the context object of this request is touched; the wrappers call the
+ * originals with the same arguments and return what they return.
+ */
+export function watchContext(c: Context, capture: Capture, hono: boolean) {
+  const html = c.html;
+  const body = c.body;
+  c.html = ((content: unknown, ...rest: unknown[]) => {
+    if (hono) noteHonoTree(capture, content);
+    const out = (html as (...a: unknown[]) => unknown)(content, ...rest);
+    if (capture.seen.length > 0 && !capture.closed) capture.body = servedText(content, out);
+    return out;
+  }) as typeof c.html;
+  c.body = ((data: unknown, ...rest: unknown[]) => {
+    const out = (body as (...a: unknown[]) => unknown)(data, ...rest);
+    if (capture.seen.length > 0 && !capture.closed) capture.body = typeof data === "string" ? data : undefined;
+    return out;
+  }) as typeof c.body;
+  if (hono) {
+    const render = c.render;
+    c.render = ((content: unknown, ...rest: unknown[]) => {
+      noteHonoTree(capture, content);
+      return (render as (...a: unknown[]) => unknown)(content, ...rest);
+    }) as typeof c.render;
+  }
+}
+
+/**
+ * The text `c.html(content)` served. A plain string is served as given. An
+ * HtmlEscapedString without callbacks is that string. Anything else (an
+ * element, a Promise, callbacks to resolve) Hono resolves to a string before
+ * building the response, so the response's clone is read: a string body, never
+ * a stream that could keep the recorder waiting.
+ */
+function servedText(content: unknown, out: unknown): string | Promise<string | undefined> | undefined {
+  if (typeof content === "string") return content;
+  if (content instanceof String && !((content as { callbacks?: unknown[] }).callbacks?.length)) return String(content);
+  // A rejection here is the handler's own failure, which Hono reports as it
+  // does without the recorder; for the recorder it means nothing was served.
+  const text = (res: unknown) => (res instanceof Response ? res.clone().text() : undefined);
+  if (out instanceof Response) return Promise.resolve(out).then(text).then(undefined, nothingServed);
+  if (out instanceof Promise) return out.then(text).then(undefined, nothingServed);
+  return undefined;
+}
+
+function nothingServed(): undefined {
+  return undefined;
+}
