@@ -14,6 +14,8 @@ import { join } from "node:path";
 import type { Context, MiddlewareHandler } from "hono";
 import { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";
 import { type Format, InvalidIdError, type Recording, randomToken, shortHash } from "./format/mod.ts";
+import { AllowlistFilter, type Allowlist } from "./recorder/allowlist.ts";
+import { env, resolveFidelityKey } from "./recorder/fidelity.ts";
 import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
 import { assertSinglePreact } from "./recorder/preact_check.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
@@ -71,6 +73,22 @@ export interface ReplayOptions {
   cookieName?: string;
   /** Where the client snippet's pagehide beacon posts. Default "/__replay/leave". */
   beaconPath?: string;
+  /**
+   * Signs session ids, so a session id the server did not issue is replaced. Instances
+   * sharing a store must share it. Default: env HONO_REPLAY_SECRET, else a random
+   * per-process secret (sessions then do not survive a restart or cross instances).
+   */
+  secret?: string;
+  /** Believe `x-forwarded-proto` for https (Secure, `__Host-` cookie) behind your proxy. Default false. */
+  trustProxy?: boolean;
+  /**
+   * Key of the per-frame fidelity hash; never stored with recordings. Default: env
+   * HONO_REPLAY_FIDELITY_KEY, else derived from `secret` (given or env), else a key of
+   * this process for frames the sanitizer removed something from. See README "Privacy".
+   */
+  fidelityKey?: string;
+  /** Allowlist mode: only the listed assigns/params are stored (globally or per view). */
+  allowlist?: Allowlist;
   /** Request header that names an event. Default "x-replay-event". */
   eventHeader?: string;
   /** Form field that names an event. Default "_event". */
@@ -140,6 +158,11 @@ export function createReplay(options: ReplayOptions): Replay {
     maxRecordingAgeMs: options.maxRecordingAgeMs ?? 7 * 24 * 3_600_000,
   };
 
+  const configuredSecret = options.secret ?? env("HONO_REPLAY_SECRET");
+  const configuredFidelityKey = resolveFidelityKey(options.fidelityKey, configuredSecret);
+  // Without one, frames that lost something are hashed with a key this process keeps in memory (recorder/fidelity.ts).
+  const fidelityKey = configuredFidelityKey ?? randomToken(32);
+
   const buffer = createRingBuffer(options.ringBytes ?? 4 * 1024 * 1024);
   const log = new EventLog(buffer, { overflowLimit: options.overflowLimit });
   const recorder = new Recorder(log, {
@@ -160,6 +183,11 @@ export function createReplay(options: ReplayOptions): Replay {
     eventHeader: options.eventHeader ?? "x-replay-event",
     eventField: options.eventField ?? "_event",
     fidelity: options.fidelity ?? true,
+    fidelityKey,
+    fidelityKeyConfigured: configuredFidelityKey !== undefined,
+    secret: configuredSecret ?? randomToken(32),
+    trustProxy: options.trustProxy ?? false,
+    allowlist: options.allowlist && new AllowlistFilter(options.allowlist),
   });
 
   // Names this instance's segments, journal and leases in the shared store.
@@ -194,7 +222,7 @@ export function createReplay(options: ReplayOptions): Replay {
     player(recording) {
       const view = viewsByName[recording.view];
       if (!view) throw new InvalidIdError(recording.view);
-      return new Player(recording, view);
+      return new Player(recording, view, fidelityKey);
     },
     clientScript: () => clientScript(options.beaconPath ?? "/__replay/leave"),
     async flush() {
@@ -316,6 +344,7 @@ export {
   sanitizeValue,
   type View,
 } from "./recorder/mod.ts";
+export type { Allowlist, AllowlistRules } from "./recorder/allowlist.ts";
 export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
 export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

@@ -33,8 +33,13 @@ import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { Capture, capturing, type Seen, watchContext, watchPreact } from "./attach.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
 import { type PropsOf, rendererOf, renderView, type View, withDoctype } from "./render.ts";
-import { isSensitiveKey } from "./sanitize.ts";
-import { parseSessionCookie, type RecordingEntry, type SessionCookie, serializeSessionCookie, startOfRecording } from "./session_cookie.ts";
+import type { AllowlistFilter } from "./allowlist.ts";
+import { fidelityHash } from "./fidelity.ts";
+import { isExactCopy } from "./sanitize.ts";
+import { redactEventName, redactParamValue, redactUrl } from "./secrets.ts";
+import { issueSid, parseSessionCookie, type RecordingEntry, type SessionCookie, serializeSessionCookie, startOfRecording } from "./session_cookie.ts";
+
+export { redactUrl };
 
 export type { PropsOf, View };
 
@@ -51,6 +56,16 @@ export interface RecorderOptions {
   eventHeader: string;
   eventField: string;
   fidelity: boolean;
+  /** Key of the fidelity hash (recorder/fidelity.ts): configured, or this process's own. */
+  fidelityKey: string;
+  /** Whether `fidelityKey` was configured (shared by every process) rather than this process's own. */
+  fidelityKeyConfigured: boolean;
+  /** Signs session ids (session_cookie.ts). */
+  secret: string;
+  /** Trust `x-forwarded-proto` for whether the request came over https. */
+  trustProxy: boolean;
+  /** Allowlist mode (allowlist.ts). */
+  allowlist?: AllowlistFilter;
 }
 
 /** What handlers get as `c.var.replay`. */
@@ -236,25 +251,29 @@ export class Recorder {
   private async recordRender(c: Context, state: RequestState, name: string, props: Record<string, unknown>, html: string) {
     const { sanitizer } = this.options.settings;
     const now = Date.now();
-    const url = redactUrl(c.req.url);
-    const hash = this.options.fidelity ? shortHash(html) : undefined;
-    const assigns = sanitizer.sanitizeAssigns(props as Assigns);
+    const allow = this.options.allowlist;
+    const url = redactUrl(c.req.url, allow?.paramAllowed(name));
+    const allowed = allow ? allow.assigns(name, props) : props;
+    const assigns = sanitizer.sanitizeAssigns(allowed as Assigns);
+    // Exact: nothing the page was rendered from is missing from what is stored.
+    const exact = allowed === props && isExactCopy(assigns);
+    const hash = this.options.fidelity ? fidelityHash(html, this.options.fidelityKey, this.options.fidelityKeyConfigured, exact) : undefined;
     const found = this.recordingFor(state, name, url, now);
     if (!found) {
       const rec = new ActiveRecording(newRecordingId(now), name, url, now, this.log, this.options.settings);
       rec.seq = 1;
       this.session(state.cookie.sid).recordings.set(name, rec);
       const sessionData = sanitizer.sanitizeParams(this.sessionData(c));
-      rec.start({ view: name, url, sessionKey: shortHash(state.cookie.sid) }, sanitizer.sanitizeParams(routeParams(c)), sessionData, assigns, hash);
+      rec.start({ view: name, url, sessionKey: shortHash(state.cookie.sid) }, sanitizer.sanitizeParams(this.allowParams(name, routeParams(c))), sessionData, assigns, hash);
       this.recorded(state, rec, pathHash(url), now);
       return;
     }
     const rec = this.nextRequest(found);
     if (isAction(c.req.method)) {
       const body = await bodyParams(c);
-      rec.event(eventName(c, body, this.options), sanitizer.sanitizeParams(body), now);
+      rec.event(eventName(c, body, this.options), sanitizer.sanitizeParams(this.allowParams(name, body)), now);
     } else {
-      rec.params(url, sanitizer.sanitizeParams(routeParams(c)), now);
+      rec.params(url, sanitizer.sanitizeParams(this.allowParams(name, routeParams(c))), now);
     }
     rec.render(assigns, Date.now(), hash);
     this.recorded(state, rec, pathHash(url), now);
@@ -321,6 +340,10 @@ export class Recorder {
     state.dirty = true;
   }
 
+  private allowParams(view: string, params: Params): Params {
+    return this.options.allowlist ? this.options.allowlist.params(view, params) : params;
+  }
+
   /** The `session` option's data; a throwing callback costs the session data, not the recording. */
   private sessionData(c: Context): Params {
     if (!this.options.session) return {};
@@ -336,7 +359,8 @@ export class Recorder {
     // is the latest view assumed: a post from any other page (an admin tool, the
     // dashboard) is not an event of the views being recorded.
     const referer = c.req.header("referer");
-    const path = referer ? safePath(referer) : undefined;
+    // Redacted as the recordings' own URLs are (a token in the path), so the paths compare.
+    const path = referer ? safePath(redactUrl(referer)) : undefined;
     if (referer !== undefined && path === undefined) return;
     const now = Date.now();
     const candidates = this.candidates(state, now);
@@ -351,7 +375,7 @@ export class Recorder {
     const rec = found.entry ? this.nextRequest(found) : found.local!;
     if (!found.entry) rec.seq++;
     const params = await bodyParams(c);
-    rec.event(eventName(c, params, this.options), this.options.settings.sanitizer.sanitizeParams(params), now);
+    rec.event(eventName(c, params, this.options), this.options.settings.sanitizer.sanitizeParams(this.allowParams(pick.view, params)), now);
     this.recorded(state, rec, pick.path, now);
   }
 
@@ -467,20 +491,35 @@ export class Recorder {
     }
   }
 
+  /** The session from the cookie; a missing one, or one whose sid this server did not issue, is a new session. */
   private readCookie(c: Context): RequestState {
-    const cookie = parseSessionCookie(getCookie(c, this.options.cookieName));
-    return cookie ? { cookie, dirty: false } : { cookie: { sid: randomToken(24), entries: [] }, dirty: true };
+    const cookie = parseSessionCookie(getCookie(c, this.cookieName(c)), this.options.secret);
+    return cookie ? { cookie, dirty: false } : { cookie: { sid: issueSid(this.options.secret), entries: [] }, dirty: true };
+  }
+
+  /** Over https (as the request, or a trusted proxy, says) the cookie is `__Host-` prefixed: host-only, Secure, path /. */
+  private cookieName(c: Context): string {
+    return this.isHttps(c) ? "__Host-" + this.options.cookieName : this.options.cookieName;
+  }
+
+  private isHttps(c: Context): boolean {
+    if (this.options.trustProxy) {
+      const forwarded = c.req.header("x-forwarded-proto");
+      if (forwarded) return forwarded.split(",")[0].trim().toLowerCase() === "https";
+    }
+    return new URL(c.req.url).protocol === "https:";
   }
 
   /** Sets the cookie once, when it changed. */
   private writeCookie(c: Context, state: RequestState) {
     if (!state.dirty) return;
     state.dirty = false;
-    setCookie(c, this.options.cookieName, serializeSessionCookie(state.cookie), {
+    const secure = this.isHttps(c);
+    setCookie(c, this.cookieName(c), serializeSessionCookie(state.cookie), {
       httpOnly: true,
       sameSite: "Lax",
       path: "/",
-      secure: new URL(c.req.url).protocol === "https:",
+      secure,
     });
   }
 
@@ -528,8 +567,13 @@ function isAction(method: string): boolean {
   return method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
 }
 
+/** Query and route params, values that look like tokens (a `/reset/:id` token) already replaced. */
 function routeParams(c: Context): Params {
-  return { ...c.req.query(), ...c.req.param() };
+  const out: Params = {};
+  for (const [name, value] of Object.entries({ ...c.req.query(), ...c.req.param() })) {
+    out[name] = typeof value === "string" ? redactParamValue(name, value) : value;
+  }
+  return out;
 }
 
 /** The parsed body (form or JSON). Hono caches it, so the handler can have read it first. */
@@ -549,28 +593,10 @@ async function bodyParams(c: Context): Promise<Params> {
 
 function eventName(c: Context, params: Params, o: RecorderOptions): string {
   const fromHeader = c.req.header(o.eventHeader);
-  if (fromHeader) return fromHeader;
+  if (fromHeader) return redactEventName(fromHeader);
   const fromField = params[o.eventField];
-  if (typeof fromField === "string" && fromField) return fromField;
+  if (typeof fromField === "string" && fromField) return redactEventName(fromField);
   return `${c.req.method} ${c.req.routePath}`;
-}
-
-/**
- * The URL as stored: query parameters whose name says secret (`?token=…`,
- * `?password=…`) keep their name but lose their value, by the sanitizer's own key rule.
- */
-export function redactUrl(url: string): string {
-  const q = url.indexOf("?");
-  if (q < 0) return url;
-  const params = new URLSearchParams(url.slice(q + 1));
-  let changed = false;
-  for (const key of new Set(params.keys())) {
-    if (isSensitiveKey(key)) {
-      params.set(key, "[redacted]");
-      changed = true;
-    }
-  }
-  return changed ? url.slice(0, q + 1) + params.toString() : url;
 }
 
 function safePath(url: string): string | undefined {

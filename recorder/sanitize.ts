@@ -3,9 +3,26 @@
  * never reaches the ring, the journal or the disk. It never throws: whatever the
  * app puts in its assigns (cycles, proxies with throwing getters, streams,
  * class instances, megabyte strings) comes out as plain, bounded data.
+ *
+ * Secrets are removed by name and by value (the rules are in secrets.ts): a key
+ * whose name says secret is dropped with its value, at any depth, in objects,
+ * Maps and `[name, value]` pairs (whose value becomes `[redacted]`); every
+ * string — values, Map keys, Set members — loses what looks like a card number,
+ * a JWT, a bearer or basic credential, a provider key or a PEM private key, to
+ * a marker saying which.
+ *
+ * The output of the default sanitizer that holds *everything* its input held
+ * (nothing dropped, redacted, cut or compacted) is remembered as an exact copy
+ * (`isExactCopy`): the recorder may store an unkeyed fidelity hash of a page
+ * rendered from such assigns, since it reveals nothing the stored assigns do
+ * not; any other page's hash would let whoever holds the recording test guesses
+ * for what was removed (see `fidelityKey` in the README).
  */
 
 import type { Assigns, Params } from "../format/mod.ts";
+import { isCardNumberValue, isSensitiveKey, marker, REDACTED, redactSecretValues } from "./secrets.ts";
+
+export { isSensitiveKey };
 
 export interface Sanitizer {
   /** Initial and rendered assigns. */
@@ -27,34 +44,43 @@ export interface SanitizeLimits {
 
 export const defaultLimits: SanitizeLimits = { maxDepth: 8, maxStringLength: 10_000, maxItems: 1_000 };
 
-/**
- * Keys whose values are secrets, compared after lower-casing and removing "_",
- * "-" and spaces, so that `Password`, `current_password`, `x-api-key`,
- * `csrfToken` and `SESSION_ID` all match.
- */
-const SENSITIVE_PARTS = ["password", "passwd", "passphrase", "secret", "token", "apikey", "authorization", "cookie", "csrf", "xsrf", "sessionid", "privatekey", "creditcard", "cardnumber"];
-const SENSITIVE_EXACT = new Set(["pwd", "pass", "auth", "sid", "sessid", "jwt", "cvv", "cvc", "ssn", "pin", "otp"]);
+/** One sanitizing pass: its limits, the path of objects being cleaned (cycles), and whether anything was lost. */
+interface Pass {
+  limits: SanitizeLimits;
+  ancestors: object[];
+  lossy: boolean;
+}
 
-export function isSensitiveKey(key: string): boolean {
-  const k = key.toLowerCase().replace(/[-_\s.]/g, "");
-  if (SENSITIVE_EXACT.has(k)) return true;
-  return SENSITIVE_PARTS.some((part) => k.includes(part));
+/** Records the default sanitizer returned with nothing removed; see the header. */
+const exactCopies = new WeakSet<object>();
+
+/** Whether `value` is a record the default sanitizer returned holding everything its input held. */
+export function isExactCopy(value: unknown): boolean {
+  return value !== null && typeof value === "object" && exactCopies.has(value);
 }
 
 export function sanitizeValue(value: unknown, limits: SanitizeLimits = defaultLimits): unknown {
+  return run(value, { limits, ancestors: [], lossy: false });
+}
+
+function run(value: unknown, pass: Pass): unknown {
   try {
-    return clean(value, limits, [], 0);
+    return clean(value, pass, 0);
   } catch (error) {
+    pass.lossy = true;
     return `[Unserializable: ${describeError(error)}]`;
   }
 }
 
 /** Sanitizes a record (assigns, params), dropping sensitive keys at every depth. */
 export function sanitizeRecord(record: unknown, limits: SanitizeLimits = defaultLimits): Record<string, unknown> {
-  const out = sanitizeValue(record, limits);
-  return out !== null && typeof out === "object" && !Array.isArray(out) && Object.getPrototypeOf(out) === Object.prototype
-    ? (out as Record<string, unknown>)
-    : { value: out };
+  const pass: Pass = { limits, ancestors: [], lossy: false };
+  const out = run(record, pass);
+  if (out !== null && typeof out === "object" && !Array.isArray(out) && Object.getPrototypeOf(out) === Object.prototype) {
+    if (!pass.lossy) exactCopies.add(out);
+    return out as Record<string, unknown>;
+  }
+  return { value: out };
 }
 
 export function defaultSanitizer(limits: SanitizeLimits = defaultLimits): Sanitizer {
@@ -64,72 +90,122 @@ export function defaultSanitizer(limits: SanitizeLimits = defaultLimits): Saniti
   };
 }
 
-function clean(value: unknown, limits: SanitizeLimits, ancestors: object[], depth: number): unknown {
+function clean(value: unknown, pass: Pass, depth: number): unknown {
   switch (typeof value) {
     case "string":
-      return value.length > limits.maxStringLength
-        ? value.slice(0, limits.maxStringLength) + `… [${value.length - limits.maxStringLength} more characters]`
-        : value;
+      return cleanString(value, pass);
     case "number":
-    case "boolean":
     case "bigint":
+      if (isCardNumberValue(value)) {
+        pass.lossy = true;
+        return marker("card number");
+      }
+      return value;
+    case "boolean":
     case "undefined":
       return value;
     case "symbol":
+      pass.lossy = true;
       return value.toString();
     case "function":
+      pass.lossy = true;
       return `[Function ${value.name || "anonymous"}]`;
   }
   if (value === null) return null;
   try {
-    return cleanObjectLike(value as object, limits, ancestors, depth);
+    return cleanObjectLike(value as object, pass, depth);
   } catch (error) {
     // One hostile value (a proxy whose traps throw) costs only itself, not its siblings.
+    pass.lossy = true;
     return `[Unserializable: ${describeError(error)}]`;
   }
 }
 
-function cleanObjectLike(obj: object, limits: SanitizeLimits, ancestors: object[], depth: number): unknown {
-  if (ancestors.includes(obj)) return "[Circular]";
-  const special = compactSpecial(obj, limits);
+/** Secret-looking values replaced (before cutting: a private key cut in half is still a secret), then cut to the limit. */
+function cleanString(value: string, pass: Pass): string {
+  const { text, found } = redactSecretValues(value);
+  if (found.length) pass.lossy = true;
+  const max = pass.limits.maxStringLength;
+  if (text.length <= max) return text;
+  pass.lossy = true;
+  return text.slice(0, max) + `… [${text.length - max} more characters]`;
+}
+
+function cleanObjectLike(obj: object, pass: Pass, depth: number): unknown {
+  const { limits, ancestors } = pass;
+  if (ancestors.includes(obj)) {
+    pass.lossy = true;
+    return "[Circular]";
+  }
+  const special = compactSpecial(obj, pass);
   if (special !== NOT_SPECIAL) return special;
-  if (depth >= limits.maxDepth) return Array.isArray(obj) ? `[Array(${obj.length})]` : `[${className(obj) ?? "Object"}]`;
+  if (depth >= limits.maxDepth) {
+    pass.lossy = true;
+    return Array.isArray(obj) ? `[Array(${obj.length})]` : `[${className(obj) ?? "Object"}]`;
+  }
   ancestors.push(obj);
   try {
-    if (Array.isArray(obj)) return cleanItems(obj, limits, ancestors, depth);
+    if (Array.isArray(obj)) {
+      // A `[name, value]` pair (Object.entries, FormData, Headers entries): the name says whether the value is secret.
+      if (obj.length === 2 && typeof obj[0] === "string" && isSensitiveKey(obj[0])) {
+        pass.lossy = true;
+        return [cleanString(obj[0], pass), REDACTED];
+      }
+      return cleanItems(obj, pass, depth);
+    }
     if (obj instanceof Map) {
       const entries: [unknown, unknown][] = [];
       for (const [k, v] of obj) {
-        if (typeof k === "string" && isSensitiveKey(k)) continue;
-        if (entries.length === limits.maxItems) break;
-        entries.push([clean(k, limits, ancestors, depth + 1), clean(v, limits, ancestors, depth + 1)]);
+        if (typeof k === "string" && isSensitiveKey(k)) {
+          pass.lossy = true;
+          continue;
+        }
+        if (entries.length === limits.maxItems) {
+          pass.lossy = true;
+          break;
+        }
+        entries.push([clean(k, pass, depth + 1), clean(v, pass, depth + 1)]);
       }
       return new Map(entries);
     }
-    if (obj instanceof Set) return new Set(cleanItems([...obj].slice(0, limits.maxItems), limits, ancestors, depth));
-    return cleanObject(obj, limits, ancestors, depth);
+    if (obj instanceof Set) {
+      if (obj.size > limits.maxItems) pass.lossy = true;
+      return new Set(cleanItems([...obj].slice(0, limits.maxItems), pass, depth));
+    }
+    return cleanObject(obj, pass, depth);
   } finally {
     ancestors.pop();
   }
 }
 
-function cleanItems(items: unknown[], limits: SanitizeLimits, ancestors: object[], depth: number): unknown[] {
-  const n = Math.min(items.length, limits.maxItems);
+function cleanItems(items: unknown[], pass: Pass, depth: number): unknown[] {
+  const n = Math.min(items.length, pass.limits.maxItems);
   const out = new Array<unknown>(n);
-  for (let i = 0; i < n; i++) out[i] = clean(items[i], limits, ancestors, depth + 1);
-  if (items.length > n) out.push(`[… ${items.length - n} more items]`);
+  for (let i = 0; i < n; i++) out[i] = clean(items[i], pass, depth + 1);
+  if (items.length > n) {
+    pass.lossy = true;
+    out.push(`[… ${items.length - n} more items]`);
+  }
   return out;
 }
 
-function cleanObject(obj: object, limits: SanitizeLimits, ancestors: object[], depth: number): Record<string, unknown> {
+function cleanObject(obj: object, pass: Pass, depth: number): Record<string, unknown> {
+  const { limits } = pass;
   const out: Record<string, unknown> = {};
   const name = className(obj);
-  // A class instance keeps its fields and says what it was; replay cannot revive its methods.
-  if (name) out.__class = name;
+  // A class instance keeps its fields and says what it was; replay cannot revive its methods (or getters).
+  if (name) {
+    out.__class = name;
+    pass.lossy = true;
+  }
   let count = 0;
   for (const key of Object.keys(obj)) {
-    if (isSensitiveKey(key)) continue;
+    if (isSensitiveKey(key)) {
+      pass.lossy = true;
+      continue;
+    }
     if (count++ === limits.maxItems) {
+      pass.lossy = true;
       out["…"] = `[${Object.keys(obj).length - limits.maxItems} more keys]`;
       break;
     }
@@ -137,9 +213,10 @@ function cleanObject(obj: object, limits: SanitizeLimits, ancestors: object[], d
     try {
       v = (obj as Record<string, unknown>)[key];
     } catch (error) {
+      pass.lossy = true;
       v = `[Unreadable: ${describeError(error)}]`;
     }
-    const cleaned = clean(v, limits, ancestors, depth + 1);
+    const cleaned = clean(v, pass, depth + 1);
     // A "__proto__" key (from a parsed JSON body, say) must stay data, not become the prototype.
     if (key === "__proto__") Object.defineProperty(out, key, { value: cleaned, enumerable: true, writable: true, configurable: true });
     else out[key] = cleaned;
@@ -149,12 +226,18 @@ function cleanObject(obj: object, limits: SanitizeLimits, ancestors: object[], d
 
 const NOT_SPECIAL = Symbol("not special");
 
-/** Values that are kept as they are (the codec preserves them) or summarized as a string. */
-function compactSpecial(obj: object, limits: SanitizeLimits): unknown {
+/** Values that are kept as they are (the codec preserves them) or summarized as a string (lossy). */
+function compactSpecial(obj: object, pass: Pass): unknown {
+  const { limits } = pass;
   if (obj instanceof Date || obj instanceof RegExp) return obj;
-  if (obj instanceof Uint8Array) {
-    return obj.length > limits.maxStringLength ? `[Uint8Array ${obj.length} bytes]` : obj.slice();
-  }
+  if (obj instanceof Uint8Array && obj.length <= limits.maxStringLength) return obj.slice();
+  const compacted = compactOther(obj, limits);
+  if (compacted !== NOT_SPECIAL) pass.lossy = true;
+  return compacted;
+}
+
+function compactOther(obj: object, limits: SanitizeLimits): unknown {
+  if (obj instanceof Uint8Array) return `[Uint8Array ${obj.length} bytes]`;
   if (ArrayBuffer.isView(obj)) return `[${obj.constructor.name} ${obj.byteLength} bytes]`;
   if (obj instanceof ArrayBuffer) return `[ArrayBuffer ${obj.byteLength} bytes]`;
   if (typeof SharedArrayBuffer !== "undefined" && obj instanceof SharedArrayBuffer) return `[SharedArrayBuffer ${obj.byteLength} bytes]`;
@@ -169,7 +252,7 @@ function compactSpecial(obj: object, limits: SanitizeLimits): unknown {
   if (obj instanceof WeakMap || obj instanceof WeakSet || (typeof WeakRef !== "undefined" && obj instanceof WeakRef)) {
     return `[${obj.constructor.name}]`;
   }
-  if (obj instanceof Error) return { __class: obj.name || "Error", message: String(obj.message).slice(0, limits.maxStringLength) };
+  if (obj instanceof Error) return { __class: obj.name || "Error", message: redactSecretValues(String(obj.message)).text.slice(0, limits.maxStringLength) };
   if (isNodeStream(obj)) return `[${className(obj) ?? "Stream"}]`;
   return NOT_SPECIAL;
 }

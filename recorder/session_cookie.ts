@@ -11,9 +11,22 @@
  *
  *   <sid>!<view>~<recording id>~<seq>~<last activity>~<left at>~<path hash>!…
  *
+ * The sid is issued by the server and signed: 24 random characters followed
+ * by 128 bits of HMAC-SHA256(secret, those 24) in hex, all `[a-z0-9]`, so the
+ * whole signed sid is the session id everywhere (sampling, sessionKey). A cookie whose sid is not signed with this
+ * secret (made up by a client, or copied from another app) is not this
+ * server's session: it is replaced by a new one, so a client cannot choose the
+ * session (and thus the sessionKey) its requests are recorded under. Instances
+ * sharing a store must share the secret, or each replaces the others' sids.
+ * The entries are not signed: a recording id is unguessable, and a client that
+ * edits its own entries only disturbs its own recordings.
+ *
  * Numbers are base 36; a view name is percent-encoded, so no separator can
  * appear in it. An entry is bounded by the registered views, so the cookie is too.
  */
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { randomToken } from "../format/mod.ts";
 
 export interface RecordingEntry {
   view: string;
@@ -33,13 +46,34 @@ export interface SessionCookie {
   entries: RecordingEntry[];
 }
 
-const SID = /^[a-z0-9]{24}$/;
+const SID = /^[a-z0-9]{24}[0-9a-f]{32}$/;
 const ID = /^[a-z0-9]{1,16}-[a-z0-9]{1,32}$/;
 
-export function parseSessionCookie(value: string | undefined): SessionCookie | undefined {
+const RANDOM_CHARS = 24;
+
+/** A new session id: random, signed with `secret`. */
+export function issueSid(secret: string): string {
+  const random = randomToken(RANDOM_CHARS);
+  return random + mac(random, secret);
+}
+
+/** Whether `sid` was issued with `secret` (constant time). */
+export function verifySid(sid: string, secret: string): boolean {
+  if (!SID.test(sid)) return false;
+  const given = new TextEncoder().encode(sid.slice(RANDOM_CHARS));
+  const expected = new TextEncoder().encode(mac(sid.slice(0, RANDOM_CHARS), secret));
+  return timingSafeEqual(given, expected);
+}
+
+function mac(random: string, secret: string): string {
+  return createHmac("sha256", secret).update("hono-replay sid v1\n" + random).digest("hex").slice(0, 32);
+}
+
+/** The cookie, or undefined when it is missing, damaged, or its sid was not issued with `secret`. */
+export function parseSessionCookie(value: string | undefined, secret: string): SessionCookie | undefined {
   if (!value) return undefined;
   const [sid, ...rest] = value.split("!");
-  if (!SID.test(sid)) return undefined;
+  if (!verifySid(sid, secret)) return undefined;
   const entries: RecordingEntry[] = [];
   for (const part of rest) {
     const entry = parseEntry(part);

@@ -7,7 +7,8 @@
  * global is caught instead of silently misreplayed.
  */
 
-import { type Recording, shortHash } from "../format/mod.ts";
+import type { Recording } from "../format/mod.ts";
+import { verifyFidelity } from "../recorder/fidelity.ts";
 import { renderView, type View } from "../recorder/render.ts";
 import { Timeline } from "./reconstruct.ts";
 
@@ -31,7 +32,8 @@ export interface FidelityReport {
 export class Player {
   readonly timeline: Timeline;
 
-  constructor(readonly recording: Recording, readonly view: View) {
+  /** `fidelityKey`: the recorder's (recorder/fidelity.ts); without it keyed hashes read as unknown. */
+  constructor(readonly recording: Recording, readonly view: View, private readonly fidelityKey?: string) {
     this.timeline = new Timeline(recording);
   }
 
@@ -43,6 +45,7 @@ export class Player {
     const frame = this.timeline.frames[index];
     const html = renderView(this.view, this.timeline.assignsOf(index));
     const expected = frame.event.htmlHash;
+    const key = this.fidelityKey;
     let identical: boolean | undefined | null = null;
     // Hashing costs as much as a third of the render: done only when asked for.
     return {
@@ -50,7 +53,7 @@ export class Player {
       t: frame.t,
       html,
       get identical() {
-        if (identical === null) identical = expected === undefined ? undefined : shortHash(html) === expected;
+        if (identical === null) identical = verifyFidelity(html, expected, key);
         return identical;
       },
     };

@@ -167,7 +167,7 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
   const fileOf = (id: string) => join(dir, `${assertValidId(id)}.hrp`);
 
   async function ensureDirs() {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
   }
 
   // ─── Segments ──────────────────────────────────────────────────────────────
@@ -488,7 +488,7 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
   }
 
   async function withLock<T>(work: () => Promise<T>): Promise<T> {
-    await mkdir(root, { recursive: true });
+    await mkdir(root, { recursive: true, mode: DIR_MODE });
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -619,7 +619,7 @@ export async function durableWrite(target: string, data: string | Uint8Array): P
   if (!isAbsolute(target)) throw new Error("durableWrite needs an absolute path");
   const temp = `${target}.tmp-${randomToken(8)}`;
   try {
-    const handle = await open(temp, "w");
+    const handle = await open(temp, "w", FILE_MODE);
     try {
       await handle.writeFile(data);
       await handle.sync();

@@ -26,6 +26,7 @@ export interface ServerProcess {
  * way `npm run demo` / `deno task demo` would, and waits for it to print the
  * URL it listens on.
  */
+/** Server processes share HONO_REPLAY_SECRET, as instances sharing a store must (signed session ids). */
 export function startServer(
   script: string,
   env: Record<string, string>,
@@ -38,7 +39,7 @@ export function startServer(
     ? [deno.execPath(), ["run", ...(options.denoPermissions ?? ["-A"]), "--quiet", script]]
     : [process.execPath, ["--import", "tsx", script]];
   const [cmd, ...argv] = [...(options.wrap ?? []), runtime, ...args];
-  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, argv, { cwd: root, env: { HONO_REPLAY_SECRET: "faults-test-shared-secret", ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "?")));
   return new Promise((resolve, reject) => {

@@ -50,8 +50,9 @@ export class Journal {
     private readonly syncIntervalMs = 1000,
     private readonly compactBytes = 16 * 1024 * 1024,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, "a");
+    // Owner-only: the journal holds what users typed (as storage/file.ts does).
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.fd = openSync(path, "a", 0o600);
     this.bytes = fstatSync(this.fd).size;
     this.stopTimer = backgroundTimer(() => this.tick(), syncIntervalMs, true);
   }
@@ -121,7 +122,7 @@ export class Journal {
     // rewrite the whole journal each time.
     if (this.bytes < Math.max(this.compactBytes, 2 * this.compactedBytes)) return;
     const temp = this.path + ".compact";
-    const fd = openSync(temp, "w");
+    const fd = openSync(temp, "w", 0o600);
     let size = 0;
     let chunk: string[] = [];
     let chunkChars = 0;
@@ -141,7 +142,7 @@ export class Journal {
     closeSync(fd);
     renameSync(temp, this.path);
     closeSync(this.fd);
-    this.fd = openSync(this.path, "a");
+    this.fd = openSync(this.path, "a", 0o600);
     this.bytes = size;
     this.compactedBytes = size;
     this.unsynced = false;

@@ -1,0 +1,75 @@
+/**
+ * The per-frame fidelity hash: what lets replay prove a re-rendered frame is
+ * byte-identical to the page that was served.
+ *
+ * Why it is keyed: a hash of the served HTML is an oracle for whatever the
+ * sanitizer removed. Someone holding a recording (a download, an export, a
+ * copy of the storage) can re-render the frame with each guess for a dropped
+ * field — 10,000 guesses for a 4-digit PIN — and keep the one whose hash
+ * matches. So:
+ *
+ * - With a key (`fidelityKey`, else `HONO_REPLAY_FIDELITY_KEY`, else derived
+ *   from `secret` / `HONO_REPLAY_SECRET`), every frame stores
+ *   `#` + 32 bits of HMAC-SHA256(key, html). Without the key a guess cannot be
+ *   tested; the key is never stored with recordings. Every instance and every
+ *   process that replays must have the same key.
+ * - Without a configured key, a frame stores the plain 32-bit hash only when
+ *   its assigns came through the default sanitizer whole (`isExactCopy`): that
+ *   page is a function of the stored assigns alone, so its hash tells nothing
+ *   they do not. A frame from which anything was removed is hashed with a
+ *   random key of this process, kept in memory only: this process (its
+ *   dashboard) verifies it, any other process reports it as unknown — never
+ *   as an oracle.
+ *
+ * Verification follows the stored form: `#…` needs the key (without it the
+ * frame is unknown, never "differs"); a plain hash is checked as before, so
+ * recordings made before keys existed still verify.
+ */
+
+import { createHmac } from "node:crypto";
+import { shortHash } from "../format/mod.ts";
+
+const KEYED = "#";
+
+/** The key to use: the option, the environment, derived from the session secret, or none. */
+export function resolveFidelityKey(option: string | undefined, secret: string | undefined): string | undefined {
+  const key = option ?? env("HONO_REPLAY_FIDELITY_KEY");
+  if (key) return key;
+  return secret ? createHmac("sha256", secret).update("hono-replay fidelity key v1").digest("base64url") : undefined;
+}
+
+/**
+ * What the recorder stores for a served page (see the header): keyed when the
+ * key is configured or the assigns lost something, else the plain hash.
+ */
+export function fidelityHash(html: string, key: string, configured: boolean, exact: boolean): string {
+  return configured || !exact ? keyedHash(html, key) : shortHash(html);
+}
+
+/** true: identical; false: differs; undefined: cannot tell (no hash, or a keyed one and no key). */
+export function verifyFidelity(html: string, expected: string | undefined, key: string | undefined): boolean | undefined {
+  if (expected === undefined) return undefined;
+  if (!expected.startsWith(KEYED)) return shortHash(html) === expected;
+  return key === undefined ? undefined : keyedHash(html, key) === expected;
+}
+
+function keyedHash(html: string, key: string): string {
+  const digest = createHmac("sha256", key).update(html).digest();
+  return KEYED + digest.readUInt32BE(0).toString(36);
+}
+
+/** An environment variable, on Node and Deno; undefined where reading it is not allowed. */
+export function env(name: string): string | undefined {
+  const deno = (globalThis as { Deno?: { env: { get(n: string): string | undefined } } }).Deno;
+  try {
+    return deno ? deno.env.get(name) : process.env[name];
+  } catch (error) {
+    // Deno without --allow-env: the option must be given in code instead.
+    if (!warnedEnv) {
+      warnedEnv = true;
+      console.warn(`hono-replay: cannot read ${name} (${(error as Error)?.message ?? error}); pass the option to createReplay instead`);
+    }
+    return undefined;
+  }
+}
+let warnedEnv = false;
