@@ -14,7 +14,7 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { type Assigns, frame, FrameKind, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
+import { type Assigns, frame, FrameKind, newRecordingId, type Params, randomToken, shortHash, truncateEventName } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
 import { type PropsOf, renderView, type View, withDoctype } from "./render.ts";
@@ -452,12 +452,13 @@ async function bodyParams(c: Context): Promise<Params> {
   return {};
 }
 
+/** The event's name, cut to MAX_EVENT_NAME_CHARS: it comes from the client (a header or a form field). */
 function eventName(c: Context, params: Params, o: RecorderOptions): string {
   const fromHeader = c.req.header(o.eventHeader);
-  if (fromHeader) return fromHeader;
+  if (fromHeader) return truncateEventName(fromHeader);
   const fromField = params[o.eventField];
-  if (typeof fromField === "string" && fromField) return fromField;
-  return `${c.req.method} ${c.req.routePath}`;
+  if (typeof fromField === "string" && fromField) return truncateEventName(fromField);
+  return truncateEventName(`${c.req.method} ${c.req.routePath}`);
 }
 
 /**
