@@ -75,6 +75,8 @@ export interface ReplayOptions {
   eventHeader?: string;
   /** Form field that names an event. Default "_event". */
   eventField?: string;
+  /** Sessions recorded in memory at once; past it new sessions are not recorded (counted in `engine.capped`). Default 10,000. */
+  maxActiveRecordings?: number;
 }
 
 export interface Replay {
@@ -115,6 +117,8 @@ export interface Replay {
     readonly restarts: number;
     readonly dropped: number;
     readonly recorderErrors: number;
+    /** Recordings not started because `maxActiveRecordings` sessions were active (counted per request of such a session). */
+    readonly capped: number;
     crashWorker(): void;
     hangWorker(ms: number): void;
   };
@@ -156,6 +160,7 @@ export function createReplay(options: ReplayOptions): Replay {
     eventHeader: options.eventHeader ?? "x-replay-event",
     eventField: options.eventField ?? "_event",
     fidelity: options.fidelity ?? true,
+    maxActiveRecordings: options.maxActiveRecordings ?? 10_000,
   });
 
   // Names this instance's segments, journal and leases in the shared store.
@@ -219,6 +224,9 @@ export function createReplay(options: ReplayOptions): Replay {
       },
       get recorderErrors() {
         return recorder.errors;
+      },
+      get capped() {
+        return recorder.capped;
       },
       crashWorker: () => host?.crashWorker(),
       hangWorker: (ms) => host?.hangWorker(ms),

@@ -36,6 +36,12 @@ export interface RecorderOptions {
   eventHeader: string;
   eventField: string;
   fidelity: boolean;
+  /**
+   * Sessions with a recording held in memory, at most. Past it, new sessions
+   * are not recorded (counted in `capped`): a flood of cookieless visitors
+   * must not grow the process without bound.
+   */
+  maxActiveRecordings?: number;
 }
 
 /** What handlers get as `c.var.replay`. */
@@ -75,6 +81,8 @@ export class Recorder {
   private stopSweep?: () => void;
   private warned = false;
   errors = 0;
+  /** Recordings not started (one per request of a session past the cap) because `maxActiveRecordings` sessions were held already. */
+  capped = 0;
 
   constructor(private readonly log: EventLog, private readonly options: RecorderOptions) {
     for (const [name, view] of Object.entries(options.views)) this.viewNames.set(view, name);
@@ -152,6 +160,7 @@ export class Recorder {
     const hash = this.options.fidelity ? shortHash(html) : undefined;
     const assigns = sanitizer.sanitizeAssigns(props as Assigns);
     const found = this.recordingFor(state, name, url, now);
+    if (!found && this.full(state.cookie.sid)) return;
     if (!found) {
       const rec = new ActiveRecording(newRecordingId(now), name, url, now, this.log, this.options.settings);
       rec.seq = 1;
@@ -199,6 +208,13 @@ export class Recorder {
 
   private localOver(rec: ActiveRecording, now: number): boolean {
     return now - rec.lastActivity > this.options.idleTimeoutMs || (rec.leftAt !== undefined && now >= rec.leftAt + this.options.beaconGraceMs);
+  }
+
+  /** True (and counted) when a session new to this instance would pass `maxActiveRecordings`. */
+  private full(sid: string): boolean {
+    if (this.sessions.has(sid) || this.sessions.size < (this.options.maxActiveRecordings ?? 10_000)) return false;
+    this.capped++;
+    return true;
   }
 
   /** The recording, on this instance, ready for the next request's frames. */
