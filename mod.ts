@@ -93,6 +93,8 @@ export interface ReplayOptions {
   eventHeader?: string;
   /** Form field that names an event. Default "_event". */
   eventField?: string;
+  /** Sessions recorded in memory at once; past it new sessions are not recorded (counted in `engine.capped`). Default 10,000. */
+  maxActiveRecordings?: number;
 }
 
 export interface Replay {
@@ -135,6 +137,8 @@ export interface Replay {
     readonly recorderErrors: number;
     /** Requests that rendered a registered view but served it otherwise than as a string through c.html/c.body (streamed, a hand-built Response): not recorded. */
     readonly unservedRenders: number;
+    /** Recordings not started because `maxActiveRecordings` sessions were active (counted per request of such a session). */
+    readonly capped: number;
     crashWorker(): void;
     hangWorker(ms: number): void;
     /** One pass of the store sweep and the orphan-journal scan, now (tests, operations). */
@@ -188,6 +192,7 @@ export function createReplay(options: ReplayOptions): Replay {
     secret: configuredSecret ?? randomToken(32),
     trustProxy: options.trustProxy ?? false,
     allowlist: options.allowlist && new AllowlistFilter(options.allowlist),
+    maxActiveRecordings: options.maxActiveRecordings ?? 10_000,
   });
 
   // Names this instance's segments, journal and leases in the shared store.
@@ -254,6 +259,9 @@ export function createReplay(options: ReplayOptions): Replay {
       },
       get unservedRenders() {
         return recorder.unserved;
+      },
+      get capped() {
+        return recorder.capped;
       },
       crashWorker: () => host?.crashWorker(),
       hangWorker: (ms) => host?.hangWorker(ms),

@@ -169,5 +169,6 @@ export function statusLabels(status: RecordingStatus): string[] {
   if (status.truncated) labels.push("truncated");
   if (status.dropped > 0) labels.push(`${status.dropped} dropped`);
   if (status.recovered) labels.push("recovered");
+  if (status.corrupt) labels.push("corrupt");
   return labels;
 }

@@ -220,7 +220,9 @@ export function IndexPage(p: IndexPageProps) {
 export function Status(props: { status: RecordingStatus }) {
   return (
     <>
-      {statusLabels(props.status).map((label) => <span class={`status status-${label.replace(/^\d+ /, "")}`}>{label}</span>)}
+      {statusLabels(props.status).map((label) => (
+        <span class={`status status-${label.replace(/^\d+ /, "")}`} title={label === "corrupt" ? props.status.corrupt : undefined}>{label}</span>
+      ))}
     </>
   );
 }

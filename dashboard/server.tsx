@@ -5,6 +5,25 @@
  *
  * Pages are rendered on the server; the player fetches frames (rendered here by
  * the replay engine) in batches; active recordings stream over server-sent events.
+ *
+ * Invariants, and why:
+ * - Nothing is served without `authorize` (or the explicit open-access flag;
+ *   both at once is refused at creation: it is never clear which one was meant).
+ *   Assets and the 404 page ask too, so an outsider learns nothing, not even
+ *   which version of the dashboard runs.
+ * - A recording the caller may not see answers exactly as one that does not
+ *   exist (404 for someone allowed into the dashboard, 403 for anyone else):
+ *   the answer must not tell whether an id exists.
+ * - A destructive POST needs the browser's word that it is same-origin
+ *   (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to ours, scheme
+ *   included) and a form token that is an HMAC, under a server secret, of the
+ *   nonce in the CSRF cookie: a cookie planted by a sibling subdomain is
+ *   worthless without the token only this server can compute.
+ * - A storage failure is a 503 page saying the storage is unavailable, never a
+ *   stack trace; nothing is cached about the failure, so the next request
+ *   after the storage is back is served normally.
+ * - A corrupt recording is shown as corrupt, with the reason, and can be
+ *   deleted; it never makes a page fail.
  */
 
 import type { Context } from "hono";
@@ -14,7 +33,7 @@ import { streamSSE } from "hono/streaming";
 import { gzipSync } from "fflate";
 import type { VNode } from "preact";
 import type { Replay } from "../mod.ts";
-import { CorruptRecordingError, isValidId, randomToken, type Recording, RecordingNotFoundError, type RecordingSummary, shortHash } from "../format/mod.ts";
+import { CorruptRecordingError, isValidId, randomToken, type Recording, RecordingNotFoundError, type RecordingSummary, ReplayError, shortHash } from "../format/mod.ts";
 import type { Player } from "../replay/mod.ts";
 import { matchesFilter, type SortKey, type SummaryFilter } from "../storage/mod.ts";
 import { clientJs } from "./client/bundle.gen.ts";
@@ -55,6 +74,18 @@ export interface DashboardOptions {
   cacheVersion?: string;
   /** Where the dashboard is mounted, when it cannot be worked out from the route (it can for `app.route(path, …)`). */
   basePath?: string;
+  /**
+   * The secret that signs the delete forms' CSRF tokens (at least 32 characters).
+   * Default: random per process, so a restart asks users to reload the page;
+   * give one shared secret when several instances serve the dashboard.
+   */
+  csrfSecret?: string;
+  /**
+   * The origin(s) browsers see the dashboard at, e.g. `"https://admin.example.com"`,
+   * when it differs from the request URL's (behind a proxy that terminates TLS).
+   * Destructive POSTs must come from one of them. Default: the request URL's origin.
+   */
+  origin?: string | string[];
 }
 
 type Env = { Variables: { base: string } };
@@ -68,11 +99,32 @@ interface Loaded {
 }
 
 const CSRF_COOKIE = "hono_replay_csrf";
+/** The per-process CSRF secret, when none is configured. */
+let processSecret: Uint8Array<ArrayBuffer> | undefined;
+
+/** The storage threw something that is not about one recording: it is down or unreachable. */
+class StorageUnavailableError extends Error {}
 /** The loud warnings, once per process. */
 const warned = new Set<string>();
 const MAX_FIDELITY_IDS = 50;
 
 export function createDashboard(replay: Replay, options: DashboardOptions = {}): Hono<Env> {
+  if (options.dangerouslyAllowOpenAccess === true && options.authorize !== undefined) {
+    throw new TypeError(
+      "replay.dashboard: `authorize` and `dangerouslyAllowOpenAccess` were both given; open access would ignore authorize. " +
+        "Remove `dangerouslyAllowOpenAccess` to protect the dashboard (or remove `authorize` on a development server on localhost).",
+    );
+  }
+  if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== "string" || options.csrfSecret.length < 32)) {
+    throw new TypeError("replay.dashboard: `csrfSecret` must be a string of at least 32 characters (e.g. 32 random bytes, hex-encoded), shared by every instance");
+  }
+  const origins = options.origin === undefined ? undefined : (Array.isArray(options.origin) ? options.origin : [options.origin]).map((o) => {
+    try {
+      return new URL(o).origin;
+    } catch {
+      throw new TypeError(`replay.dashboard: \`origin\` ${JSON.stringify(o)} is not an origin; give it as "https://admin.example.com"`);
+    }
+  });
   const app = new Hono<Env>();
   const open = options.dangerouslyAllowOpenAccess === true;
   const configured = open || typeof options.authorize === "function";
@@ -95,13 +147,17 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
   // Finalized recordings never change: keep a few decoded (with their player) and every fidelity result.
   const recordings = new Map<string, Loaded>();
   const fidelity = new Map<string, FidelityCell>();
+  /** Recordings found corrupt, with the reason: listed as such until deleted. */
+  const corruptIds = new Map<string, string>();
   const forget = (id?: string) => {
     if (id === undefined) {
       recordings.clear();
       fidelity.clear();
+      corruptIds.clear();
     } else {
       recordings.delete(id);
       fidelity.delete(id);
+      corruptIds.delete(id);
     }
   };
 
@@ -170,42 +226,76 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
 
   const denied = (c: Context<Env>) => message(c, 403, "Not allowed", "The dashboard's authorize callback refused this request.");
 
-  function csrfToken(c: Context<Env>): string {
-    const existing = getCookie(c, CSRF_COOKIE);
-    if (existing && /^[a-z0-9]{32}$/.test(existing)) return existing;
-    const token = randomToken(32);
-    setCookie(c, CSRF_COOKIE, token, {
-      httpOnly: true,
-      sameSite: "Strict",
-      path: c.var.base || "/",
-      secure: new URL(c.req.url).protocol === "https:",
-    });
-    return token;
+  /** Whether the storage's outage was already logged: once per outage. */
+  let outage = false;
+  const csrfKey = crypto.subtle.importKey(
+    "raw",
+    options.csrfSecret !== undefined ? new TextEncoder().encode(options.csrfSecret) : (processSecret ??= crypto.getRandomValues(new Uint8Array(new ArrayBuffer(32)))),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+
+  /** The form token for the cookie's nonce: HMAC(secret, nonce), hex. */
+  async function sign(nonce: string): Promise<string> {
+    const mac = await crypto.subtle.sign("HMAC", await csrfKey, new TextEncoder().encode(`hono-replay csrf\n${nonce}`));
+    return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  /** A POST must come from a dashboard page: same site by the browser's word, and the double-submitted token. */
-  async function sameOriginPost(c: Context<Env>): Promise<boolean> {
+  /** The token to put in this page's forms; sets the nonce cookie when there is none. */
+  async function csrfToken(c: Context<Env>): Promise<string> {
+    let nonce = getCookie(c, CSRF_COOKIE);
+    if (!nonce || !/^[a-z0-9]{32}$/.test(nonce)) {
+      nonce = randomToken(32);
+      setCookie(c, CSRF_COOKIE, nonce, {
+        httpOnly: true,
+        sameSite: "Strict",
+        path: c.var.base || "/",
+        secure: new URL(c.req.url).protocol === "https:",
+      });
+    }
+    return sign(nonce);
+  }
+
+  /** The browser says the request comes from this origin: Sec-Fetch-Site, or Origin compared with the scheme. */
+  function fromThisOrigin(c: Context<Env>): boolean {
     const site = c.req.header("sec-fetch-site");
-    if (site && site !== "same-origin") return false;
+    if (site !== undefined && site !== "same-origin") return false;
     const origin = c.req.header("origin");
-    if (origin && origin !== "null") {
-      const host = c.req.header("host") ?? new URL(c.req.url).host;
-      try {
-        if (new URL(origin).host !== host) return false;
-      } catch {
-        return false;
-      }
-    } else if (origin === "null") {
+    if (origin === undefined) return site === "same-origin";
+    let parsed: string;
+    try {
+      parsed = new URL(origin).origin; // "null" (opaque origins) throws
+    } catch {
       return false;
     }
-    const cookie = getCookie(c, CSRF_COOKIE);
+    return (origins ?? [new URL(c.req.url).origin]).includes(parsed);
+  }
+
+  /** A POST must come from a dashboard page: same origin by the browser's word, and the server-signed token. */
+  async function sameOriginPost(c: Context<Env>): Promise<boolean> {
+    if (!fromThisOrigin(c)) return false;
+    const nonce = getCookie(c, CSRF_COOKIE);
     let token: unknown;
     try {
       token = (await c.req.parseBody())._csrf;
     } catch {
-      return false;
+      return false; // not a form: not one of ours
     }
-    return typeof cookie === "string" && cookie.length === 32 && typeof token === "string" && timingSafeEqual(cookie, token);
+    if (typeof nonce !== "string" || !/^[a-z0-9]{32}$/.test(nonce) || typeof token !== "string") return false;
+    return timingSafeEqual(await sign(nonce), token);
+  }
+
+  /** Store calls: a failure that is not about one recording (not found, corrupt, invalid id) means the storage is unavailable. */
+  async function stored<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      outage = false;
+      return result;
+    } catch (error) {
+      if (error instanceof ReplayError) throw error;
+      throw new StorageUnavailableError((error as Error)?.message ?? String(error), { cause: error });
+    }
   }
 
   async function load(id: string): Promise<Loaded | undefined> {
@@ -215,10 +305,10 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
       recordings.set(id, cached);
       return cached;
     }
-    const active = await replay.store.getActive(id);
+    const active = await stored(() => replay.store.getActive(id));
     if (active) return withPlayer({ recording: active, active: true });
     try {
-      const recording = await replay.store.getRecording(id);
+      const recording = await stored(() => replay.store.getRecording(id));
       const loaded = withPlayer({ recording, active: false });
       recordings.set(id, loaded);
       while (recordings.size > 8) recordings.delete(recordings.keys().next().value!);
@@ -239,21 +329,56 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
     return loaded;
   }
 
-  /** Every route about one recording: a valid id, a recording that exists, and authorize(c, recording). */
-  async function withRecording(c: Context<Env>, json: boolean, handle: (loaded: Loaded) => Response | Promise<Response>): Promise<Response> {
+  /**
+   * Every route about one recording: a valid id, a recording that exists, and
+   * authorize(c, recording). Refused and unknown answer the same (no existence
+   * leak). A corrupt recording has no readable summary: it is authorized as
+   * the dashboard itself is, and handled by `corrupt` (default: a page saying so).
+   */
+  async function withRecording(
+    c: Context<Env>,
+    json: boolean,
+    handle: (loaded: Loaded) => Response | Promise<Response>,
+    corrupt?: (error: CorruptRecordingError) => Response | Promise<Response>,
+  ): Promise<Response> {
     const id = c.req.param("id");
-    const fail = (status: number, heading: string, text: string) => json ? c.json({ error: text }, status as 400) : message(c, status, heading, text);
-    if (!isValidId(id)) return fail(400, "Invalid recording id", "Recording ids are 1-100 characters of A-Z a-z 0-9 _ -.");
+    if (!isValidId(id)) {
+      const text = "Recording ids are 1-100 characters of A-Z a-z 0-9 _ -.";
+      return json ? c.json({ error: text }, 400) : message(c, 400, "Invalid recording id", text);
+    }
+    const missing = async () => {
+      if (!(await allowed(c))) return json ? c.json({ error: "not allowed" }, 403) : denied(c);
+      const text = `There is no recording ${id}: it may have been deleted or cleaned up.`;
+      return json ? c.json({ error: text }, 404) : message(c, 404, "Recording not found", text);
+    };
     let loaded: Loaded | undefined;
     try {
       loaded = await load(id);
     } catch (error) {
-      if (error instanceof CorruptRecordingError) return fail(500, "Corrupt recording", error.message);
-      throw error;
+      if (!(error instanceof CorruptRecordingError)) throw error;
+      if (!(await allowed(c))) return missing();
+      corruptIds.set(id, error.message);
+      fidelity.set(id, { label: "corrupt", tone: "bad", title: error.message });
+      if (corrupt) return corrupt(error);
+      return json ? c.json({ error: error.message }, 422) : corruptPage(c, id, error.message);
     }
-    if (!loaded) return fail(404, "Recording not found", `There is no recording ${id}: it may have been deleted or cleaned up.`);
-    if (!(await allowed(c, summaryOf(loaded.recording)))) return json ? c.json({ error: "not allowed" }, 403) : denied(c);
+    if (!loaded || !(await allowed(c, summaryOf(loaded.recording)))) return missing();
     return handle(loaded);
+  }
+
+  async function corruptPage(c: Context<Env>, id: string, reason: string): Promise<Response> {
+    return htmlPage(
+      c,
+      422,
+      <MessagePage title="Corrupt recording" base={c.var.base} assets={assetsOf(c.var.base)}>
+        <p>{reason}</p>
+        <form method="post" action={`${c.var.base}/r/${id}/delete`} data-confirm="Delete this corrupt recording? This cannot be undone.">
+          <input type="hidden" name="_csrf" value={await csrfToken(c)} />
+          <button class="danger" type="submit">Delete it</button>
+        </form>
+        <p><a href={`${c.var.base}/`}>Back to the recordings</a></p>
+      </MessagePage>,
+    );
   }
 
   function needPlayer(c: Context<Env>, loaded: Loaded, json: boolean): Player | Response {
@@ -308,13 +433,13 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
     if (!(await allowed(c))) return denied(c);
     const base = c.var.base;
     const { filter, form } = parseFilter((k) => c.req.query(k));
-    const pageResult = await replay.store.pageRecordingSummaries({ ...filter, limit: pageSize });
+    const pageResult = await stored(() => replay.store.pageRecordingSummaries({ ...filter, limit: pageSize }));
     const rows: IndexRow[] = [];
     for (const summary of pageResult.items) {
       if (!(await allowed(c, summary))) continue;
       rows.push({
         summary,
-        status: statusOf(summary, false),
+        status: corruptIds.has(summary.id) ? { ...statusOf(summary, false), corrupt: corruptIds.get(summary.id) } : statusOf(summary, false),
         href: `${base}/r/${summary.id}`,
         deleteUrl: `${base}/r/${summary.id}/delete`,
         fidelity: fidelity.get(summary.id),
@@ -348,7 +473,7 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
         sortUrl={(key) => query({ sort: key, order: sort === key && order === "desc" ? "asc" : "desc", cursor: undefined })}
         sort={sort}
         order={order}
-        csrf={csrfToken(c)}
+        csrf={await csrfToken(c)}
         back={back}
         notice={notices[c.req.query("notice") ?? ""]}
       />,
@@ -357,7 +482,7 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
 
   async function activeRows(c: Context<Env>, filter: SummaryFilter): Promise<ActiveRow[]> {
     const rows: ActiveRow[] = [];
-    for (const s of await replay.store.listActive()) {
+    for (const s of await stored(() => replay.store.listActive())) {
       if (!matchesFilter(s, { ...filter, cursor: undefined }) || !(await allowed(c, s))) continue;
       rows.push({ id: s.id, view: s.view, url: s.url, startedAt: s.startedAt, durationMs: s.durationMs, eventCount: s.eventCount, href: `${c.var.base}/r/${s.id}` });
     }
@@ -366,14 +491,16 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
 
   app.get("/", (c) => index(c));
 
-  app.get("/assets/:name", (c) => {
+  app.get("/assets/:name", async (c) => {
+    if (!(await allowed(c))) return denied(c);
     const name = c.req.param("name");
     const body = name === jsName ? clientJs : name === cssName ? dashboardCss : undefined;
     if (body === undefined) return c.text("not found", 404);
     return new Response(body, {
       headers: {
         "content-type": name.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8",
-        "cache-control": "public, max-age=31536000, immutable",
+        // private: served only to whom authorize allows, so no shared cache may keep it.
+        "cache-control": "private, max-age=31536000, immutable",
       },
     });
   });
@@ -413,7 +540,9 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
         loaded = await load(id);
       } catch (error) {
         if (!(error instanceof CorruptRecordingError)) throw error;
+        corruptIds.set(id, error.message);
         out[id] = { label: "corrupt", tone: "bad", title: error.message };
+        fidelity.set(id, out[id]);
         continue;
       }
       if (!loaded || !(await allowed(c, summaryOf(loaded.recording)))) continue;
@@ -451,14 +580,14 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
 
   app.get("/clear", async (c) => {
     if (!(await allowed(c))) return denied(c);
-    const { items, nextCursor } = await replay.store.pageRecordingSummaries({ limit: 1000 });
-    return htmlPage(c, 200, <ConfirmClearPage base={c.var.base} assets={assetsOf(c.var.base)} count={`${items.length}${nextCursor ? "+" : ""}`} csrf={csrfToken(c)} />);
+    const { items, nextCursor } = await stored(() => replay.store.pageRecordingSummaries({ limit: 1000 }));
+    return htmlPage(c, 200, <ConfirmClearPage base={c.var.base} assets={assetsOf(c.var.base)} count={`${items.length}${nextCursor ? "+" : ""}`} csrf={await csrfToken(c)} />);
   });
 
   app.post("/clear", async (c) => {
     if (!(await allowed(c))) return denied(c);
     if (!(await sameOriginPost(c))) return crossSite(c);
-    await replay.store.clearAll();
+    await stored(() => replay.store.clearAll());
     forget();
     return c.redirect(`${c.var.base}/?notice=cleared`, 303);
   });
@@ -469,7 +598,7 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
   // ---- one recording ----
 
   app.get("/r/:id", (c) =>
-    withRecording(c, false, (loaded) => {
+    withRecording(c, false, async (loaded) => {
       const player = needPlayer(c, loaded, false);
       if (player instanceof Response) return player;
       const { recording } = loaded;
@@ -492,7 +621,7 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
             download: loaded.active ? undefined : `${self}/download`,
             export: `${self}/export`,
             deleteUrl: loaded.active ? undefined : `${self}/delete`,
-            csrf: csrfToken(c),
+            csrf: await csrfToken(c),
           }}
         />,
       );
@@ -573,7 +702,7 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
       if (loaded.active) return message(c, 409, "Still recording", "A recording can be downloaded once it has ended.");
       let bytes: Uint8Array;
       try {
-        bytes = await replay.store.storage.load(loaded.recording.id);
+        bytes = await stored(() => replay.store.storage.load(loaded.recording.id));
       } catch (error) {
         if (!(error instanceof RecordingNotFoundError)) throw error;
         forget(loaded.recording.id);
@@ -626,27 +755,57 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
       });
     }));
 
-  app.post("/r/:id/delete", (c) =>
-    withRecording(c, false, async (loaded) => {
+  app.post("/r/:id/delete", async (c) => {
+    const remove = async (id: string) => {
       if (!(await sameOriginPost(c))) return crossSite(c);
-      if (loaded.active) return message(c, 409, "Still recording", "An active recording cannot be deleted; it can be once it has ended.");
-      await replay.store.deleteRecording(loaded.recording.id);
-      forget(loaded.recording.id);
+      await stored(() => replay.store.deleteRecording(id));
+      forget(id);
       let back = "";
       try {
         const body = await c.req.parseBody();
         back = typeof body.back === "string" ? body.back : "";
       } catch {
-        // no body: back to the first page
+        back = ""; // parsed once already by sameOriginPost; no body means the first page
       }
       const params = new URLSearchParams(back.startsWith("?") ? back.slice(1) : "");
       const { form } = parseFilter((k) => params.get(k) ?? undefined);
       const kept = new URLSearchParams(Object.entries(form).filter(([, v]) => v));
       kept.set("notice", "deleted");
       return c.redirect(`${c.var.base}/?${kept}`, 303);
-    }));
+    };
+    return withRecording(
+      c,
+      false,
+      (loaded) => loaded.active ? message(c, 409, "Still recording", "An active recording cannot be deleted; it can be once it has ended.") : remove(loaded.recording.id),
+      // A corrupt recording can be deleted by whoever may use the dashboard: its summary cannot be read to ask about it.
+      (error) => remove(error.id),
+    );
+  });
 
-  app.all("*", (c) => message(c, 404, "Not found", `Nothing at ${c.req.path} in the replay dashboard.`));
+  app.all("*", async (c) => {
+    if (!(await allowed(c))) return denied(c);
+    return message(c, 404, "Not found", `Nothing at ${c.req.path} in the replay dashboard.`);
+  });
+
+  /** The storage is down: a plain 503 that says so (details in the server log, once per outage), never a stack trace. */
+  app.onError((error, c) => {
+    const ctx = c as Context<Env>;
+    if (ctx.var.base === undefined) ctx.set("base", options.basePath?.replace(/\/+$/, "") ?? "");
+    let res: Response;
+    if (error instanceof StorageUnavailableError) {
+      if (!outage) {
+        outage = true;
+        console.error(`hono-replay dashboard: the recording storage is unavailable (${error.message}); answering 503 until it is back`);
+      }
+      res = message(ctx, 503, "Storage unavailable", "The recording storage is unavailable right now, so recordings cannot be shown. The dashboard recovers by itself once the storage is back: reload in a moment.");
+      res.headers.set("retry-after", "5");
+    } else {
+      console.error("hono-replay dashboard: a request failed:", error);
+      res = message(ctx, 500, "Something went wrong", "The dashboard failed to answer this request; the server log has the details.");
+    }
+    secure(res.headers);
+    return res;
+  });
 
   return app;
 }

@@ -58,6 +58,8 @@ export interface RecordingStatus {
   truncated: boolean;
   dropped: number;
   recovered: boolean;
+  /** Why the stored file cannot be read, when it cannot. */
+  corrupt?: string;
 }
 
 export interface PlayerData {

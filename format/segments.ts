@@ -22,10 +22,27 @@
  *   seq 0 so that the real mount replaces it when it arrives; the recording is
  *   marked recovered.
  * - Nothing is parsed but start frames and, in that rare case, one snapshot.
+ * - A summary's `eventNames` are bounded: at most MAX_EVENT_NAMES distinct
+ *   names (the first ones seen) of at most MAX_EVENT_NAME_CHARS each. Names come
+ *   from request headers and form fields, so a client could otherwise grow every
+ *   summary (and the index that lists them all) without bound; the events
+ *   themselves keep their (recorder-truncated) names.
  */
 
 import { FrameKind, isEventKind, isInteraction, parseFrameHeader, type StartMeta } from "./events.ts";
 import type { RecordingColumns, RecordingMeta } from "./recording_file.ts";
+
+/** Longest event name kept; the recorder truncates longer ones (a header or form field names them). */
+export const MAX_EVENT_NAME_CHARS = 200;
+/** Most distinct event names kept in one recording's summary. */
+export const MAX_EVENT_NAMES = 100;
+
+/** `name` cut to MAX_EVENT_NAME_CHARS, never in the middle of a surrogate pair. */
+export function truncateEventName(name: string): string {
+  if (name.length <= MAX_EVENT_NAME_CHARS) return name;
+  const cut = /[\uD800-\uDBFF]/.test(name[MAX_EVENT_NAME_CHARS - 1]) ? MAX_EVENT_NAME_CHARS - 1 : MAX_EVENT_NAME_CHARS;
+  return name.slice(0, cut);
+}
 
 export interface SegmentText {
   key: string;
@@ -87,7 +104,7 @@ export function assembleSegments(
   const columns: RecordingColumns = { kinds: "", offsets: [], labels: [], payloads: [], seqs: [] };
   const meta = base?.meta ?? startMeta(id, mountMeta ?? firstMeta);
   if (!meta) return undefined;
-  const eventNames = new Set(base?.meta.eventNames ?? []);
+  const eventNames = new Set((base?.meta.eventNames ?? []).slice(0, MAX_EVENT_NAMES));
   let interactions = 0;
   let lastT = 0;
   // A mount stood in for by a snapshot (seq 0) gives way once the real one arrives.
@@ -108,7 +125,7 @@ export function assembleSegments(
     if (kind === FrameKind.event || kind === FrameKind.info) columns.labels.push(f.label);
     columns.payloads.push(payload);
     if (isInteraction(kind)) interactions++;
-    if (kind === FrameKind.event) eventNames.add(f.label);
+    if (kind === FrameKind.event && eventNames.size < MAX_EVENT_NAMES) eventNames.add(truncateEventName(f.label));
   }
   if (columns.kinds.length === 0) return undefined;
   return {

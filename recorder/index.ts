@@ -28,7 +28,7 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { type Assigns, frame, FrameKind, newRecordingId, type Params, randomToken, shortHash } from "../format/mod.ts";
+import { type Assigns, frame, FrameKind, newRecordingId, type Params, randomToken, shortHash, truncateEventName } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { Capture, capturing, type Seen, watchContext, watchPreact } from "./attach.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
@@ -66,6 +66,12 @@ export interface RecorderOptions {
   trustProxy: boolean;
   /** Allowlist mode (allowlist.ts). */
   allowlist?: AllowlistFilter;
+  /**
+   * Sessions with a recording held in memory, at most. Past it, new sessions
+   * are not recorded (counted in `capped`): a flood of cookieless visitors
+   * must not grow the process without bound.
+   */
+  maxActiveRecordings?: number;
 }
 
 /** What handlers get as `c.var.replay`. */
@@ -109,6 +115,8 @@ export class Recorder {
   errors = 0;
   /** Requests that rendered a registered view without serving it as a string through `c.html`/`c.body` (streamed, or a Response built by hand): not recorded. */
   unserved = 0;
+  /** Recordings not started (one per request of a session past the cap) because `maxActiveRecordings` sessions were held already. */
+  capped = 0;
 
   constructor(private readonly log: EventLog, private readonly options: RecorderOptions) {
     for (const [name, view] of Object.entries(options.views)) this.viewNames.set(view, name);
@@ -259,6 +267,7 @@ export class Recorder {
     const exact = allowed === props && isExactCopy(assigns);
     const hash = this.options.fidelity ? fidelityHash(html, this.options.fidelityKey, this.options.fidelityKeyConfigured, exact) : undefined;
     const found = this.recordingFor(state, name, url, now);
+    if (!found && this.full(state.cookie.sid)) return;
     if (!found) {
       const rec = new ActiveRecording(newRecordingId(now), name, url, now, this.log, this.options.settings);
       rec.seq = 1;
@@ -306,6 +315,13 @@ export class Recorder {
 
   private localOver(rec: ActiveRecording, now: number): boolean {
     return now - rec.lastActivity > this.options.idleTimeoutMs || (rec.leftAt !== undefined && now >= rec.leftAt + this.options.beaconGraceMs);
+  }
+
+  /** True (and counted) when a session new to this instance would pass `maxActiveRecordings`. */
+  private full(sid: string): boolean {
+    if (this.sessions.has(sid) || this.sessions.size < (this.options.maxActiveRecordings ?? 10_000)) return false;
+    this.capped++;
+    return true;
   }
 
   /** The recording, on this instance, ready for the next request's frames. */
@@ -591,12 +607,13 @@ async function bodyParams(c: Context): Promise<Params> {
   return {};
 }
 
+/** The event's name, cut to MAX_EVENT_NAME_CHARS: it comes from the client (a header or a form field). */
 function eventName(c: Context, params: Params, o: RecorderOptions): string {
   const fromHeader = c.req.header(o.eventHeader);
-  if (fromHeader) return redactEventName(fromHeader);
+  if (fromHeader) return truncateEventName(redactEventName(fromHeader));
   const fromField = params[o.eventField];
-  if (typeof fromField === "string" && fromField) return redactEventName(fromField);
-  return `${c.req.method} ${c.req.routePath}`;
+  if (typeof fromField === "string" && fromField) return truncateEventName(redactEventName(fromField));
+  return truncateEventName(`${c.req.method} ${c.req.routePath}`);
 }
 
 function safePath(url: string): string | undefined {
