@@ -56,8 +56,8 @@ export interface HostOptions extends EngineOptions {
   /**
    * The longest flush(), close() or any other request to the engine waits
    * before it settles and reports what was not done (flush rejects, close warns
-   * and resolves). Default 10 000 ms plus the time the save retries can take,
-   * persistenceRetryDelayMs × (2^(persistenceRetryAttempts − 1) − 1): 13 000 ms
+   * and resolves). Default 30 000 ms (a busy machine drains a full ring slowly) plus the time the save retries can take,
+   * persistenceRetryDelayMs × (2^(persistenceRetryAttempts − 1) − 1): 33 000 ms
    * with createReplay's defaults.
    */
   shutdownTimeoutMs?: number;
@@ -165,7 +165,7 @@ export class EngineHost {
 
   private get timeoutMs(): number {
     const { shutdownTimeoutMs, persistenceRetryAttempts: attempts, persistenceRetryDelayMs: delay } = this.options;
-    return shutdownTimeoutMs ?? 10_000 + Math.max(0, delay * (2 ** Math.max(0, attempts - 1) - 1));
+    return shutdownTimeoutMs ?? 30_000 + Math.max(0, delay * (2 ** Math.max(0, attempts - 1) - 1));
   }
 
   request<T>(request: EngineRequest): Promise<T> {
