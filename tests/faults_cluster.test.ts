@@ -17,7 +17,7 @@ import { decodeRecordingFile } from "../format/mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { SignupForm, TodoList } from "../examples/demo/views.tsx";
 import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
-import { assertRecoveredSignup, type ServerProcess, sleep, startServer, until, Visitor } from "./faults_support.ts";
+import { assertRecoveredSignup, type ServerProcess, sleep, startServer, until, Visitor, FIDELITY_KEY } from "./faults_support.ts";
 
 const skip = postgresUnavailable();
 const temps: string[] = [];
@@ -120,7 +120,7 @@ test("two servers, one database restarted, one server killed: everything lists a
     const byEmail = new Map<string, Visitor>([["ada@a.example", a1], ["bob@b.example", b1], ["cy@a.example", a3], ["di@b.example", b3]]);
     for (const summary of items) {
       const recording = decodeRecordingFile(summary.id, await storage.load(summary.id));
-      const player = new Player(recording, views[summary.view]);
+      const player = new Player(recording, views[summary.view], FIDELITY_KEY);
       if (summary.recovered) {
         assertRecoveredSignup(recording, b4.sent, killedAt, player);
         continue;

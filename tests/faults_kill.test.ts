@@ -19,7 +19,7 @@ import { decodeRecordingFile } from "../format/mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { SignupForm, TodoList } from "../examples/demo/views.tsx";
 import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
-import { assertRecoveredSignup, type ServerProcess, sleep, startServer, until, Visitor } from "./faults_support.ts";
+import { assertRecoveredSignup, type ServerProcess, sleep, startServer, until, Visitor, FIDELITY_KEY } from "./faults_support.ts";
 
 const temps: string[] = [];
 const temp = (name: string) => {
@@ -83,11 +83,11 @@ test("the demo killed with SIGKILL mid-session: the next start recovers its reco
 
   const signup = await storage.load(summaries.find((s) => s.view === "SignupForm")!.id);
   const signupRecording = decodeRecordingFile(summaries.find((s) => s.view === "SignupForm")!.id, signup);
-  assertRecoveredSignup(signupRecording, typist.sent, killedAt, new Player(signupRecording, SignupForm));
+  assertRecoveredSignup(signupRecording, typist.sent, killedAt, new Player(signupRecording, SignupForm, FIDELITY_KEY));
   assert.not.match(JSON.stringify(signupRecording.events), "not-recorded-1", "the password stayed out, recovered or not");
 
   const todos = decodeRecordingFile(summaries.find((s) => s.view === "TodoList")!.id, await storage.load(summaries.find((s) => s.view === "TodoList")!.id));
-  const todoPlayer = new Player(todos, TodoList);
+  const todoPlayer = new Player(todos, TodoList, FIDELITY_KEY);
   assert.match(todoPlayer.renderFrame(todoPlayer.frameCount - 1).html, "call mum", "the todos were over a second old: all there");
 
   // The new process records as usual, and stops cleanly.
@@ -145,7 +145,7 @@ test("PostgreSQL: a worker crash, then SIGKILL, mid-session: one journal carries
     }, "the recovered recording in PostgreSQL");
     assert.is(summary.view, "SignupForm");
     const recording = decodeRecordingFile(summary.id, await storage.load(summary.id));
-    assertRecoveredSignup(recording, typist.sent, killedAt, new Player(recording, SignupForm));
+    assertRecoveredSignup(recording, typist.sent, killedAt, new Player(recording, SignupForm, FIDELITY_KEY));
     const emails = recording.events.flatMap((e) => (e.kind === "event" ? [(e.params as { email: string }).email] : []));
     assert.ok(emails.includes("grace.hopper@n"), "events from before the worker crash");
     assert.ok(emails.some((e) => e.endsWith(".mil")), "and from after it");

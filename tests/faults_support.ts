@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import * as assert from "uvu/assert";
 import type { Recording } from "../mod.ts";
+import { resolveFidelityKey } from "../recorder/fidelity.ts";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -26,6 +27,11 @@ export interface ServerProcess {
  * way `npm run demo` / `deno task demo` would, and waits for it to print the
  * URL it listens on.
  */
+/** The secret every test server shares, as instances sharing a store must (signed session ids, the fidelity key). */
+export const SHARED_SECRET = "faults-test-shared-secret";
+/** The fidelity key the test servers hash frames with: a Player verifies with it. */
+export const FIDELITY_KEY = resolveFidelityKey(undefined, SHARED_SECRET);
+
 /** Server processes share HONO_REPLAY_SECRET, as instances sharing a store must (signed session ids). */
 export function startServer(
   script: string,
@@ -39,7 +45,7 @@ export function startServer(
     ? [deno.execPath(), ["run", ...(options.denoPermissions ?? ["-A"]), "--quiet", script]]
     : [process.execPath, ["--import", "tsx", script]];
   const [cmd, ...argv] = [...(options.wrap ?? []), runtime, ...args];
-  const child = spawn(cmd, argv, { cwd: root, env: { HONO_REPLAY_SECRET: "faults-test-shared-secret", ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, argv, { cwd: root, env: { HONO_REPLAY_SECRET: SHARED_SECRET, ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "?")));
   return new Promise((resolve, reject) => {

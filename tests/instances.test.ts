@@ -20,7 +20,7 @@ import { decodeRecordingFile } from "../format/mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { SignupForm, TodoList } from "../examples/demo/views.tsx";
 import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
-import { type ServerProcess, startServer, until, Visitor } from "./faults_support.ts";
+import { type ServerProcess, startServer, until, Visitor, FIDELITY_KEY } from "./faults_support.ts";
 
 const views: Record<string, View> = { SignupForm, TodoList };
 const temps: string[] = [];
@@ -109,7 +109,7 @@ async function finalized(storage: RecordingStorage, count: number): Promise<Reco
 function emailsOf(storage: RecordingStorage, summary: RecordingSummary) {
   return storage.load(summary.id).then((bytes) => {
     const recording = decodeRecordingFile(summary.id, bytes);
-    const player = new Player(recording, views[summary.view]);
+    const player = new Player(recording, views[summary.view], FIDELITY_KEY);
     assert.is(player.fidelity().identical, player.frameCount, `${summary.view}: every frame byte-identical`);
     const emails = recording.events.flatMap((e) => (e.kind === "event" && e.name === "validate" ? [(e.params as { email: string }).email] : []));
     return { recording, emails };

@@ -11,7 +11,7 @@
  * the journal survives).
  */
 
-import { frame, FrameKind, isEventKind, parseFrameHeader, type StartMeta } from "../format/mod.ts";
+import { frame, FrameKind, isEventKind, isInteraction, parseFrameHeader, type StartMeta } from "../format/mod.ts";
 import type { Segment } from "../storage/mod.ts";
 
 /** The id of the journal's own marker lines. */
@@ -39,6 +39,8 @@ export interface Active {
   sentFrames: number;
   /** Set by an end or leave frame: finalize once the unsent frames are in the store. */
   ending?: { since?: number };
+  /** User events and navigations seen here: until one comes, the recording may well be discarded. */
+  interactions: number;
 }
 
 export interface DrainerStats {
@@ -90,7 +92,7 @@ export class Drainer {
         return;
       }
       const meta = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
-      this.active.set(h.id, { id: h.id, startLine: line, meta, unsent: [], unsentSince: now, lastAt: meta.startedAt, lastSeen: now, sentFrames: 0 });
+      this.active.set(h.id, { id: h.id, startLine: line, meta, unsent: [], unsentSince: now, lastAt: meta.startedAt, lastSeen: now, sentFrames: 0, interactions: 0 });
       return;
     }
     if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {
@@ -109,15 +111,22 @@ export class Drainer {
     rec.unsent.push(line);
     rec.lastSeen = now;
     if (isEventKind(h.kind)) rec.lastAt = Math.max(rec.lastAt, rec.meta.startedAt + h.t);
+    if (isInteraction(h.kind)) rec.interactions++;
   }
 
-  /** Recordings with work due: ending, or a segment full or old enough (any unsent one with `all`). */
+  /**
+   * Recordings with work due: ending, or a segment full or old enough (any
+   * unsent one with `all`). A recording nobody interacted with yet (a page view,
+   * a bot, a flood of cookieless requests) waits: most are discarded at their
+   * end without ever touching the store.
+   */
   due(now: number, all = false): Active[] {
     const out: Active[] = [];
     for (const rec of this.active.values()) {
       if (rec.ending) out.push(rec);
       else if (rec.unsent.length === 0) continue;
-      else if (all || rec.unsent.length >= this.policy.maxFrames || now - rec.unsentSince >= this.policy.maxAgeMs) out.push(rec);
+      else if (all) out.push(rec);
+      else if (rec.interactions > 0 && (rec.unsent.length >= this.policy.maxFrames || now - rec.unsentSince >= this.policy.maxAgeMs)) out.push(rec);
     }
     return out;
   }

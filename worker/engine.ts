@@ -82,6 +82,8 @@ export interface EngineStats {
 const BATCH = 20_000;
 /** How often the loop looks for segments that are due. */
 const DUE_CHECK_MS = 50;
+/** Store operations under way at once, at most (flush and shutdown wait for all). */
+const MAX_IN_FLIGHT = 32;
 /** How often an idle worker looks at the ring: the request thread does not wake it per frame. */
 const POLL_MS = 10;
 /** How long a finalization may hold a recording's lease; one that takes longer (a dead instance) is taken over. */
@@ -209,6 +211,8 @@ export class Engine {
     this.lastDueCheck = now;
     for (const rec of this.drainer.idle(now, this.options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
     for (const rec of this.drainer.due(now, all)) {
+      // Bounded: a flood must not start thousands of writes at once and starve the loop (and its heartbeat).
+      if (!all && this.working.size >= MAX_IN_FLIGHT) break;
       if (!this.working.has(rec.id)) void this.schedule(rec.id, () => (rec.ending ? this.finish(rec.id) : this.send(rec)));
     }
   }
@@ -247,6 +251,13 @@ export class Engine {
   private async finish(id: string): Promise<void> {
     const rec = this.drainer.get(id);
     if (!rec?.ending) return;
+    if (rec.interactions === 0 && rec.sentFrames === 0 && (await this.storage.loadSegments(id)).length === 0) {
+      // Nobody interacted, here or (the store says) anywhere: discarded without a write.
+      this.counts.discarded++;
+      this.drainer.forget(id);
+      this.journal?.markDone(id);
+      return;
+    }
     if (rec.unsent.length) return this.send(rec);
     await this.finalize(id, rec.ending.since);
     // Frames that came while finalizing (the session came back here) stay.
