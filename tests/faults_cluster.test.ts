@@ -100,6 +100,8 @@ test("two servers, one database restarted, one server killed: everything lists a
     // A visitor on B is mid-session when the database comes back and B is killed.
     const b4 = await signup(b.origin, "Eve", "eve@");
     pg.start();
+    // Both deliver what waited (a flush tries at once, whatever the backoff says).
+    await until(async () => (await stats(a)).waitingForStorage === 0 && (await stats(b)).waitingForStorage === 0, "both servers to deliver");
     await typeMore(b4, "Eve", "eve@", "mail.eve-and-bob.example.org", 80);
     const killedAt = Date.now();
     await stop(b, "SIGKILL");

@@ -88,8 +88,8 @@ const MAX_IN_FLIGHT = 32;
 const POLL_MS = 10;
 /** How long a finalization may hold a recording's lease; one that takes longer (a dead instance) is taken over. */
 const CLAIM_TTL_MS = 60_000;
-/** Longest wait between store retries while it is down. */
-const MAX_RETRY_MS = 30_000;
+/** Longest wait between store retries while it is down: delivery resumes within this once it is back. */
+const MAX_RETRY_MS = 5_000;
 
 /**
  * A journal whose instance has not touched it for this long is orphaned: live
