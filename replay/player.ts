@@ -9,6 +9,8 @@
 
 import { type Recording, shortHash } from "../format/mod.ts";
 import { renderView, type View } from "../recorder/render.ts";
+import { withIslandStates } from "../islands/client.ts";
+import { islandIdentical, IslandStates } from "../islands/replay.ts";
 import { Timeline } from "./reconstruct.ts";
 
 export type { View };
@@ -30,9 +32,12 @@ export interface FidelityReport {
 
 export class Player {
   readonly timeline: Timeline;
+  /** Recorded island state per event (islands/): empty for recordings without islands. */
+  readonly islands: IslandStates;
 
   constructor(readonly recording: Recording, readonly view: View) {
     this.timeline = new Timeline(recording);
+    this.islands = new IslandStates(recording);
   }
 
   get frameCount(): number {
@@ -41,8 +46,12 @@ export class Player {
 
   renderFrame(index: number): RenderedFrame {
     const frame = this.timeline.frames[index];
-    const html = renderView(this.view, this.timeline.assignsOf(index));
-    const expected = frame.event.htmlHash;
+    const assigns = this.timeline.assignsOf(index);
+    // Islands show their recorded state; the server served them in their initial one.
+    const islands = this.islands.statesAt(frame.eventIndex);
+    const html = withIslandStates(islands, () => renderView(this.view, assigns));
+    const event = frame.event;
+    const view = this.view;
     let identical: boolean | undefined | null = null;
     // Hashing costs as much as a third of the render: done only when asked for.
     return {
@@ -50,7 +59,10 @@ export class Player {
       t: frame.t,
       html,
       get identical() {
-        if (identical === null) identical = expected === undefined ? undefined : shortHash(html) === expected;
+        if (identical !== null) return identical;
+        if (event.kind === "island") identical = islandIdentical(html, event);
+        else if (event.htmlHash === undefined) identical = undefined;
+        else identical = shortHash(islands ? renderView(view, assigns) : html) === event.htmlHash;
         return identical;
       },
     };
