@@ -19,8 +19,10 @@
  *   trusting the browser's wall clock. `hash` is shortHash (format/ids.ts, the
  *   server's) of the island's canonical content (canonical.ts) right after the
  *   change was committed; replay compares it.
- * - On hydration each island sends one `load` entry with its whole recorded
- *   state: a page load resets the island, and replay must know when.
+ * - A page load resets an island, and replay must know when: its first change
+ *   is preceded by a `load` entry with its whole state at hydration (placed at
+ *   hydration time). An island nobody touches sends nothing at all. (Replay
+ *   also resets islands at each server-rendered page load, mount or params.)
  * - Replay renders read the recorded state through a module-level slot that
  *   the Player sets around its synchronous render (`withIslandStates`); the
  *   browser and a live server render never set it, so they get `initial`.
@@ -48,8 +50,10 @@ interface Scope {
   name: string;
   /** The wrapper element, in the browser only. */
   el?: Element;
-  /** Set once the island's hydration entry is queued. */
+  /** Set once hydration's effects ran: later effects are changes. */
   live?: boolean;
+  /** The state at hydration, waiting for the first change (an untouched island sends nothing). */
+  load?: Entry;
 }
 
 const ScopeContext = createContext<Scope | undefined>(undefined);
@@ -112,26 +116,31 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 let path = ISLAND_PATH;
 
 function queueChange(scope: Scope, key: string, value: unknown) {
-  islandStats.queued++;
   const hash = shortHash(canonicalDom(scope.el!));
+  if (!scope.live) {
+    // Hydration: the island's state as the page loaded it, sent only along with its first change.
+    const load: Entry = (scope.load ??= [scope.name, Math.round(performance.now()), {}, hash, 1]);
+    load[2][key] = value;
+    load[3] = hash;
+    queueMicrotask(() => void (scope.live = true));
+    return;
+  }
+  islandStats.queued++;
+  if (scope.load) queue.push(scope.load);
+  scope.load = undefined;
   let entry = open && open[0] === scope.name ? open : undefined;
   if (!entry && queue.length >= MAX_QUEUED) {
-    for (let i = queue.length - 1; i >= 0 && !entry; i--) if (queue[i][0] === scope.name) entry = queue[i];
+    for (let i = queue.length - 1; i >= 0 && !entry; i--) if (queue[i][0] === scope.name && !queue[i][4]) entry = queue[i];
   }
   if (entry) {
     entry[1] = Math.round(performance.now());
     entry[2][key] = value;
     entry[3] = hash;
   } else {
-    entry = [scope.name, Math.round(performance.now()), { [key]: value }, hash];
-    if (!scope.live) entry[4] = 1;
-    queue.push(entry);
+    queue.push((entry = [scope.name, Math.round(performance.now()), { [key]: value }, hash]));
   }
   open = entry;
-  queueMicrotask(() => {
-    open = undefined;
-    scope.live = true;
-  });
+  queueMicrotask(() => void (open = undefined));
   timer ??= setTimeout(() => send(false), BATCH_MS);
 }
 

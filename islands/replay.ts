@@ -5,7 +5,9 @@
  * Invariants, and why:
  * - An island's state at event i is its last `load` entry at or before i (the
  *   page load that hydrated it: a reload starts from what the page rendered)
- *   with the changes after it applied key by key.
+ *   with the changes after it applied key by key. A mount or params event (a
+ *   page the server rendered anew) resets every island to what it rendered,
+ *   until the browser's load entry says more: an untouched island sends none.
  * - Folding is checkpointed every CHECKPOINT island events, so any frame costs
  *   at most CHECKPOINT small merges, as the assigns do (replay/reconstruct.ts).
  * - A frame's island content is compared in canonical form (canonical.ts), the
@@ -17,20 +19,22 @@ import { canonicalIsland } from "./canonical.ts";
 import type { IslandStateMap } from "./client.ts";
 
 export type IslandEvent = Extract<ReplayEvent, { kind: "island" }>;
+type Step = IslandEvent | { kind: "reset" };
 
 const CHECKPOINT = 32;
 
 export class IslandStates {
   /** Event indices of the island events, in order. */
   private readonly at: number[] = [];
-  private readonly events: IslandEvent[] = [];
+  private readonly events: Step[] = [];
   private readonly checkpoints: IslandStateMap[] = [];
 
   constructor(recording: Recording) {
     recording.events.forEach((event, index) => {
-      if (event.kind !== "island") return;
+      if (event.kind === "island") this.events.push(event);
+      else if ((event.kind === "mount" || event.kind === "params") && this.events.length) this.events.push({ kind: "reset" });
+      else return;
       this.at.push(index);
-      this.events.push(event);
     });
     let states: IslandStateMap = {};
     this.events.forEach((event, i) => {
@@ -39,9 +43,6 @@ export class IslandStates {
     });
   }
 
-  get size(): number {
-    return this.events.length;
-  }
 
   /** Every island's recorded state after event `eventIndex`; undefined before the first island event. */
   statesAt(eventIndex: number): IslandStateMap | undefined {
@@ -69,7 +70,8 @@ function copy(states: IslandStateMap): IslandStateMap {
   return out;
 }
 
-function apply(states: IslandStateMap, event: IslandEvent, inPlace: boolean): IslandStateMap {
+function apply(states: IslandStateMap, event: Step, inPlace: boolean): IslandStateMap {
+  if (event.kind === "reset") return {};
   const next = inPlace ? states : copy(states);
   next[event.island] = event.load ? { ...event.state } : { ...next[event.island], ...event.state };
   return next;
