@@ -19,6 +19,7 @@ import { env, resolveFidelityKey } from "./recorder/fidelity.ts";
 import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
 import { assertSinglePreact } from "./recorder/preact_check.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
+import { islandRecorder, type IslandRecorderOptions } from "./islands/recorder.ts";
 import { fileStorage, type RecordingStorage } from "./storage/mod.ts";
 import { createRingBuffer, EngineHost, type EngineStats, EventLog } from "./worker/mod.ts";
 
@@ -112,6 +113,11 @@ export interface Replay {
   player(recording: Recording): Player;
   /** An inline script for pages: sends the pagehide beacon so a closed tab ends its recordings early. */
   clientScript(): string;
+  /**
+   * Where client-side islands post their recorded state (islands/): `app.use(replay.islands())`,
+   * before `replay.recorder()`, like the dashboard. Accepts only the session's own active recording.
+   */
+  islands(options?: IslandRecorderOptions): MiddlewareHandler;
   /** Resolves once the persistence worker (or in-process engine) runs. */
   readonly ready: Promise<void>;
   /** Drains everything recorded so far and waits until what has ended is persisted. */
@@ -230,6 +236,17 @@ export function createReplay(options: ReplayOptions): Replay {
       return new Player(recording, view, fidelityKey);
     },
     clientScript: () => clientScript(options.beaconPath ?? "/__replay/leave"),
+    islands: (islandOptions) =>
+      islandRecorder({
+        log,
+        format,
+        sanitizer,
+        session: (c) => recorder.sessionOf(c),
+        sampleRate: options.sampleRate ?? 1,
+        idleTimeoutMs,
+        beaconGraceMs: options.beaconGraceMs ?? 5_000,
+        fidelity: options.fidelity ?? true,
+      }, islandOptions),
     async flush() {
       await log.drainOverflow();
       return (await hostStarting).request<EngineStats>({ type: "flush" });
@@ -353,6 +370,7 @@ export {
   type View,
 } from "./recorder/mod.ts";
 export type { Allowlist, AllowlistRules } from "./recorder/allowlist.ts";
+export type { IslandRecorderOptions } from "./islands/recorder.ts";
 export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
 export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

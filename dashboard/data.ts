@@ -97,6 +97,8 @@ export function eventRow(event: ReplayEvent, frame: number | undefined): EventRo
       const keys = [...Object.keys(event.changed), ...event.removed.map((k) => `−${k}`)];
       return { t: event.t, kind: "render", label: keys.join(", ") || "(no change)", detail: event.full ? "full snapshot" : "", frame };
     }
+    case "island":
+      return { t: event.t, kind: "island", label: event.island, detail: (event.load ? "page load " : "") + compact(event.state), frame };
   }
 }
 
@@ -107,7 +109,7 @@ export function timelineRows(recording: Recording, fromEvent = 0, firstFrame = 0
   let frame = firstFrame;
   for (let e = fromEvent; e < recording.events.length; e++) {
     const event = recording.events[e];
-    const isFrame = event.kind === "mount" || event.kind === "render";
+    const isFrame = event.kind === "mount" || event.kind === "render" || event.kind === "island";
     events.push(eventRow(event, isFrame ? frame : undefined));
     if (isFrame) {
       frames.push({ t: event.t, e });

@@ -687,7 +687,7 @@ export function createDashboard(replay: Replay, options: DashboardOptions = {}):
     let framesBefore = 0;
     for (let e = 0; e < known && e < recording.events.length; e++) {
       const kind = recording.events[e].kind;
-      if (kind === "mount" || kind === "render") framesBefore++;
+      if (kind === "mount" || kind === "render" || kind === "island") framesBefore++;
     }
     const { events, frames } = timelineRows(recording, Math.min(known, recording.events.length), framesBefore);
     const update: LiveUpdate = { events, frames, durationMs: recording.durationMs, eventCount: recording.events.length };

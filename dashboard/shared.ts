@@ -4,7 +4,7 @@
  * (bundled into the browser), so nothing here may touch Node, Deno or the DOM.
  */
 
-export type Kind = "mount" | "event" | "params" | "info" | "render";
+export type Kind = "mount" | "event" | "params" | "info" | "render" | "island";
 
 /** One recorded event, as the event list shows it. Text only: never parsed as HTML. */
 export interface EventRow {
@@ -118,6 +118,7 @@ export const KIND_COLORS: Record<Kind, string> = {
   params: "#1565c0",
   info: "#8e24aa",
   render: "#90a4ae",
+  island: "#00897b",
 };
 
 /** 83_456 → "01:23.456". */

@@ -22,7 +22,13 @@ export type ReplayEvent =
    * changed and `removed` the keys that disappeared; when `full` is true,
    * `changed` is the complete assigns (a keyframe, or a snapshot that was smaller).
    */
-  | { kind: "render"; t: number; changed: Assigns; removed: string[]; full: boolean; htmlHash?: string };
+  | { kind: "render"; t: number; changed: Assigns; removed: string[]; full: boolean; htmlHash?: string }
+  /**
+   * A client-side island's recorded state changed (islands/): the keys that
+   * changed, or with `load` its whole state when the page (re)loaded it.
+   * `htmlHash` is the browser's hash of the island's canonical content.
+   */
+  | { kind: "island"; t: number; island: string; state: Params; load: boolean; htmlHash?: string };
 
 export type EventKind = ReplayEvent["kind"];
 
@@ -73,6 +79,10 @@ export const FrameKind = {
   info: "i",
   render: "r",
   keyframe: "f",
+  /** An island's state changed in the browser (islands/recorder.ts): `[island, state, hash?]`. */
+  island: "n",
+  /** An island's whole state when its page loaded: the same payload. */
+  islandLoad: "N",
   /** The recorder hit maxEvents for this recording. */
   truncated: "t",
   /** Frames the recorder could not place; label is the count. */
@@ -180,18 +190,23 @@ export function toEvent(kind: string, t: number, label: string, data: unknown): 
         ...(htmlHash ? { htmlHash } : {}),
       };
     }
+    case FrameKind.island:
+    case FrameKind.islandLoad: {
+      const [island, state, htmlHash] = data as [string, Params, string?];
+      return { kind: "island", t, island, state: state ?? {}, load: kind === FrameKind.islandLoad, ...(htmlHash ? { htmlHash } : {}) };
+    }
     default:
       return undefined;
   }
 }
 
 export function isEventKind(kind: string): boolean {
-  return kind === "m" || kind === "e" || kind === "p" || kind === "i" || kind === "r" || kind === "f";
+  return kind === "m" || kind === "e" || kind === "p" || kind === "i" || kind === "r" || kind === "f" || kind === "n" || kind === "N";
 }
 
-/** Events that show a person was there; a recording without one is discarded. */
+/** Events that show a person was there; a recording without one is discarded. (An island's load entry is not one.) */
 export function isInteraction(kind: string): boolean {
-  return kind === FrameKind.event || kind === FrameKind.params;
+  return kind === FrameKind.event || kind === FrameKind.params || kind === FrameKind.island;
 }
 
 export function decodePayload(text: string, format: Format): unknown {

@@ -513,6 +513,11 @@ export class Recorder {
     return cookie ? { cookie, dirty: false } : { cookie: { sid: issueSid(this.options.secret), entries: [] }, dirty: true };
   }
 
+  /** The request's session cookie, if it carries one this server signed. */
+  sessionOf(c: Context): SessionCookie | undefined {
+    return parseSessionCookie(getCookie(c, this.cookieName(c)), this.options.secret);
+  }
+
   /** Over https (as the request, or a trusted proxy, says) the cookie is `__Host-` prefixed: host-only, Secure, path /. */
   private cookieName(c: Context): string {
     return this.isHttps(c) ? "__Host-" + this.options.cookieName : this.options.cookieName;

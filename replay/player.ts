@@ -10,6 +10,8 @@
 import type { Recording } from "../format/mod.ts";
 import { verifyFidelity } from "../recorder/fidelity.ts";
 import { renderView, type View } from "../recorder/render.ts";
+import { withIslandStates } from "../islands/client.ts";
+import { islandIdentical, IslandStates } from "../islands/replay.ts";
 import { Timeline } from "./reconstruct.ts";
 
 export type { View };
@@ -31,10 +33,13 @@ export interface FidelityReport {
 
 export class Player {
   readonly timeline: Timeline;
+  /** Recorded island state per event (islands/): empty for recordings without islands. */
+  readonly islands: IslandStates;
 
   /** `fidelityKey`: the recorder's (recorder/fidelity.ts); without it keyed hashes read as unknown. */
   constructor(readonly recording: Recording, readonly view: View, private readonly fidelityKey?: string) {
     this.timeline = new Timeline(recording);
+    this.islands = new IslandStates(recording);
   }
 
   get frameCount(): number {
@@ -43,8 +48,12 @@ export class Player {
 
   renderFrame(index: number): RenderedFrame {
     const frame = this.timeline.frames[index];
-    const html = renderView(this.view, this.timeline.assignsOf(index));
-    const expected = frame.event.htmlHash;
+    const assigns = this.timeline.assignsOf(index);
+    // Islands show their recorded state; the server served them in their initial one.
+    const islands = this.islands.statesAt(frame.eventIndex);
+    const html = withIslandStates(islands, () => renderView(this.view, assigns));
+    const event = frame.event;
+    const view = this.view;
     const key = this.fidelityKey;
     let identical: boolean | undefined | null = null;
     // Hashing costs as much as a third of the render: done only when asked for.
@@ -53,7 +62,9 @@ export class Player {
       t: frame.t,
       html,
       get identical() {
-        if (identical === null) identical = verifyFidelity(html, expected, key);
+        if (identical !== null) return identical;
+        if (event.kind === "island") identical = islandIdentical(html, event);
+        else identical = verifyFidelity(islands ? renderView(view, assigns) : html, event.htmlHash, key);
         return identical;
       },
     };

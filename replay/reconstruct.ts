@@ -8,7 +8,8 @@
 
 import type { Assigns, Recording, ReplayEvent } from "../format/mod.ts";
 
-export type FrameEvent = Extract<ReplayEvent, { kind: "mount" | "render" }>;
+/** Island events are frames too: the page as the user saw it changes with them (islands/replay.ts). */
+export type FrameEvent = Extract<ReplayEvent, { kind: "mount" | "render" | "island" }>;
 
 export interface Frame {
   /** Position of the frame's event in `recording.events`. */
@@ -25,7 +26,7 @@ export class Timeline {
 
   constructor(readonly recording: Recording) {
     recording.events.forEach((event, eventIndex) => {
-      if (event.kind === "mount" || event.kind === "render") this.frames.push({ eventIndex, t: event.t, event });
+      if (event.kind === "mount" || event.kind === "render" || event.kind === "island") this.frames.push({ eventIndex, t: event.t, event });
     });
     let assigns: Assigns = {};
     this.frames.forEach((f, i) => {
@@ -68,11 +69,13 @@ export class Timeline {
   /** Keys the frame's render changed (all of them for a mount or a full snapshot). */
   changedKeys(index: number): string[] {
     const e = this.frames[index].event;
+    if (e.kind === "island") return [];
     return e.kind === "mount" ? Object.keys(e.assigns) : [...Object.keys(e.changed), ...e.removed];
   }
 }
 
 function apply(assigns: Assigns, event: FrameEvent, inPlace = false): Assigns {
+  if (event.kind === "island") return assigns; // the assigns stay; islands/replay.ts has the island's state
   if (event.kind === "mount") return { ...event.assigns };
   if (event.full) return { ...event.changed };
   const next = inPlace ? assigns : { ...assigns };

@@ -110,7 +110,9 @@ export class Drainer {
     if (rec.unsent.length === 0) rec.unsentSince = now;
     rec.unsent.push(line);
     rec.lastSeen = now;
-    if (isEventKind(h.kind)) rec.lastAt = Math.max(rec.lastAt, rec.meta.startedAt + h.t);
+    // Island changes (islands/) are not requests: they do not count as activity, or a
+    // leave would see them as another instance carrying the recording on.
+    if (isEventKind(h.kind) && h.kind !== FrameKind.island && h.kind !== FrameKind.islandLoad) rec.lastAt = Math.max(rec.lastAt, rec.meta.startedAt + h.t);
     if (isInteraction(h.kind)) rec.interactions++;
   }
 

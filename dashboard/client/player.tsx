@@ -29,7 +29,7 @@ import { type FrameSource, StaticFrames } from "./frames.ts";
 
 const ROW_HEIGHT = 26;
 const LIST_HEIGHT = 312;
-const KINDS: Kind[] = ["mount", "event", "params", "info", "render"];
+const KINDS: Kind[] = ["mount", "event", "params", "info", "render", "island"];
 
 interface TimelineState {
   events: EventRow[];

@@ -7,6 +7,8 @@ import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import { createReplay, type ReplayEnv, type ReplayOptions } from "../../mod.ts";
+import { islandsJs } from "./islands.bundle.gen.ts";
+import { ISLANDS_SCRIPT } from "./islands.tsx";
 import { signupProps } from "./signup.ts";
 import { type Post, PostIndex, SignupForm, type Todo, TodoList, type TodoProps } from "./views.tsx";
 
@@ -23,6 +25,9 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
   // Open to anyone who can reach the server: fine for this demo, which listens on 127.0.0.1 only.
   // A real app passes `authorize: (c, recording) => isAdmin(c)` instead.
   app.route("/replay", replay.dashboard({ dangerouslyAllowOpenAccess: true }));
+  // Client-side islands: their bundle, and where they post their recorded state (before the recorder, like the dashboard).
+  app.get(ISLANDS_SCRIPT, (c) => c.body(islandsJs, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" }));
+  app.use(replay.islands());
   app.use(replay.recorder());
 
   app.get("/", (c) => c.redirect("/signup"));

@@ -1,6 +1,7 @@
 /** The demo's three views. Each is a pure function of its props: that is what replay relies on. */
 
 import type { ComponentChildren } from "preact";
+import { ISLANDS_SCRIPT, PasswordIsland, TodoHintIsland } from "./islands.tsx";
 
 export interface SignupProps {
   form: { name: string; email: string };
@@ -47,9 +48,11 @@ body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0
 nav a{margin-right:1rem}label{display:block;margin:.6rem 0}input{font:inherit;padding:.3rem;width:18rem}
 .error{color:#b00020;font-size:.9em}.ok{color:#0a7d32}.meter{display:inline-block;width:10rem;height:.5rem;background:#eee}
 .meter span{display:block;height:100%;background:#0a7d32}li.done span{text-decoration:line-through;color:#888}
-li form{display:inline}.muted{color:#777}`;
+li form{display:inline}.muted{color:#777}.rules{margin:.2rem 0;padding-left:1.2rem;font-size:.9em;color:#777}
+.rules li.met{color:#0a7d32}.password-field input{width:14rem}`;
 
-export function Layout(props: { title: string; children: ComponentChildren; script?: string }) {
+/** `islands`: the page has client-side islands (islands.tsx); loads their bundle. */
+export function Layout(props: { title: string; children: ComponentChildren; script?: string; islands?: boolean }) {
   return (
     <html lang="en">
       <head>
@@ -67,6 +70,7 @@ export function Layout(props: { title: string; children: ComponentChildren; scri
         <h1>{props.title}</h1>
         {props.children}
         {props.script && <script dangerouslySetInnerHTML={{ __html: props.script }} />}
+        {props.islands && <script src={ISLANDS_SCRIPT} />}
       </body>
     </html>
   );
@@ -104,13 +108,13 @@ export function SignupForm(props: SignupProps) {
     );
   }
   return (
-    <Layout title="Sign up" script={signupScript}>
+    <Layout title="Sign up" script={signupScript} islands>
       <form id="signup" method="post" action="/signup">
         <label>Name <input name="name" value={form.name} autocomplete="off" /></label>
         <div data-partial="name-error" class="error">{errors.name ?? ""}</div>
         <label>Email <input name="email" type="email" value={form.email} autocomplete="off" /></label>
         <div data-partial="email-error" class="error">{errors.email ?? ""}</div>
-        <label>Password <input name="password" type="password" autocomplete="new-password" /></label>
+        <PasswordIsland />
         <div data-partial="strength">
           Strength <span class="meter"><span style={`width:${strength * 25}%`} /></span> {strength}/4
           <div class="error">{strengthHint}</div>
@@ -125,7 +129,8 @@ export function SignupForm(props: SignupProps) {
 export function TodoList(props: TodoProps) {
   const shown = props.todos.filter((t) => props.filter === "all" || (props.filter === "done") === t.done);
   return (
-    <Layout title="Todos" script={`addEventListener("pagehide", (e) => { if (!e.persisted && navigator.sendBeacon) navigator.sendBeacon("/__replay/leave"); });`}>
+    <Layout title="Todos" script={`addEventListener("pagehide", (e) => { if (!e.persisted && navigator.sendBeacon) navigator.sendBeacon("/__replay/leave"); });`} islands>
+      <TodoHintIsland text="Tip: press Enter to add a todo." />
       <form method="post" action="/todos">
         <input name="title" placeholder="What needs doing?" required autocomplete="off" /> <button>Add</button>
       </form>
