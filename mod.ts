@@ -12,6 +12,7 @@
 import type { MiddlewareHandler } from "hono";
 import { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";
 import { InvalidIdError, type Recording, randomToken } from "./format/mod.ts";
+import { TEST_HOOKS, type TestHooks } from "./internal.ts";
 import { type ReplayOptions, resolveOptions } from "./options.ts";
 import { Recorder, type ReplayEnv, type View } from "./recorder/mod.ts";
 import { assertSinglePreact } from "./recorder/preact_check.ts";
@@ -53,14 +54,12 @@ export interface Replay {
    * listeners.
    */
   closeOnSignals(options?: { exit?: boolean }): () => void;
-  /** Diagnostics and test hooks for the drain engine. */
+  /** Diagnostics of the drain engine. */
   readonly engine: {
     readonly mode: "worker" | "in-process" | "starting";
     readonly restarts: number;
     readonly dropped: number;
     readonly recorderErrors: number;
-    crashWorker(): void;
-    hangWorker(ms: number): void;
   };
 }
 
@@ -115,10 +114,10 @@ export function createReplay(options: ReplayOptions): Replay {
       get recorderErrors() {
         return recorder.errors;
       },
-      crashWorker: () => host?.crashWorker(),
-      hangWorker: (ms) => host?.hangWorker(ms),
     },
   };
+  const hooks: TestHooks = { crashWorker: () => host?.crashWorker(), hangWorker: (ms) => host?.hangWorker(ms) };
+  Object.defineProperty(replay, TEST_HOOKS, { value: hooks });
   return replay;
 }
 
