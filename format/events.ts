@@ -3,7 +3,7 @@
  * the analogue of one LiveView process; its events are the state transitions.
  */
 
-import { decode, type Format } from "./codec.ts";
+import type { Format } from "./codec.ts";
 
 export type Params = Record<string, unknown>;
 export type Assigns = Record<string, unknown>;
@@ -23,8 +23,6 @@ export type ReplayEvent =
    * `changed` is the complete assigns (a keyframe, or a snapshot that was smaller).
    */
   | { kind: "render"; t: number; changed: Assigns; removed: string[]; full: boolean; htmlHash?: string };
-
-export type EventKind = ReplayEvent["kind"];
 
 /** What a store lists without reading a recording's events. */
 export interface RecordingSummary {
@@ -192,8 +190,4 @@ export function isEventKind(kind: string): boolean {
 /** Events that show a person was there; a recording without one is discarded. */
 export function isInteraction(kind: string): boolean {
   return kind === FrameKind.event || kind === FrameKind.params;
-}
-
-export function decodePayload(text: string, format: Format): unknown {
-  return decode(text, format);
 }
