@@ -18,6 +18,7 @@ import { createReplay, type Replay, type ReplayEnv } from "../mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { postgresNotOwned, startPostgres, type TestPostgres } from "./support/postgres.ts";
 import { testUnless } from "./support/skip.ts";
+import { until } from "./faults_support.ts";
 
 function Tally(props: { who: string; total: number; log: string[] }) {
   return h("section", null, h("h1", null, `${props.who}: ${props.total}`), h("ul", null, props.log.map((line) => h("li", null, line))));
@@ -61,14 +62,6 @@ async function visit(app: Hono<ReplayEnv>, who: string, steps: number, between?:
   }
   await app.request("/done", { method: "POST", headers: { cookie } });
   return served;
-}
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const skip = postgresNotOwned();

@@ -14,6 +14,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, fileStorage, memoryStorage, type Recording, type Replay, type ReplayEnv, type ReplayOptions, Timeline } from "../mod.ts";
 import { testHooks } from "../internal.ts";
+import { waitFor } from "../tests/support/wait.ts";
 
 function Board(props: { step: number; note: string }) {
   return h("main", null, h("h1", null, `step ${props.step}`), h("p", null, props.note));
@@ -57,13 +58,7 @@ function postStep(app: Hono<ReplayEnv>, cookie: string, step: number) {
   });
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) => waitFor(condition, what, timeoutMs, 20);
 
 async function onlyRecording(replay: Replay): Promise<Recording> {
   const summaries = await replay.store.listRecordingSummaries();
