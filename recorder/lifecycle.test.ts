@@ -113,7 +113,13 @@ test("a beacon without a recorded session is answered and changes nothing", asyn
     await other.fetch("/counter");
     await other.fetch("/counter?count=1");
     await stranger.leave();
-    await sleep(300);
+    // A witness: a session whose beacon is sent after the stranger's. Once its
+    // grace period has ended its recording, the stranger's has passed too.
+    const witness = new Browser(app);
+    await witness.fetch("/counter");
+    await witness.fetch("/counter?count=1");
+    await witness.leave();
+    await until(async () => (await storedAfterFlush(replay)).length === 1, "the witness's recording to end after its beacon");
     assert.is((await replay.store.listActive()).length, 1, "another session's beacon does not end this one");
   } finally {
     await replay.close();
