@@ -9,98 +9,30 @@
  * @module
  */
 
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";
-import { type Format, InvalidIdError, type Recording, randomToken, shortHash } from "./format/mod.ts";
-import { AllowlistFilter, type Allowlist } from "./recorder/allowlist.ts";
-import { env, resolveFidelityKey } from "./recorder/fidelity.ts";
-import { defaultLimits, defaultSanitizer, Recorder, type ReplayEnv, type SanitizeLimits, type Sanitizer, type View } from "./recorder/mod.ts";
+import { InvalidIdError, type Recording, randomToken } from "./format/mod.ts";
+import { TEST_HOOKS, type TestHooks } from "./internal.ts";
+import { type ReplayOptions, resolveOptions } from "./options.ts";
+import { Recorder, type ReplayEnv, type View } from "./recorder/mod.ts";
 import { assertSinglePreact } from "./recorder/preact_check.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
-import { islandRecorder, type IslandRecorderOptions } from "./islands/recorder.ts";
-import { fileStorage, type RecordingStorage } from "./storage/mod.ts";
 import { createRingBuffer, EngineHost, type EngineStats, EventLog } from "./worker/mod.ts";
+import { islandRecorder, type IslandRecorderOptions } from "./islands/recorder.ts";
 
-export interface ReplayOptions {
-  /** The views that can be recorded and replayed, by the name recordings store. */
-  views: Record<string, View>;
-  /** Where finalized recordings go. Default: `fileStorage({ path: "replay_recordings" })`. */
-  storage?: RecordingStorage;
-  /** "tagged" (default) keeps Date, Map, Set, BigInt, undefined…; "json" is portable and lossy. */
-  format?: Format;
-  /** Session data stored with each mount, e.g. `(c) => ({ userId: c.var.user?.id })`. Sanitized. */
-  session?: (c: Context) => unknown;
-  /** Share of sessions recorded, decided per session cookie. Default 1. */
-  sampleRate?: number;
-  /** Events per recording; later ones are not recorded and the recording is marked truncated. Default 10,000. */
-  maxEvents?: number;
-  /** A recording with no request for this long is ended. Default 10 minutes. */
-  idleTimeoutMs?: number;
-  /** After the pagehide beacon, end unless the session sends another request within this. Default 5,000. */
-  beaconGraceMs?: number;
-  /** A render is stored in full every N renders, so seeking stays cheap. Default 50. */
-  keyframeInterval?: number;
-  /** Store a short hash of the served HTML with each frame, so replay can prove it is byte-identical. Default true. */
-  fidelity?: boolean;
-  /** Replaces the default sanitizer (all three functions, or the ones given). */
-  sanitizer?: Partial<Sanitizer>;
-  /** Limits of the default sanitizer. */
-  limits?: Partial<SanitizeLimits>;
-  /** One top-level assign encoded longer than this is stored as a note instead. Default 256 Ki characters. */
-  maxValueChars?: number;
-  /** Default 1,000. */
-  maxRecordings?: number;
-  /** Default 7 days. */
-  maxRecordingAgeMs?: number;
-  /** Default 1 hour. */
-  cleanupIntervalMs?: number;
-  /** Default 3. */
-  persistenceRetryAttempts?: number;
-  /** First retry delay; doubles each attempt. Default 1,000. */
-  persistenceRetryDelayMs?: number;
-  /** Run the drain loop in a worker (default) or, with false, in the request thread. */
-  worker?: boolean;
-  /** Directory of the crash journal and spilled recordings; false for none. Default: `<storage path>/.journal`, else a temp dir. */
-  journal?: string | false;
-  /** A worker whose heartbeat stops this long is replaced. Default 5,000. */
-  heartbeatTimeoutMs?: number;
-  /** Bytes of the SharedArrayBuffer ring (a power of two). Default 4 MiB. */
-  ringBytes?: number;
-  /** Characters queued outside a full ring before events are dropped (and counted). Default 8 Mi. */
-  overflowLimit?: number;
-  /** Default "hono_replay". */
-  cookieName?: string;
-  /** Where the client snippet's pagehide beacon posts. Default "/__replay/leave". */
-  beaconPath?: string;
-  /**
-   * Signs session ids, so a session id the server did not issue is replaced. Instances
-   * sharing a store must share it. Default: env HONO_REPLAY_SECRET, else a random
-   * per-process secret (sessions then do not survive a restart or cross instances).
-   */
-  secret?: string;
-  /** Believe `x-forwarded-proto` for https (Secure, `__Host-` cookie) behind your proxy. Default false. */
-  trustProxy?: boolean;
-  /**
-   * Key of the per-frame fidelity hash; never stored with recordings. Default: env
-   * HONO_REPLAY_FIDELITY_KEY, else derived from `secret` (given or env), else a key of
-   * this process for frames the sanitizer removed something from. See README "Privacy".
-   */
-  fidelityKey?: string;
-  /** Allowlist mode: only the listed assigns/params are stored (globally or per view). */
-  allowlist?: Allowlist;
-  /** Request header that names an event. Default "x-replay-event". */
-  eventHeader?: string;
-  /** Form field that names an event. Default "_event". */
-  eventField?: string;
-  /** Sessions recorded in memory at once; past it new sessions are not recorded (counted in `engine.capped`). Default 10,000. */
-  maxActiveRecordings?: number;
-}
+export type { ReplayOptions } from "./options.ts";
+export { DEFAULTS } from "./defaults.ts";
+export type { Allowlist, AllowlistRules } from "./recorder/allowlist.ts";
+export type { IslandRecorderOptions } from "./islands/recorder.ts";
 
 export interface Replay {
   /** The Hono middleware: `app.use(replay.recorder())`. */
   recorder(): MiddlewareHandler<ReplayEnv>;
+  /**
+   * Where client-side islands post their recorded state (islands/): `app.use(replay.islands())`,
+   * before `replay.recorder()`, like the dashboard. Accepts only the session's own active recording.
+   */
+  islands(options?: IslandRecorderOptions): MiddlewareHandler;
   /**
    * The replay dashboard as a Hono app: `app.route("/replay", replay.dashboard({ authorize }))`.
    * Mount it before the recorder, so that using it is not recorded. It answers 403
@@ -113,11 +45,6 @@ export interface Replay {
   player(recording: Recording): Player;
   /** An inline script for pages: sends the pagehide beacon so a closed tab ends its recordings early. */
   clientScript(): string;
-  /**
-   * Where client-side islands post their recorded state (islands/): `app.use(replay.islands())`,
-   * before `replay.recorder()`, like the dashboard. Accepts only the session's own active recording.
-   */
-  islands(options?: IslandRecorderOptions): MiddlewareHandler;
   /** Resolves once the persistence worker (or in-process engine) runs. */
   readonly ready: Promise<void>;
   /** Drains everything recorded so far and waits until what has ended is persisted. */
@@ -135,7 +62,7 @@ export interface Replay {
    * listeners.
    */
   closeOnSignals(options?: { exit?: boolean }): () => void;
-  /** Diagnostics and test hooks for the drain engine. */
+  /** Diagnostics of the drain engine. */
   readonly engine: {
     readonly mode: "worker" | "in-process" | "starting";
     readonly restarts: number;
@@ -145,107 +72,45 @@ export interface Replay {
     readonly unservedRenders: number;
     /** Recordings not started because `maxActiveRecordings` sessions were active (counted per request of such a session). */
     readonly capped: number;
-    crashWorker(): void;
-    hangWorker(ms: number): void;
     /** One pass of the store sweep and the orphan-journal scan, now (tests, operations). */
     maintain(): Promise<boolean>;
   };
 }
 
 export function createReplay(options: ReplayOptions): Replay {
-  if (!options?.views || Object.keys(options.views).length === 0) {
-    throw new TypeError("createReplay: give the views to record, e.g. createReplay({ views: { SignupForm } })");
-  }
+  const o = resolveOptions(options);
   assertSinglePreact(); // two copies of preact render every page empty: refuse to start, saying what to do
-  const storage = options.storage ?? fileStorage();
-  const format = options.format ?? "tagged";
-  if (format !== "tagged" && format !== "json") throw new TypeError(`createReplay: format must be "tagged" or "json"`);
-  const limits = { ...defaultLimits, ...options.limits };
-  const sanitizer: Sanitizer = { ...defaultSanitizer(limits), ...options.sanitizer };
-  const idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
-  const cleanup = {
-    maxRecordings: options.maxRecordings ?? 1_000,
-    maxRecordingAgeMs: options.maxRecordingAgeMs ?? 7 * 24 * 3_600_000,
-  };
-
-  const configuredSecret = options.secret ?? env("HONO_REPLAY_SECRET");
-  const configuredFidelityKey = resolveFidelityKey(options.fidelityKey, configuredSecret);
-  // Without one, frames that lost something are hashed with a key this process keeps in memory (recorder/fidelity.ts).
-  const fidelityKey = configuredFidelityKey ?? randomToken(32);
-
-  const buffer = createRingBuffer(options.ringBytes ?? 4 * 1024 * 1024);
-  const log = new EventLog(buffer, { overflowLimit: options.overflowLimit });
-  const recorder = new Recorder(log, {
-    views: options.views,
-    settings: {
-      format,
-      sanitizer,
-      maxEvents: options.maxEvents ?? 10_000,
-      keyframeInterval: options.keyframeInterval ?? 50,
-      maxValueChars: options.maxValueChars ?? 256 * 1024,
-    },
-    session: options.session,
-    sampleRate: options.sampleRate ?? 1,
-    idleTimeoutMs,
-    beaconGraceMs: options.beaconGraceMs ?? 5_000,
-    cookieName: options.cookieName ?? "hono_replay",
-    beaconPath: options.beaconPath ?? "/__replay/leave",
-    eventHeader: options.eventHeader ?? "x-replay-event",
-    eventField: options.eventField ?? "_event",
-    fidelity: options.fidelity ?? true,
-    fidelityKey,
-    fidelityKeyConfigured: configuredFidelityKey !== undefined,
-    secret: configuredSecret ?? randomToken(32),
-    trustProxy: options.trustProxy ?? false,
-    allowlist: options.allowlist && new AllowlistFilter(options.allowlist),
-    maxActiveRecordings: options.maxActiveRecordings ?? 10_000,
-  });
-
-  // Names this instance's segments, journal and leases in the shared store.
-  const instanceId = randomToken(12);
-  const hostStarting = (async () =>
-    EngineHost.start(buffer, storage, {
-      worker: options.worker,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
-      // The recorder ends idle recordings; the engine's own check is a safety net for lost end frames.
-      idleTimeoutMs: idleTimeoutMs * 2,
-      persistenceRetryAttempts: options.persistenceRetryAttempts ?? 3,
-      persistenceRetryDelayMs: options.persistenceRetryDelayMs ?? 1_000,
-      maxRecordings: cleanup.maxRecordings,
-      maxRecordingAgeMs: cleanup.maxRecordingAgeMs,
-      cleanupIntervalMs: options.cleanupIntervalMs ?? 3_600_000,
-      journalDir: journalDir(options.journal, storage),
-      instanceId,
-    }))();
+  const buffer = createRingBuffer(o.log.ringBytes);
+  const log = new EventLog(buffer, { overflowLimit: o.log.overflowLimit });
+  const recorder = new Recorder(log, o.recorder);
+  // The instance id names this instance's segments, journal and leases in the shared store.
+  const hostStarting = (async () => EngineHost.start(buffer, o.storage, { ...o.host, instanceId: randomToken(12) }))();
   let host: EngineHost | undefined;
   const ready = hostStarting.then((h) => void (host = h));
   let closed: Promise<void> | undefined;
 
-  const store = new ReplayStore(storage, () => hostStarting, cleanup);
-  const viewsByName = { ...options.views };
-
   const replay: Replay = {
     recorder: () => recorder.middleware(),
     dashboard: (dashboardOptions) => createDashboard(replay, dashboardOptions),
-    store,
-    views: viewsByName,
+    store: new ReplayStore(o.storage, () => hostStarting, o.cleanup),
+    views: o.views,
     ready,
     player(recording) {
-      const view = viewsByName[recording.view];
+      const view = o.views[recording.view];
       if (!view) throw new InvalidIdError(recording.view);
-      return new Player(recording, view, fidelityKey);
+      return new Player(recording, view, o.fidelityKey);
     },
-    clientScript: () => clientScript(options.beaconPath ?? "/__replay/leave"),
+    clientScript: () => clientScript(o.recorder.beaconPath),
     islands: (islandOptions) =>
       islandRecorder({
         log,
-        format,
-        sanitizer,
+        format: o.recorder.settings.format,
+        sanitizer: o.recorder.settings.sanitizer,
         session: (c) => recorder.sessionOf(c),
-        sampleRate: options.sampleRate ?? 1,
-        idleTimeoutMs,
-        beaconGraceMs: options.beaconGraceMs ?? 5_000,
-        fidelity: options.fidelity ?? true,
+        sampleRate: o.recorder.sampleRate,
+        idleTimeoutMs: o.recorder.idleTimeoutMs,
+        beaconGraceMs: o.recorder.beaconGraceMs,
+        fidelity: o.recorder.fidelity,
       }, islandOptions),
     async flush() {
       await log.drainOverflow();
@@ -256,7 +121,7 @@ export function createReplay(options: ReplayOptions): Replay {
         recorder.endAll();
         await log.drainOverflow();
         await (await hostStarting).close();
-        await storage.close?.();
+        await o.storage.close?.();
       })();
       return closed;
     },
@@ -280,21 +145,12 @@ export function createReplay(options: ReplayOptions): Replay {
       get capped() {
         return recorder.capped;
       },
-      crashWorker: () => host?.crashWorker(),
-      hangWorker: (ms) => host?.hangWorker(ms),
       maintain: async () => (await hostStarting).request<boolean>({ type: "maintain" }),
     },
   };
+  const hooks: TestHooks = { crashWorker: () => host?.crashWorker(), hangWorker: (ms) => host?.hangWorker(ms) };
+  Object.defineProperty(replay, TEST_HOOKS, { value: hooks });
   return replay;
-}
-
-function journalDir(option: string | false | undefined, storage: RecordingStorage): string | undefined {
-  if (option === false) return undefined;
-  if (typeof option === "string") return option;
-  const path = (storage as { path?: unknown }).path;
-  if (typeof path === "string") return join(path, ".journal");
-  // One directory per storage: a journal or a spilled recording must only ever be delivered to its own storage.
-  return storage.spec ? join(tmpdir(), "hono-replay-journal", shortHash(JSON.stringify(storage.spec))) : undefined;
 }
 
 function closeOnSignals(close: () => Promise<void>, exit: boolean): () => void {
@@ -369,8 +225,6 @@ export {
   sanitizeValue,
   type View,
 } from "./recorder/mod.ts";
-export type { Allowlist, AllowlistRules } from "./recorder/allowlist.ts";
-export type { IslandRecorderOptions } from "./islands/recorder.ts";
 export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
 export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

@@ -3,7 +3,7 @@
  * the analogue of one LiveView process; its events are the state transitions.
  */
 
-import { decode, type Format } from "./codec.ts";
+import type { Format } from "./codec.ts";
 
 export type Params = Record<string, unknown>;
 export type Assigns = Record<string, unknown>;
@@ -29,8 +29,6 @@ export type ReplayEvent =
    * `htmlHash` is the browser's hash of the island's canonical content.
    */
   | { kind: "island"; t: number; island: string; state: Params; load: boolean; htmlHash?: string };
-
-export type EventKind = ReplayEvent["kind"];
 
 /** What a store lists without reading a recording's events. */
 export interface RecordingSummary {
@@ -207,8 +205,4 @@ export function isEventKind(kind: string): boolean {
 /** Events that show a person was there; a recording without one is discarded. (An island's load entry is not one.) */
 export function isInteraction(kind: string): boolean {
   return kind === FrameKind.event || kind === FrameKind.params || kind === FrameKind.island;
-}
-
-export function decodePayload(text: string, format: Format): unknown {
-  return decode(text, format);
 }

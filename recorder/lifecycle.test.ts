@@ -9,6 +9,7 @@ import { h } from "preact";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, memoryStorage, type Recording, type Replay, type ReplayEnv, type ReplayOptions } from "../mod.ts";
+import { sleep, waitFor } from "../tests/support/wait.ts";
 
 function Counter(props: { count: number }) {
   return h("output", null, String(props.count));
@@ -47,17 +48,7 @@ class Browser {
   }
 }
 
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until = <T>(probe: () => Promise<T | undefined | false>, what: string) => waitFor(probe, what, 15_000);
 
 async function storedAfterFlush(replay: Replay): Promise<Recording[]> {
   await replay.flush();
@@ -122,7 +113,13 @@ test("a beacon without a recorded session is answered and changes nothing", asyn
     await other.fetch("/counter");
     await other.fetch("/counter?count=1");
     await stranger.leave();
-    await sleep(300);
+    // A witness: a session whose beacon is sent after the stranger's. Once its
+    // grace period has ended its recording, the stranger's has passed too.
+    const witness = new Browser(app);
+    await witness.fetch("/counter");
+    await witness.fetch("/counter?count=1");
+    await witness.leave();
+    await until(async () => (await storedAfterFlush(replay)).length === 1, "the witness's recording to end after its beacon");
     assert.is((await replay.store.listActive()).length, 1, "another session's beacon does not end this one");
   } finally {
     await replay.close();

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { CorruptRecordingError, decodeRecordingFile } from "../format/mod.ts";
 import { type DenoKvStorage, denoKvStorage } from "./deno_kv.ts";
 import { damaged, fixtureRecording, storageConformance } from "./conformance.ts";
+import { testUnless } from "../tests/support/skip.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hono-replay-kv-"));
 const path = join(dir, "replay.kv");
@@ -265,12 +266,10 @@ test("claim: of four handles racing, exactly one wins", async () => {
   }
 });
 
-test("a database written by Deno's own Deno.openKv reads back here", async () => {
-  const denoBin = join(root, "node_modules", ".bin", "deno");
-  if (!existsSync(denoBin)) {
-    console.log("skipped the Deno.openKv round trip: no deno binary in node_modules/.bin");
-    return;
-  }
+const denoBin = join(root, "node_modules", ".bin", "deno");
+const denoTest = testUnless(existsSync(denoBin) ? undefined : "no deno binary in node_modules/.bin", "the Deno.openKv round trip");
+
+denoTest("a database written by Deno's own Deno.openKv reads back here", async () => {
   const other = join(dir, "written-by-deno.kv");
   const run = spawnSync(denoBin, ["run", "-A", "--quiet", "--unstable-kv", "storage/deno_kv.fixture.ts", other], { cwd: root, encoding: "utf8" });
   assert.is(run.status, 0, run.stderr);

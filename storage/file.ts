@@ -546,6 +546,7 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
   return {
     name: "file",
     path: root,
+    journalDir: join(root, ".journal"),
     spec: { module: import.meta.url, export: "fileStorage", options: { path: root } },
 
     async save(summary, bytes) {

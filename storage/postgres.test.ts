@@ -27,7 +27,7 @@ const sql = async () => (admin ??= postgres((await pg()).url, { onnotice: () => 
 
 if (skip) {
   console.log(`postgres storage tests skipped: ${skip}`);
-  test("postgres storage: skipped, no PostgreSQL", () => {});
+  test.skip("postgres storage: conformance and PostgreSQL-specific tests (no PostgreSQL)");
 } else {
   storageConformance({
     name: "postgres",

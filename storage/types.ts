@@ -54,6 +54,12 @@ export interface CleanupPolicy {
 export interface RecordingStorage extends SegmentStore {
   readonly name: string;
   readonly spec?: StorageSpec;
+  /**
+   * Where the crash journal and spilled recordings of this storage belong, when
+   * the storage has a place on disk for them (fileStorage: `<path>/.journal`).
+   * Without it, createReplay uses a per-storage directory under the system temp dir.
+   */
+  readonly journalDir?: string;
   /** Stores (or replaces) one finalized recording. */
   save(summary: RecordingSummary, bytes: Uint8Array): Promise<void>;
   /** The stored bytes; RecordingNotFoundError when there is no such recording. */

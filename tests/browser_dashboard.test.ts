@@ -21,6 +21,7 @@ import { createDashboard } from "../dashboard/mod.ts";
 import { createDemoApp, views } from "../examples/demo/app.tsx";
 import { type Served, serve } from "../examples/demo/serve.ts";
 import { artifact, CHROMIUM, chromiumAvailable, launchChromium } from "./support/browser.ts";
+import { waitFor } from "./support/wait.ts";
 
 /** A page that puts its props into the document unescaped: the kind of bug a recording may carry. */
 function RawNote(props: { text: string }) {
@@ -115,10 +116,7 @@ async function expectShown(page: Page, timeline: Timeline, note = ""): Promise<n
  */
 async function leave(context: BrowserContext, page: Page, view: string) {
   await page.goto("about:blank");
-  for (let i = 0; i < 300; i++) {
-    if (!(await ctx.replay.store.listActive()).some((s) => s.view === view)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => !(await ctx.replay.store.listActive()).some((s) => s.view === view), `the beacon to end the ${view} recording`, 15_000, 50);
   await context.close();
 }
 
@@ -424,12 +422,7 @@ browserTest("markup injected into recorded props is shown, never run", async () 
   await page.waitForFunction(() => (globalThis as { __pwned?: number }).__pwned !== undefined);
   assert.ok(userDialogs > 0, "in the app itself, the payload runs (that is the bug being recorded)");
   await leave(user, page, "RawNote");
-  let note: string | undefined;
-  for (let i = 0; i < 100 && !note; i++) {
-    note = (await ctx.replay.store.listRecordingSummaries({ view: "RawNote" }))[0]?.id;
-    if (!note) await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(note, "the note session was recorded");
+  const note = await waitFor(async () => (await ctx.replay.store.listRecordingSummaries({ view: "RawNote" }))[0]?.id, "the note session to be recorded", 10_000, 100);
 
   // ...the dashboard replaying it runs none of it.
   const dash = ctx.dash;

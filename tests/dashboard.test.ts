@@ -16,6 +16,7 @@ import { buildClient } from "../dashboard/client/build.ts";
 import { clientJs } from "../dashboard/client/bundle.gen.ts";
 import type { FrameBatch, LiveUpdate, PlayerData } from "../dashboard/shared.ts";
 import { createDemoApp, views } from "../examples/demo/app.tsx";
+import { waitFor } from "./support/wait.ts";
 
 // ---- helpers ----
 
@@ -44,14 +45,12 @@ async function leave(demo: Fetcher, cookie: string) {
 }
 
 /** Waits (polling, no timing assertion) until the store lists `n` finalized recordings. */
-async function finalized(replay: Replay, n: number): Promise<RecordingSummary[]> {
-  for (let i = 0; i < 200; i++) {
+function finalized(replay: Replay, n: number): Promise<RecordingSummary[]> {
+  return waitFor(async () => {
     await replay.flush();
     const list = await replay.store.listRecordingSummaries();
-    if (list.length >= n) return list;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`expected ${n} finalized recordings`);
+    return list.length >= n && list;
+  }, `${n} finalized recordings`, 5_000);
 }
 
 function dashboardApp(replay: Replay, options: DashboardOptions, mount = "/replay") {

@@ -16,10 +16,11 @@ import { Player, type View } from "../mod.ts";
 import { decodeRecordingFile } from "../format/mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { SignupForm, TodoList } from "../examples/demo/views.tsx";
-import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
-import { assertRecoveredSignup, type ServerProcess, sleep, startServer, until, Visitor, FIDELITY_KEY } from "./faults_support.ts";
+import { postgresNotOwned, startPostgres, type TestPostgres } from "./support/postgres.ts";
+import { testUnless } from "./support/skip.ts";
+import { assertRecoveredSignup, FIDELITY_KEY, type ServerProcess, sleep, startServer, until, Visitor } from "./faults_support.ts";
 
-const skip = postgresUnavailable();
+const clusterTest = testUnless(postgresNotOwned(), "the cluster test (it restarts PostgreSQL)");
 const temps: string[] = [];
 const running = new Set<ServerProcess>();
 let pg: TestPostgres | undefined;
@@ -68,10 +69,8 @@ async function todos(origin: string, titles: string[]): Promise<Visitor> {
 /** The engine's counters, after it tried to write everything it holds. */
 const stats = async (server: ServerProcess) => (await fetch(`${server.origin}/__test/flush`, { method: "POST" })).json();
 
-test("two servers, one database restarted, one server killed: everything lists and replays", async () => {
-  if (skip) return console.log(`skipped: ${skip}`);
+clusterTest("two servers, one database restarted, one server killed: everything lists and replays", async () => {
   pg = await startPostgres();
-  if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot restart");
   const table = "replay_cluster";
   const journalA = mkdtempSync(join(tmpdir(), "hono-replay-cluster-a-"));
   const journalB = mkdtempSync(join(tmpdir(), "hono-replay-cluster-b-"));

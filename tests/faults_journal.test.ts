@@ -20,6 +20,7 @@ import process from "node:process";
 import { createReplay, memoryStorage, type RecordingStorage } from "../mod.ts";
 import { encode, frame, FrameKind, payload } from "../format/mod.ts";
 import { FixtureView } from "../storage/conformance.ts";
+import { waitFor } from "./support/wait.ts";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -61,13 +62,7 @@ const options = (journal: string, storage: RecordingStorage) => ({
 /** This process's PID namespace, as journal names carry it. */
 const namespace = /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))![1];
 
-async function until(condition: () => Promise<boolean>, what: string) {
-  const deadline = Date.now() + 30_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (condition: () => Promise<boolean>, what: string) => waitFor(condition, what, 30_000, 50);
 
 test("a journal of a live pid is recovered once nobody has touched it for a while (the pid was reused)", async () => {
   const dir = tempDir();

@@ -19,7 +19,8 @@ import { decodeRecordingFile } from "../format/mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { SignupForm, TodoList } from "../examples/demo/views.tsx";
 import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
-import { assertRecoveredSignup, type ServerProcess, sleep, startServer, until, Visitor, FIDELITY_KEY } from "./faults_support.ts";
+import { testUnless } from "./support/skip.ts";
+import { assertRecoveredSignup, FIDELITY_KEY, type ServerProcess, sleep, startServer, until, Visitor } from "./faults_support.ts";
 
 const temps: string[] = [];
 const temp = (name: string) => {
@@ -28,7 +29,7 @@ const temp = (name: string) => {
   return dir;
 };
 const running: ServerProcess[] = [];
-const skipPostgres = postgresUnavailable();
+const pgTest = testUnless(postgresUnavailable(), "the PostgreSQL kill test");
 let pg: TestPostgres | undefined;
 
 test.after(async () => {
@@ -103,8 +104,7 @@ test("the demo killed with SIGKILL mid-session: the next start recovers its reco
   assert.not.ok(readdirSync(journalDir).some((n) => n.endsWith(".journal")), "a clean shutdown leaves no journal");
 });
 
-test("PostgreSQL: a worker crash, then SIGKILL, mid-session: one journal carries the session through both", async () => {
-  if (skipPostgres) return console.log(`skipped: ${skipPostgres}`);
+pgTest("PostgreSQL: a worker crash, then SIGKILL, mid-session: one journal carries the session through both", async () => {
   pg = await startPostgres();
   const journal = temp("kill-pg-journal");
   // A table of its own: DATABASE_URL may name a shared server.

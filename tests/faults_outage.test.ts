@@ -16,7 +16,9 @@ import { Hono } from "hono";
 import { h } from "preact";
 import { createReplay, type Replay, type ReplayEnv } from "../mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
-import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
+import { postgresNotOwned, startPostgres, type TestPostgres } from "./support/postgres.ts";
+import { testUnless } from "./support/skip.ts";
+import { until } from "./faults_support.ts";
 
 function Tally(props: { who: string; total: number; log: string[] }) {
   return h("section", null, h("h1", null, `${props.who}: ${props.total}`), h("ul", null, props.log.map((line) => h("li", null, line))));
@@ -62,15 +64,8 @@ async function visit(app: Hono<ReplayEnv>, who: string, steps: number, between?:
   return served;
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const skip = postgresUnavailable();
+const skip = postgresNotOwned();
+const outageTest = testUnless(skip, "the outage tests (they stop PostgreSQL)");
 let pg: TestPostgres;
 const journal = mkdtempSync(join(tmpdir(), "hono-replay-outage-"));
 /** What the journal directory holds of a visit (its URL names the visitor). */
@@ -108,9 +103,7 @@ async function assertReplays(replay: Replay, served: Map<string, string[]>) {
   }
 }
 
-test("PostgreSQL stopped mid-run: frames wait in the journal, are retried, and delivered when it is back", async () => {
-  if (skip) return console.log(`skipped: ${skip}`);
-  if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot stop");
+outageTest("PostgreSQL stopped mid-run: frames wait in the journal, are retried, and delivered when it is back", async () => {
   const replay = createReplay(options());
   const app = tallyApp(replay);
   const served = new Map<string, string[]>();
@@ -142,9 +135,7 @@ test("PostgreSQL stopped mid-run: frames wait in the journal, are retried, and d
   }
 });
 
-test("a process that shut down during the outage: the next start delivers what its journal held", async () => {
-  if (skip) return console.log(`skipped: ${skip}`);
-  if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot stop");
+outageTest("a process that shut down during the outage: the next start delivers what its journal held", async () => {
   const served = new Map<string, string[]>();
   const first = createReplay(options());
   const app = tallyApp(first);

@@ -14,6 +14,7 @@
 
 import process from "node:process";
 import { denoKvStorage, fileStorage, type RecordingStorage } from "../mod.ts";
+import { testHooks } from "../internal.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
 import { serve } from "../examples/demo/serve.ts";
@@ -33,7 +34,7 @@ const { app, replay } = createDemoApp({
   persistenceRetryDelayMs: 200,
 });
 app.post("/__test/crash-worker", (c) => {
-  replay.engine.crashWorker();
+  testHooks(replay).crashWorker();
   return c.body(null, 204);
 });
 app.get("/__test/engine", (c) => c.json({ mode: replay.engine.mode, restarts: replay.engine.restarts }));

@@ -79,19 +79,13 @@ export function startServer(
 }
 
 import type { Sent } from "./support/visitor.ts";
+import { waitFor } from "./support/wait.ts";
 export { type Sent, Visitor } from "./support/visitor.ts";
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from "./support/wait.ts";
 
-export async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** Waits for a server process or its storage: polls every 100 ms, up to 90 s by default. */
+export const until = <T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 90_000) => waitFor(probe, what, timeoutMs, 100);
 
 /**
  * A recovered signup recording holds the first k validations the visitor

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // The test command: runs every *.test.ts(x) file, each in its own process, on
-// Node (through tsx) and on Deno, and ends with one line "N passed, N failed".
+// Node (through tsx) and on Deno, and ends with one line "N passed, N failed, N skipped".
 //
 //   node tests/run.mjs                      all files, both runtimes
 //   node tests/run.mjs --runtime node       one runtime
 //   node tests/run.mjs codec sanitize       files whose path contains a word
+//   REQUIRE_ALL_TESTS=1 node tests/run.mjs  fail if any test was skipped (CI: .ci/run)
 //
 // Each file is a uvu suite. uvu prints Total/Passed/Skipped; a file that
 // crashes, hangs past its time limit or prints no totals counts as a failure.
+// A test that needs what the machine lacks (PostgreSQL, Chromium) is registered
+// as skipped (tests/support/skip.ts), so the summary says what did not run.
 
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -20,6 +23,7 @@ const runtimeArg = args.includes("--runtime") ? args[args.indexOf("--runtime") +
 const filters = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--runtime");
 const runtimes = runtimeArg === "all" ? ["node", "deno"] : [runtimeArg];
 const parallel = Number(process.env.TEST_PARALLEL ?? 2);
+const requireAll = process.env.REQUIRE_ALL_TESTS === "1";
 const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 240_000);
 const SKIP_DIRS = new Set(["node_modules", "dist", ".git", "replay_recordings", "test-artifacts"]);
 
@@ -95,4 +99,8 @@ await Promise.all(Array.from({ length: Math.max(1, parallel) }, lane));
 const sum = (k) => results.reduce((n, r) => n + r[k], 0);
 if (files.length === 0) console.log("no test files matched");
 console.log(`\ntests: ${sum("passed")} passed, ${sum("failed")} failed, ${sum("skipped")} skipped`);
-process.exitCode = sum("failed") > 0 || files.length === 0 ? 1 : 0;
+const skippedFiles = results.filter((r) => r.skipped > 0);
+if (requireAll && skippedFiles.length) {
+  console.log(`REQUIRE_ALL_TESTS=1: ${sum("skipped")} skipped, in ${skippedFiles.map((r) => `${r.runtime} ${r.file}`).join(", ")}; install what they need (see .ci/run)`);
+}
+process.exitCode = sum("failed") > 0 || files.length === 0 || (requireAll && sum("skipped") > 0) ? 1 : 0;

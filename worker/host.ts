@@ -29,6 +29,7 @@
  *   rare and always printed.
  */
 
+import { HOST_DEFAULTS } from "../defaults.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
 import { Engine, type EngineOptions, type EngineRequest, type EngineStats } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./entry.ts";
@@ -36,27 +37,27 @@ import { backgroundTimer, isDeno, spawnWorker, type WorkerHandle } from "./runti
 import { RingReader } from "./ring.ts";
 
 export interface HostOptions extends EngineOptions {
-  /** false runs the engine in the request thread. Default true. */
+  /** false runs the engine in the request thread. Default true (`DEFAULTS.worker`). */
   worker?: boolean;
-  /** A worker whose heartbeat stops this long is replaced. Default 5000. */
+  /** A worker whose heartbeat stops this long is replaced. Default: `HOST_DEFAULTS.heartbeatTimeoutMs`. */
   heartbeatTimeoutMs?: number;
-  /** A worker not ready this long after it was started counts as failed to start. Default 15 000. */
+  /** A worker not ready this long after it was started counts as failed to start. Default: `HOST_DEFAULTS.workerStartTimeoutMs`. */
   workerStartTimeoutMs?: number;
   /**
    * Worker deaths (failing to start included) within `restartWindowMs` after
-   * which the engine runs in-process for the rest of the process. Default 3.
+   * which the engine runs in-process for the rest of the process. Default: `HOST_DEFAULTS.restartLimit`.
    */
   restartLimit?: number;
-  /** The window `restartLimit` counts deaths in. Default 60 000. */
+  /** The window `restartLimit` counts deaths in. Default: `HOST_DEFAULTS.restartWindowMs`. */
   restartWindowMs?: number;
-  /** Wait before replacing a dead worker; doubles with each death in the window. Default 100. */
+  /** Wait before replacing a dead worker; doubles with each death in the window. Default: `HOST_DEFAULTS.restartDelayMs`. */
   restartDelayMs?: number;
-  /** The longest wait before replacing a dead worker. Default 5 000. */
+  /** The longest wait before replacing a dead worker. Default: `HOST_DEFAULTS.restartDelayMaxMs`. */
   restartDelayMaxMs?: number;
   /**
    * The longest flush(), close() or any other request to the engine waits
    * before it settles and reports what was not done (flush rejects, close warns
-   * and resolves). Default 30 000 ms (a busy machine drains a full ring slowly) plus the time the save retries can take,
+   * and resolves). Default `HOST_DEFAULTS.shutdownTimeoutBaseMs` (30 000 ms: a busy machine drains a full ring slowly) plus the time the save retries can take,
    * persistenceRetryDelayMs × (2^(persistenceRetryAttempts − 1) − 1): 33 000 ms
    * with createReplay's defaults.
    */
@@ -148,7 +149,7 @@ export class EngineHost {
       host.watchHeartbeat();
       // Holds the process open while it starts (the worker itself does not), and bounds the start.
       const o = options;
-      const bound = (o.restartLimit ?? 3) * ((o.workerStartTimeoutMs ?? 15_000) + (o.restartDelayMaxMs ?? 5_000)) + 1_000;
+      const bound = (o.restartLimit ?? HOST_DEFAULTS.restartLimit) * ((o.workerStartTimeoutMs ?? HOST_DEFAULTS.workerStartTimeoutMs) + (o.restartDelayMaxMs ?? HOST_DEFAULTS.restartDelayMaxMs)) + 1_000;
       const cancel = host.deps.timer(() => void host.fallBack(`no worker was ready within ${bound} ms`, false), bound, true);
       void host.spawn();
       await host.started;
@@ -165,7 +166,7 @@ export class EngineHost {
 
   private get timeoutMs(): number {
     const { shutdownTimeoutMs, persistenceRetryAttempts: attempts, persistenceRetryDelayMs: delay } = this.options;
-    return shutdownTimeoutMs ?? 30_000 + Math.max(0, delay * (2 ** Math.max(0, attempts - 1) - 1));
+    return shutdownTimeoutMs ?? HOST_DEFAULTS.shutdownTimeoutBaseMs + Math.max(0, delay * (2 ** Math.max(0, attempts - 1) - 1));
   }
 
   request<T>(request: EngineRequest): Promise<T> {
@@ -263,7 +264,7 @@ export class EngineHost {
     // It may have died (or been given up on) while it was being created.
     if (life.dead || this.life !== life) return this.terminate(life);
     if (this.pending.size) handle.keepAlive(true);
-    const ms = this.options.workerStartTimeoutMs ?? 15_000;
+    const ms = this.options.workerStartTimeoutMs ?? HOST_DEFAULTS.workerStartTimeoutMs;
     life.cancelStartTimer = this.deps.timer(() => this.onDeath(life, `not ready within ${ms} ms`), ms, false);
   }
 
@@ -294,16 +295,16 @@ export class EngineHost {
     // Requests it had not answered go to whatever drains next.
     for (const p of this.pending.values()) if (p.postedTo === life.generation) p.postedTo = 0;
     const now = this.deps.now();
-    const window = this.options.restartWindowMs ?? 60_000;
+    const window = this.options.restartWindowMs ?? HOST_DEFAULTS.restartWindowMs;
     this.deaths = this.deaths.filter((t) => now - t < window);
     this.deaths.push(now);
     this.firstFailure ??= reason;
-    if (this.deaths.length >= (this.options.restartLimit ?? 3)) {
+    if (this.deaths.length >= (this.options.restartLimit ?? HOST_DEFAULTS.restartLimit)) {
       void this.fallBack(reason, life.ready);
       return;
     }
-    const base = this.options.restartDelayMs ?? 100;
-    const delay = Math.min(this.options.restartDelayMaxMs ?? 5_000, base * 2 ** (this.deaths.length - 1));
+    const base = this.options.restartDelayMs ?? HOST_DEFAULTS.restartDelayMs;
+    const delay = Math.min(this.options.restartDelayMaxMs ?? HOST_DEFAULTS.restartDelayMaxMs, base * 2 ** (this.deaths.length - 1));
     // A worker that never started is retried quietly: the fallback warning, if it comes to that, says why.
     if (life.ready) this.deps.warn(`persistence worker died (${reason}); starting a new one in ${delay} ms`);
     this.cancelRestart = this.deps.timer(() => {
@@ -317,7 +318,7 @@ export class EngineHost {
   private terminate(life: Life): void {
     const handle = life.handle;
     if (!handle) return; // still being created: spawn() terminates it once it exists
-    const ms = this.options.workerStartTimeoutMs ?? 15_000;
+    const ms = this.options.workerStartTimeoutMs ?? HOST_DEFAULTS.workerStartTimeoutMs;
     const gone = handle.terminate().catch((error) => this.warn(`terminating the persistence worker failed: ${(error as Error)?.message ?? error}`));
     // Bounded: a thread stuck in a system call must not hold up the fallback or close().
     const bounded = new Promise<void>((resolve) => {
@@ -415,7 +416,7 @@ export class EngineHost {
 
   private watchHeartbeat(): void {
     const ring = new RingReader(this.buffer);
-    const timeout = this.options.heartbeatTimeoutMs ?? 5000;
+    const timeout = this.options.heartbeatTimeoutMs ?? HOST_DEFAULTS.heartbeatTimeoutMs;
     let last = ring.heartbeat();
     let changedAt = this.deps.now();
     let watched: Life | undefined;

@@ -5,11 +5,12 @@
  * against its recording, and the count follows as a "dropped" frame.
  */
 
+import { DEFAULTS } from "../defaults.ts";
 import { frame, FrameKind } from "../format/mod.ts";
 import { RingWriter } from "./ring.ts";
 
 export interface EventLogOptions {
-  /** Characters the overflow may hold before frames are dropped. Default 8 Mi. */
+  /** Characters the overflow may hold before frames are dropped. Default: `DEFAULTS.overflowLimit`. */
   overflowLimit?: number;
 }
 
@@ -26,7 +27,7 @@ export class EventLog {
 
   constructor(readonly buffer: SharedArrayBuffer, options: EventLogOptions = {}) {
     this.writer = new RingWriter(buffer);
-    this.overflowLimit = options.overflowLimit ?? 8 * 1024 * 1024;
+    this.overflowLimit = options.overflowLimit ?? DEFAULTS.overflowLimit;
   }
 
   /** Appends a frame for recording `id`. Returns false if it had to be dropped. */

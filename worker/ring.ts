@@ -25,7 +25,8 @@ export interface RingInfo {
   used: number;
 }
 
-export function createRingBuffer(capacityBytes = 4 * 1024 * 1024): SharedArrayBuffer {
+/** A ring of `capacityBytes` (a power of two; createReplay's default is `DEFAULTS.ringBytes`). */
+export function createRingBuffer(capacityBytes: number): SharedArrayBuffer {
   if (capacityBytes < 1024 || (capacityBytes & (capacityBytes - 1)) !== 0) {
     throw new RangeError(`ring capacity must be a power of two of at least 1024 bytes, got ${capacityBytes}`);
   }

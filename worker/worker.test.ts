@@ -13,6 +13,8 @@ import { h } from "preact";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, fileStorage, memoryStorage, type Recording, type Replay, type ReplayEnv, type ReplayOptions, Timeline } from "../mod.ts";
+import { testHooks } from "../internal.ts";
+import { waitFor } from "../tests/support/wait.ts";
 
 function Board(props: { step: number; note: string }) {
   return h("main", null, h("h1", null, `step ${props.step}`), h("p", null, props.note));
@@ -56,13 +58,7 @@ function postStep(app: Hono<ReplayEnv>, cookie: string, step: number) {
   });
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) => waitFor(condition, what, timeoutMs, 20);
 
 async function onlyRecording(replay: Replay): Promise<Recording> {
   const summaries = await replay.store.listRecordingSummaries();
@@ -103,7 +99,7 @@ test("with fileStorage the engine runs in a worker, and a worker killed mid-sess
     assert.is(active.length, 1);
     assert.is(active[0].eventCount, 1 + 2 * step, "the worker holds every event so far");
 
-    replay.engine.crashWorker();
+    testHooks(replay).crashWorker();
     // Requests keep coming while the worker dies and its replacement starts.
     await until(async () => {
       assert.is((await postStep(app, cookie, ++step)).status, 200);
@@ -138,7 +134,7 @@ test("a worker stuck in a loop stops its heartbeat and is replaced, losing nothi
     for (; step < 5; ) await postStep(app, cookie, ++step);
     await replay.flush();
     // Stuck for far longer than the heartbeat timeout: only a replacement can drain from here on.
-    replay.engine.hangWorker(4_000);
+    testHooks(replay).hangWorker(4_000);
     for (let i = 0; i < 5; i++) await postStep(app, cookie, ++step);
     await until(() => replay.engine.restarts >= 1, "the stuck worker to be replaced");
     await replay.close();
@@ -168,7 +164,7 @@ for (const [name, setup] of inProcess) {
       const cookie = await startSession(app);
       let step = 0;
       for (; step < 15; ) assert.is((await postStep(app, cookie, ++step)).status, 200);
-      replay.engine.crashWorker(); // no worker: nothing happens
+      testHooks(replay).crashWorker(); // no worker: nothing happens
       for (let i = 0; i < 15; i++) assert.is((await postStep(app, cookie, ++step)).status, 200);
       const stats = await replay.flush();
       assert.is(stats.active, 1);
@@ -245,7 +241,7 @@ test("a worker killed while the ring is busy: every frame still stored exactly o
       await app.request(`/burst?from=${from}&count=${perRequest}`, { method: "POST", headers: { cookie } });
       if (from === total / 2) {
         crashedAt = from;
-        replay.engine.crashWorker();
+        testHooks(replay).crashWorker();
       }
       await new Promise((r) => setTimeout(r, 1));
     }

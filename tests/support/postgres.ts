@@ -5,8 +5,7 @@
  * the process exits. With DATABASE_URL set, that server is used instead and
  * cannot be stopped or restarted (`external` is true).
  *
- *   const skip = postgresUnavailable();          // synchronous: decide what to register
- *   if (skip) console.log(`skipped: ${skip}`);
+ *   const pgTest = testUnless(postgresUnavailable(), "PostgreSQL tests");   // support/skip.ts
  *   test.before(async () => { pg = await startPostgres(); });
  *   test.after(() => pg.close());
  */
@@ -62,6 +61,14 @@ async function freePort(): Promise<number> {
 export function postgresUnavailable(): string | undefined {
   if (process.env.DATABASE_URL || postgresBinDir()) return undefined;
   return "no PostgreSQL binaries (initdb, pg_ctl) on this machine and DATABASE_URL is not set; install Debian's postgresql package";
+}
+
+/**
+ * Why a test that stops or restarts the server cannot run: no PostgreSQL, or
+ * DATABASE_URL names a server the test does not own. Undefined when it can.
+ */
+export function postgresNotOwned(): string | undefined {
+  return postgresUnavailable() ?? (process.env.DATABASE_URL ? "DATABASE_URL names a server this test cannot stop or restart" : undefined);
 }
 
 export async function startPostgres(): Promise<TestPostgres> {

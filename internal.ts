@@ -1,0 +1,32 @@
+/**
+ * Internal entry points: for the project's own tests and fault servers, not
+ * part of the public API (not in package.json's exports, not re-exported by
+ * mod.ts), so they may change in any release.
+ *
+ * Invariants, and why:
+ * - Test hooks (killing or hanging the persistence worker) are not on the
+ *   public `Replay` type: an app that could call them by accident could lose
+ *   recordings. They hang off each replay under a symbol that only this module
+ *   knows, set by createReplay.
+ * - This module imports only types from mod.ts: mod.ts imports it for the
+ *   symbol, and a value import back would be an import cycle.
+ */
+
+import type { Replay } from "./mod.ts";
+
+/** The key of a replay's test hooks. */
+export const TEST_HOOKS: unique symbol = Symbol("hono-replay test hooks");
+
+export interface TestHooks {
+  /** Makes the persistence worker die of an uncaught error, as a bug would. No worker: nothing happens. */
+  crashWorker(): void;
+  /** Blocks the worker's thread for `ms`, as an endless loop in a bug would. No worker: nothing happens. */
+  hangWorker(ms: number): void;
+}
+
+/** The test hooks of a replay made by createReplay. */
+export function testHooks(replay: Replay): TestHooks {
+  const hooks = (replay as unknown as { [TEST_HOOKS]?: TestHooks })[TEST_HOOKS];
+  if (!hooks) throw new TypeError("testHooks: not a replay made by createReplay");
+  return hooks;
+}
