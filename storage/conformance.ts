@@ -1,9 +1,17 @@
 /**
- * The conformance suite every storage backend passes: one function that
- * registers uvu tests for a storage factory. A backend's test file is
+ * The conformance suite every storage backend passes, for any test runner:
+ * `storageConformance(target)` returns the cases, and `register(test)` hands
+ * them to a runner whose `test(name, fn)` runs `fn` — node:test, Deno.test,
+ * vitest, bun:test, uvu. A backend's test file is
  *
- *   import { storageConformance } from "./conformance.ts";
- *   storageConformance({ name: "memory", open: () => memoryStorage() }).run();
+ *   import { test } from "node:test";
+ *   import { storageConformance } from "hono-replay/conformance";
+ *   storageConformance({ name: "mine", open: () => myStorage() }).register(test);
+ *
+ * Invariants: it needs nothing but the library and the runtime (assertions
+ * are node:assert, which Node, Deno and Bun all have); the cases run in order,
+ * on one storage opened before the first and closed after the last, cleared
+ * before each.
  *
  * It covers save/load/list with every filter, sort and page, replace, delete,
  * clear, cleanup by age and by count (also from two instances at once),
@@ -16,8 +24,7 @@
 
 import { Hono } from "hono";
 import { h } from "preact";
-import { suite } from "uvu";
-import * as assert from "uvu/assert";
+import * as nodeAssert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,6 +49,42 @@ import type { RecordingStorage, SortKey, SummaryFilter } from "./types.ts";
 import { createReplay } from "../mod.ts";
 
 type Maybe<T> = T | Promise<T>;
+
+/** The assertions the cases use, on node:assert (no test library needed). */
+const assert = {
+  equal: (actual: unknown, expected: unknown, message?: string) => nodeAssert.deepStrictEqual(actual, expected, message),
+  is: (actual: unknown, expected: unknown, message?: string) => nodeAssert.strictEqual(actual, expected, message),
+  ok: (value: unknown, message?: string) => nodeAssert.ok(value, message),
+  match: (text: string, pattern: string | RegExp, message?: string) =>
+    typeof pattern === "string" ? nodeAssert.ok(text.includes(pattern), message ?? `${JSON.stringify(text)} includes ${JSON.stringify(pattern)}`) : nodeAssert.match(text, pattern, message),
+  type: (value: unknown, type: string, message?: string) => nodeAssert.strictEqual(typeof value, type, message),
+  instance: (value: unknown, type: new (...args: never[]) => unknown, message?: string) => nodeAssert.ok(value instanceof type, message),
+  unreachable: (message: string): never => nodeAssert.fail(message),
+  not: { ok: (value: unknown, message?: string) => nodeAssert.ok(!value, message) },
+};
+
+/** One conformance test. */
+export interface ConformanceCase {
+  name: string;
+  fn(): Promise<void>;
+}
+
+/** The suite for one backend: its cases and their set-up, for any runner. */
+export interface ConformanceSuite {
+  readonly name: string;
+  readonly cases: readonly ConformanceCase[];
+  /** Opens the storage (and the second handle). Before the first case. */
+  setup(): Promise<void>;
+  /** Clears the storage. Before each case. */
+  beforeEach(): Promise<void>;
+  /** Clears and closes. After the last case. */
+  teardown(): Promise<void>;
+  /**
+   * Hands every case to `test(name, fn)` (node:test's `test`, `Deno.test`,
+   * vitest's `test`…), in order; the first opens the storage, the last closes it.
+   */
+  register(test: (name: string, fn: () => Promise<void>) => unknown): void;
+}
 
 export interface StorageUnderTest {
   /** Shown in the suite's name. */
@@ -247,26 +290,45 @@ function borrowed(storage: RecordingStorage): RecordingStorage {
   return { ...storage, close: async () => {} };
 }
 
-/** Registers the conformance tests for one backend; call `.run()` on the result. */
-export function storageConformance(target: StorageUnderTest) {
-  const test = suite(`${target.name} storage conformance`);
+/** The conformance cases for one backend; see the module's doc for running them. */
+export function storageConformance(target: StorageUnderTest): ConformanceSuite {
+  const cases: ConformanceCase[] = [];
+  const test = (name: string, fn: () => Promise<void>) => void cases.push({ name, fn });
   let storage!: RecordingStorage;
   let other!: RecordingStorage;
   const store = () => new ReplayStore(storage, () => Promise.reject(new Error("no engine in this test")), { maxRecordings: 1000, maxRecordingAgeMs: 1e12 });
 
-  test.before(async () => {
-    storage = await target.open();
-    other = target.openAnother ? await target.openAnother() : storage;
-  });
-  test.before.each(async () => {
-    await storage.clear();
-  });
-  test.after(async () => {
-    await storage.clear().catch(() => {});
-    if (other !== storage) await other.close?.();
-    await storage.close?.();
-    await target.teardown?.();
-  });
+  const conformance: ConformanceSuite = {
+    name: `${target.name} storage conformance`,
+    cases,
+    async setup() {
+      storage = await target.open();
+      other = target.openAnother ? await target.openAnother() : storage;
+    },
+    async beforeEach() {
+      await storage.clear();
+    },
+    async teardown() {
+      await storage.clear().catch((error) => console.warn(`conformance: clearing after the suite failed: ${error?.message ?? error}`));
+      if (other !== storage) await other.close?.();
+      await storage.close?.();
+      await target.teardown?.();
+    },
+    register(runnerTest) {
+      let opened: Promise<void> | undefined;
+      cases.forEach((c, i) =>
+        runnerTest(`${conformance.name}: ${c.name}`, async () => {
+          await (opened ??= conformance.setup());
+          try {
+            await conformance.beforeEach();
+            await c.fn();
+          } finally {
+            if (i === cases.length - 1) await conformance.teardown();
+          }
+        })
+      );
+    },
+  };
 
   test("save, then load gives the same bytes and list gives the same summary", async () => {
     const [a, b] = fixtureSet();
@@ -647,5 +709,5 @@ export function storageConformance(target: StorageUnderTest) {
     assert.is(player.fidelity().identical, 4, "every frame byte-identical to what was served");
   });
 
-  return test;
+  return conformance;
 }

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { CorruptRecordingError, decodeRecordingFile } from "../format/mod.ts";
 import { type DenoKvStorage, denoKvStorage } from "./deno_kv.ts";
 import { damaged, fixtureRecording, storageConformance } from "./conformance.ts";
+import { runWithUvu } from "../tests/support/conformance_uvu.ts";
 import { testUnless } from "../tests/support/skip.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hono-replay-kv-"));
@@ -51,7 +52,7 @@ async function readHead(kv: RawKv, id: string): Promise<{ gen: string; chunks: n
   return JSON.parse(new TextDecoder().decode(value as Uint8Array));
 }
 
-storageConformance({
+runWithUvu(storageConformance({
   name: "deno kv",
   open: () => denoKvStorage({ path }),
   openAnother: () => denoKvStorage({ path }),
@@ -61,7 +62,7 @@ storageConformance({
     await kv.set(["hono_replay", "d", id, head.gen, 0], damaged(bytes));
     kv.close();
   },
-}).run();
+}));
 
 let storage: DenoKvStorage;
 test.before(async () => {

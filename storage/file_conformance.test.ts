@@ -8,10 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileStorage } from "./mod.ts";
 import { damaged, storageConformance } from "./conformance.ts";
+import { runWithUvu } from "../tests/support/conformance_uvu.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hono-replay-file-conformance-"));
 
-storageConformance({
+runWithUvu(storageConformance({
   name: "file",
   open: () => fileStorage({ path: dir }),
   openAnother: () => fileStorage({ path: dir }),
@@ -20,4 +21,4 @@ storageConformance({
     writeFileSync(file, damaged(readFileSync(file)));
   },
   teardown: () => rmSync(dir, { recursive: true, force: true }),
-}).run();
+}));

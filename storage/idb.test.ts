@@ -11,15 +11,16 @@ import * as assert from "uvu/assert";
 import { createStore, get, set } from "idb-keyval";
 import { idbStorage } from "./idb.ts";
 import { damaged, fixtureRecording, storageConformance } from "./conformance.ts";
+import { runWithUvu } from "../tests/support/conformance_uvu.ts";
 
-storageConformance({
+runWithUvu(storageConformance({
   name: "idb",
   open: () => idbStorage({ name: "conformance" }),
   openAnother: () => idbStorage({ name: "conformance" }),
   async corrupt(_storage, id, bytes) {
     await set(id, damaged(bytes), createStore("conformance-data", "data"));
   },
-}).run();
+}));
 
 test("summaries and data live in separate databases, so listing reads no recording data", async () => {
   const storage = idbStorage({ name: "separate" });

@@ -2,8 +2,9 @@
 
 import { memoryStorage } from "./mod.ts";
 import { storageConformance } from "./conformance.ts";
+import { runWithUvu } from "../tests/support/conformance_uvu.ts";
 
-storageConformance({
+runWithUvu(storageConformance({
   name: "memory",
   open: () => memoryStorage(),
-}).run();
+}));

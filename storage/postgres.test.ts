@@ -13,6 +13,7 @@ import * as assert from "uvu/assert";
 import postgres from "postgres";
 import { type PostgresStorage, postgresMigrationSql, postgresStorage } from "./postgres.ts";
 import { damaged, fixtureRecording, storageConformance } from "./conformance.ts";
+import { runWithUvu } from "../tests/support/conformance_uvu.ts";
 import { postgresUnavailable, startPostgres, type TestPostgres } from "../tests/support/postgres.ts";
 
 // Tables of our own, so a shared DATABASE_URL server is not disturbed.
@@ -29,7 +30,7 @@ if (skip) {
   console.log(`postgres storage tests skipped: ${skip}`);
   test.skip("postgres storage: conformance and PostgreSQL-specific tests (no PostgreSQL)");
 } else {
-  storageConformance({
+  runWithUvu(storageConformance({
     name: "postgres",
     open: async () => postgresStorage({ url: (await pg()).url, table }),
     openAnother: async () => postgresStorage({ url: (await pg()).url, table }),
@@ -37,7 +38,7 @@ if (skip) {
       const db = await sql();
       await db`UPDATE ${db(table)} SET data = ${damaged(bytes)} WHERE id = ${id}`;
     },
-  }).run();
+  }));
 
   let storage: PostgresStorage;
   test.before(async () => {

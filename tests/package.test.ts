@@ -20,7 +20,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -199,6 +199,34 @@ console.log([typeof m.createReplay, "idbStorage" in m, typeof idb.idbStorage].jo
   const entries = runInProject(dir, "entries.mjs");
   assert.is(entries.status, 0, entries.stderr);
   assert.is(entries.stdout.trim(), "function false function");
+
+  // A server never loads idb-keyval (the dashboard's browser cache included): it works without it.
+  const idbKeyval = join(dir, "node_modules/idb-keyval");
+  renameSync(idbKeyval, idbKeyval + ".away");
+  try {
+    writeFileSync(join(dir, "server.mjs"), `const m = await import("hono-replay");
+const replay = m.createReplay({ views: { V: () => null }, storage: m.memoryStorage() });
+replay.dashboard({ dangerouslyAllowOpenAccess: true });
+await replay.close();
+console.log("ok");
+`);
+    const server = runInProject(dir, "server.mjs");
+    assert.is(server.stdout.trim(), "ok", `the server entry and the dashboard load without idb-keyval:\n${server.stderr}`);
+  } finally {
+    renameSync(idbKeyval + ".away", idbKeyval);
+  }
+
+  // The storage conformance suite, run by the runtime's own test runner: no test library installed.
+  writeFileSync(join(dir, "conformance.test.mjs"), `import { memoryStorage } from "hono-replay";
+import { storageConformance } from "hono-replay/conformance";
+const test = globalThis.Deno ? globalThis.Deno.test : (await import("node:test")).test;
+storageConformance({ name: "memory", open: () => memoryStorage() }).register(test);
+`);
+  assert.not.ok(existsSync(join(dir, "node_modules/uvu")), "no test library in the project");
+  const argv = onDeno ? ["test", "-A", "--quiet", "conformance.test.mjs"] : ["--test", "conformance.test.mjs"];
+  const conformance = spawnSync(process.execPath, argv, { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  assert.is(conformance.status, 0, `the conformance suite, run by ${onDeno ? "deno test" : "node --test"}:\n${conformance.stdout}\n${conformance.stderr}`);
+  assert.match(conformance.stdout + conformance.stderr, /memory storage conformance: save, then load/);
 });
 
 test.after(() => rmSync(projects, { recursive: true, force: true }));

@@ -5,30 +5,9 @@
 
 import { createStore, delMany, get, getMany, set, setMany, type UseStore } from "idb-keyval";
 import type { FrameBatch, FrameData } from "../shared.ts";
+import type { FrameSource } from "./static_frames.ts";
 
-export interface FrameSource {
-  get(index: number): FrameData | undefined;
-  /** Starts loading what is missing of [from, to); calls the change listener when frames arrive. */
-  ensure(from: number, to: number): void;
-  frameCount: number;
-  /** Set when the recording is finalized: its frames may be cached. */
-  cacheKey?: string;
-  onChange?: () => void;
-}
-
-/** Frames known up front: server-side rendering and exports. */
-export class StaticFrames implements FrameSource {
-  private readonly frames = new Map<number, FrameData>();
-  onChange?: () => void;
-  cacheKey?: string;
-  constructor(frames: FrameData[], public frameCount: number) {
-    for (const f of frames) this.frames.set(f.i, f);
-  }
-  get(index: number) {
-    return this.frames.get(index);
-  }
-  ensure() {}
-}
+export { type FrameSource, StaticFrames } from "./static_frames.ts";
 
 const KEEP_RECORDINGS = 30;
 let idbStore: UseStore | undefined;

@@ -25,7 +25,7 @@ import {
   SPEEDS,
   skipIdle,
 } from "../shared.ts";
-import { type FrameSource, StaticFrames } from "./frames.ts";
+import { type FrameSource, StaticFrames } from "./static_frames.ts";
 
 const ROW_HEIGHT = 26;
 const LIST_HEIGHT = 312;
