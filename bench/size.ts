@@ -36,7 +36,8 @@ interface Measured {
  * instance may not have seen.
  */
 async function recordOnce(dir: string, format: Format, fidelity: boolean, instances = 1): Promise<Measured> {
-  const demos = Array.from({ length: instances }, () => createDemoApp({ storage: fileStorage({ path: dir }), format, fidelity }));
+  // Instances sharing a store share the secret that signs session ids.
+  const demos = Array.from({ length: instances }, () => createDemoApp({ storage: fileStorage({ path: dir }), format, fidelity, secret: "bench-shared-secret" }));
   const replay = demos[0].replay;
   for (const demo of demos) await demo.replay.ready;
   let turn = 0;
