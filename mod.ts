@@ -86,7 +86,14 @@ export function createReplay(options: ReplayOptions): Replay {
   // The instance id names this instance's segments, journal and leases in the shared store.
   const hostStarting = (async () => EngineHost.start(buffer, o.storage, { ...o.host, instanceId: randomToken(12) }))();
   let host: EngineHost | undefined;
-  const ready = hostStarting.then((h) => void (host = h));
+  // No configured secret: the store's shared one, so instances sharing the store accept each other's sessions.
+  const secretReady = o.secretConfigured || !o.storage.sharedSecret ? Promise.resolve() : recorder.useSecretFrom(
+    o.storage.sharedSecret().catch((error) => {
+      console.warn(`hono-replay: the store gave no shared secret (${(error as Error)?.message ?? error}); session ids are signed with this process's own key, so sessions do not cross instances: configure \`secret\``);
+      return undefined;
+    }),
+  );
+  const ready = Promise.all([hostStarting, secretReady]).then(([h]) => void (host = h));
   let closed: Promise<void> | undefined;
 
   const replay: Replay = {

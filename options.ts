@@ -82,8 +82,9 @@ export interface ReplayOptions {
   beaconPath?: string;
   /**
    * Signs session ids, so a session id the server did not issue is replaced. Instances
-   * sharing a store must share it. Default: env HONO_REPLAY_SECRET, else a random
-   * per-process secret (sessions then do not survive a restart or cross instances).
+   * sharing a store must share it. Default: env HONO_REPLAY_SECRET, else the store's
+   * shared secret (made once in the store: every instance on it agrees), else a random
+   * per-process secret (a store without one: sessions do not cross processes).
    */
   secret?: string;
   /** Believe `x-forwarded-proto` for https (Secure, `__Host-` cookie) behind your proxy. Default false. */
@@ -113,6 +114,8 @@ export interface ResolvedOptions {
   recorder: RecorderOptions;
   /** Key of the per-frame fidelity hash (recorder/fidelity.ts): configured, or this process's own. */
   fidelityKey: string;
+  /** A secret was configured; without one the store's shared secret signs session ids (mod.ts). */
+  secretConfigured: boolean;
   /** The worker host and its engine; `instanceId` is added per instance by createReplay. */
   host: Omit<HostOptions, "instanceId">;
   /** What `replay.store.cleanup()` and the worker's periodic cleanup keep. */
@@ -129,7 +132,8 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
   const storage = options.storage ?? fileStorage();
   const limits = { ...DEFAULTS.limits, ...options.limits };
   const cleanup = { maxRecordings: o.maxRecordings, maxRecordingAgeMs: o.maxRecordingAgeMs };
-  const configuredSecret = options.secret ?? env("HONO_REPLAY_SECRET");
+  // An empty string is no secret: unset.
+  const configuredSecret = options.secret || env("HONO_REPLAY_SECRET") || undefined;
   const configuredFidelityKey = resolveFidelityKey(options.fidelityKey, configuredSecret);
   // Without one, frames that lost something are hashed with a key this process keeps in memory (recorder/fidelity.ts).
   const fidelityKey = configuredFidelityKey ?? randomToken(32);
@@ -163,6 +167,7 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
       maxActiveRecordings: o.maxActiveRecordings,
     },
     fidelityKey,
+    secretConfigured: configuredSecret !== undefined,
     host: {
       worker: o.worker,
       heartbeatTimeoutMs: o.heartbeatTimeoutMs,

@@ -125,10 +125,23 @@ export class Recorder {
     watchPreact(views.filter((v) => rendererOf(v) === "preact"));
   }
 
+  private secretPending?: Promise<void>;
+
+  /** Signs session ids with `secret` once it is known (the store's shared one); until then requests wait. */
+  useSecretFrom(secret: Promise<string | undefined>): Promise<void> {
+    this.secretPending = secret.then((value) => {
+      if (value) this.options.secret = value;
+      this.secretPending = undefined;
+    });
+    return this.secretPending;
+  }
+
   middleware(): MiddlewareHandler<ReplayEnv> {
     this.startSweep();
     const o = this.options;
     return async (c, next) => {
+      // Only the first requests after start wait, for the secret that signs session ids.
+      if (this.secretPending) await this.secretPending;
       const state = this.readCookie(c);
       const sid = state.cookie.sid;
       const recorded = sampled(sid, o.sampleRate);

@@ -678,6 +678,15 @@ export function storageConformance(target: StorageUnderTest): ConformanceSuite {
     assert.is(await storage.claim("0claim-expiry", "instance-a", 60_000), false);
   });
 
+  test("sharedSecret: every handle gets the same one, made once; clear keeps it", async () => {
+    if (!storage.sharedSecret || !other.sharedSecret) return; // optional: this backend has none
+    const [a, b] = await Promise.all([storage.sharedSecret(), other.sharedSecret()]);
+    assert.ok(typeof a === "string" && a.length >= 32, "a long random secret");
+    assert.is(b, a, "two handles racing to make it agree");
+    await storage.clear();
+    assert.is(await other.sharedSecret(), a, "clear() keeps it: instances holding it keep their sessions");
+  });
+
   test("a session recorded through createReplay is stored, listed and replayed", async () => {
     const journal = mkdtempSync(join(tmpdir(), "hono-replay-conformance-"));
     const replay = createReplay({ views: { Counter: FixtureView }, storage: borrowed(other), journal });

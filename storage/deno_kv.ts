@@ -170,6 +170,8 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
   const segmentChunkKeys = (id: string, key: string, head: SegmentHead): KvKey[] =>
     Array.from({ length: head.chunks }, (_, i) => [...prefix, "segd", id, key, head.gen, i]);
   const claimKey = (id: string): KvKey => [...prefix, "claim", id];
+  /** The store's shared secret (storage/types.ts sharedSecret): kept by clear(). */
+  const secretKey: KvKey = [...prefix, "secret"];
   let implementation: "Deno.openKv" | "@deno/kv" | "given" = "given";
   let opened: Promise<Kv> | undefined;
   let closed = false;
@@ -501,7 +503,8 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
 
     async clear() {
       const db = await kv();
-      await deleteKeys(db, (await listAll(db, prefix, 500)).map((entry) => entry.key));
+      const secret = JSON.stringify(secretKey);
+      await deleteKeys(db, (await listAll(db, prefix, 500)).map((entry) => entry.key).filter((key) => JSON.stringify(key) !== secret));
     },
 
     async cleanup(policy: CleanupPolicy) {
@@ -572,6 +575,14 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
         if ((await commitOp(db, (op) => op.check(entry).set(key, value, { expireIn: ttl + CLAIM_GRACE_MS }))).ok) return true;
       }
       throw new Error(`denoKvStorage: the claim on recording ${recordingId} kept changing while it was taken`);
+    },
+
+    async sharedSecret() {
+      const db = await kv();
+      // Set only where none is: of instances racing, the first commit wins and everyone reads it.
+      await commitOp(db, (op) => op.check({ key: secretKey, versionstamp: null }).set(secretKey, encoder.encode(randomToken(43))));
+      const entry = await get(db, secretKey);
+      return decoder.decode(entry.value as Uint8Array);
     },
 
     async release(recordingId, owner) {

@@ -593,6 +593,28 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
       });
     },
 
+    /** `<path>/.secret`, created once (exclusively, whole: written aside, then linked in); kept by clear(). */
+    async sharedSecret() {
+      const path = join(root, ".secret");
+      const read = async () => (await readFile(path, "utf8")).trim();
+      try {
+        return await read();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+      await mkdir(root, { recursive: true, mode: 0o700 });
+      const aside = `${path}.${randomToken(8)}.tmp`;
+      await writeFile(aside, randomToken(43), { mode: 0o600 });
+      try {
+        await link(aside, path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error; // another instance made it first
+      } finally {
+        await rm(aside, { force: true });
+      }
+      return read();
+    },
+
     async cleanup(policy: CleanupPolicy) {
       let doomed: string[] = [];
       await updateIndex((index) => {

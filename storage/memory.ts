@@ -1,4 +1,4 @@
-import { assertValidId, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
+import { assertValidId, randomToken, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
 import type { CleanupPolicy, RecordingStorage, Segment, SummaryFilter, SummaryPage } from "./types.ts";
 
@@ -9,6 +9,7 @@ export function memoryStorage(): RecordingStorage {
   /** recording id → segment key → segment */
   const segments = new Map<string, Map<string, Segment>>();
   const claims = new Map<string, { owner: string; until: number }>();
+  const secret = randomToken(43);
   const forget = (id: string) => {
     files.delete(id);
     segments.delete(id);
@@ -73,6 +74,9 @@ export function memoryStorage(): RecordingStorage {
     },
     async release(recordingId, owner) {
       if (claims.get(recordingId)?.owner === owner) claims.delete(recordingId);
+    },
+    async sharedSecret() {
+      return secret;
     },
   };
 }

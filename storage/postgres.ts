@@ -33,7 +33,7 @@
  */
 
 import type { Sql } from "postgres";
-import { assertValidId, type Format, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
+import { assertValidId, type Format, randomToken, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
 import { makeCursor, parseCursor } from "./filter.ts";
 import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
 
@@ -224,6 +224,9 @@ function envDatabaseUrl(): string | undefined {
   return (globalThis as any).process?.env?.DATABASE_URL;
 }
 
+/** The claims-table row that holds the store's shared secret (storage/types.ts sharedSecret). */
+const SECRET_ROW = "~secret";
+
 export function postgresStorage(options: PostgresStorageOptions = {}): PostgresStorage {
   const table = checkTable(options.table ?? DEFAULT_TABLE);
   const url = options.url ?? (options.sql || options.connection ? undefined : envDatabaseUrl());
@@ -365,7 +368,7 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
       await sql.begin(async (tx) => {
         await tx`DELETE FROM ${tx(table)}`;
         await tx`DELETE FROM ${tx(n.segmentsTable)}`;
-        await tx`DELETE FROM ${tx(n.claimsTable)}`;
+        await tx`DELETE FROM ${tx(n.claimsTable)} WHERE recording_id <> ${SECRET_ROW}`;
       });
     },
 
@@ -438,6 +441,18 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
         WHERE held.owner = excluded.owner OR held.until <= now()
         RETURNING 1`;
       return rows.length > 0;
+    },
+
+    async sharedSecret() {
+      const sql = await db();
+      // A row of the claims table that is no recording (ids cannot contain "~"), held forever:
+      // the first instance's value wins, every later one reads it.
+      await sql`
+        INSERT INTO ${sql(n.claimsTable)} (recording_id, owner, until)
+        VALUES (${SECRET_ROW}, ${randomToken(43)}, 'infinity')
+        ON CONFLICT (recording_id) DO NOTHING`;
+      const [row] = await sql<{ owner: string }[]>`SELECT owner FROM ${sql(n.claimsTable)} WHERE recording_id = ${SECRET_ROW}`;
+      return row.owner;
     },
 
     async release(recordingId, owner) {

@@ -71,6 +71,14 @@ export interface RecordingStorage extends SegmentStore {
   /** Deletes what is older than maxAgeMs and, oldest first, what exceeds maxRecordings; returns the ids. */
   cleanup(policy: CleanupPolicy): Promise<string[]>;
   close?(): Promise<void>;
+  /**
+   * A random secret of this store, made by whichever instance asks first and
+   * the same for every instance after (it survives `clear`). It signs session
+   * ids when none is configured, so instances sharing a store accept each
+   * other's sessions with no configuration. Optional: without it, and without
+   * a configured `secret`, each process signs with its own.
+   */
+  sharedSecret?(): Promise<string>;
 }
 
 /**

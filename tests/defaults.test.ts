@@ -28,7 +28,7 @@ const DESCRIBED: Record<string, RegExp> = {
   sanitizer: /^built in$/,
   journal: /^`<storage path>\/\.journal`, else a temp dir$/,
   fidelityKey: /^env `HONO_REPLAY_FIDELITY_KEY`, else derived from `secret`/,
-  secret: /^env `HONO_REPLAY_SECRET`, else random per process$/,
+  secret: /^env `HONO_REPLAY_SECRET`, else the store's shared secret$/,
   allowlist: /^none$/,
 };
 

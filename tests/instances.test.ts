@@ -276,4 +276,34 @@ if ("Deno" in globalThis) test("like Deno Deploy: Deno KV, no write permission b
   }
 });
 
+test("instances that share only the store, no configured secret, accept each other's sessions", async () => {
+  const dir = temp("instances-nosecret");
+  const servers: ServerProcess[] = [];
+  for (let i = 0; i < 2; i++) {
+    // An empty HONO_REPLAY_SECRET is no secret: the store's shared one signs the session ids.
+    const server = await startServer("tests/faults_server.ts", { PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "3000", HONO_REPLAY_SECRET: "" });
+    running.add(server);
+    servers.push(server);
+  }
+  const storage = fileStorage({ path: dir });
+  try {
+    const visitor = new Visitor(servers.map((s) => s.origin));
+    await visitor.get("/signup");
+    const sid = visitor.cookie("hono_replay")!.split("!")[0];
+    await typeEmail(visitor, "no@secret.example");
+    assert.is(visitor.cookie("hono_replay")!.split("!")[0], sid, "one session id throughout: each instance verified the other's");
+    await visitor.leave();
+    for (const server of servers) await stop(server, "SIGTERM");
+    const items = await finalized(storage, 1);
+    assert.equal(items.map((s) => s.view), ["SignupForm"], "one recording, not one per instance");
+    // (No configured key: frames the sanitizer took the password from are hashed with each process's own key, so
+    // this process cannot verify them; the keystrokes are the point here.)
+    const recording = decodeRecordingFile(items[0].id, await storage.load(items[0].id));
+    const emails = recording.events.flatMap((e) => (e.kind === "event" && e.name === "validate" ? [(e.params as { email: string }).email] : []));
+    assert.equal(emails, visitor.sent.filter((s) => s.path === "/signup/validate").map((s) => s.form.email));
+  } finally {
+    await storage.close?.();
+  }
+});
+
 test.run();
