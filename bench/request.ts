@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import autocannon, { type Request as LoadRequest } from "autocannon";
-import { randomToken } from "../format/mod.ts";
+import { issueSid } from "../recorder/session_cookie.ts";
 import { type Child, median, p99, quantile, row, type Row, type Section, sleep, startChild } from "./lib.ts";
 import { keystrokeForms } from "./session.ts";
 
@@ -32,7 +32,9 @@ const CONNECTIONS = 10;
  * rather than 5 s later, so each round pays for finalizing the sessions it
  * recorded instead of passing that work on to the next variant's round.
  */
-const ENDING = { beaconGraceMs: 0 };
+/** Session ids are signed: the load generator signs its own with the servers' secret, as the server would. */
+const BENCH_SECRET = "bench-request-secret-0123456789abcdef";
+const ENDING = { beaconGraceMs: 0, secret: BENCH_SECRET };
 
 const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[] = [
   { id: "plain", label: "no recorder", args: () => ["plain"] },
@@ -48,7 +50,7 @@ const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[
  */
 function requests(): LoadRequest[] {
   const withCookie = (request: LoadRequest, context: Record<string, unknown>) => {
-    context.sid ??= randomToken(24);
+    context.sid ??= issueSid(BENCH_SECRET);
     return { ...request, headers: { ...request.headers, cookie: `hono_replay=${context.sid}` } };
   };
   return [
