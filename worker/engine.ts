@@ -269,9 +269,10 @@ export class Engine {
 
   /**
    * Merges the recording's segments into its stored recording, under its lease.
-   * With `since`, only if no instance was active after it.
+   * With `since`, only if no instance was active after it. `abandoned` (the
+   * store sweep: no instance ended or let go of it) marks it recovered.
    */
-  private async finalize(id: string, since?: number): Promise<void> {
+  private async finalize(id: string, since?: number, abandoned = false): Promise<void> {
     const owner = this.options.instanceId;
     if (!(await this.storage.claim(id, owner, CLAIM_TTL_MS))) return; // another instance is at it
     try {
@@ -282,6 +283,8 @@ export class Engine {
       const assembled = assembleSegments(id, segments, base);
       // Nothing to replay from yet (no mount, no snapshot): wait for the rest, unless it is long overdue.
       if (!assembled && segments.some((s) => s.lastAt > Date.now() - 2 * this.options.idleTimeoutMs)) return;
+      // Nobody ended or let go of it: its instances vanished (killed, scaled away). Not ended normally.
+      if (assembled && abandoned) assembled.meta.recovered = true;
       if (assembled && (base || assembled.interactions > 0)) {
         const bytes = encodeRecordingFile(assembled.meta, assembled.columns);
         await this.storage.save({ ...assembled.meta, sizeBytes: bytes.length }, bytes);
@@ -313,7 +316,7 @@ export class Engine {
     for (const s of await this.storage.listSegments()) latest.set(s.recordingId, Math.max(latest.get(s.recordingId) ?? 0, s.lastAt));
     for (const [id, lastAt] of latest) {
       if (lastAt >= cutoff || this.drainer.get(id)) continue;
-      await this.schedule(id, () => this.finalize(id, cutoff));
+      await this.schedule(id, () => this.finalize(id, cutoff, true));
     }
   }
 
