@@ -47,7 +47,7 @@ export interface RecordingSummary {
   truncated: boolean;
   /** Events lost because the ring and its overflow were full. */
   dropped: number;
-  /** Rebuilt from the journal after a crash rather than ended normally. */
+  /** Not ended normally: rebuilt from a crashed instance's journal, or finalized by the store sweep after its instances vanished. */
   recovered: boolean;
   format: Format;
   /** Compressed size on disk; 0 while active. */
