@@ -72,10 +72,6 @@ export class Drainer {
     return this.active.get(id);
   }
 
-  ids(): string[] {
-    return [...this.active.keys()];
-  }
-
   /** Applies frames in order. `now` is the wall clock they arrived at. */
   ingest(lines: string[], now = Date.now()): void {
     for (const line of lines) this.apply(line, now);
