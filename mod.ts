@@ -68,7 +68,7 @@ export interface Replay {
     readonly restarts: number;
     readonly dropped: number;
     readonly recorderErrors: number;
-    /** Requests that rendered a registered view but served it otherwise than as a string through c.html/c.body (streamed, a hand-built Response): not recorded. */
+    /** Requests that rendered a registered view but served it otherwise than as a string through c.html/c.body (streamed, a hand-built Response), or whose view could not be told apart from a concurrent request's (recorder/attach.ts): not recorded. */
     readonly unservedRenders: number;
     /** Recordings not started because `maxActiveRecordings` sessions were active (counted per request of such a session). */
     readonly capped: number;

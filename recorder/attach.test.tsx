@@ -193,6 +193,79 @@ test("two concurrent requests rendering different views, awaits interleaved, are
   }
 });
 
+test("with fidelity off, two overlapping requests rendering the same view with other props each record their own", async () => {
+  const replay = createReplay({ views: { TodoList }, storage: memoryStorage(), worker: false, fidelity: false });
+  const app = new Hono();
+  app.use(replay.recorder());
+  const openRendered = deferred(), doneRendered = deferred();
+  app.get("/open", async (c) => {
+    const html = renderToString(<TodoList todos={todos} filter="open" />);
+    openRendered.resolve();
+    await doneRendered.promise; // /done renders after us and before we answer: its view is the latest seen
+    return c.html(html);
+  });
+  app.get("/done", async (c) => {
+    await openRendered.promise;
+    const html = renderToString(<TodoList todos={todos} filter="done" />);
+    doneRendered.resolve();
+    await Promise.resolve();
+    return c.html(html);
+  });
+  app.get("/solo", (c) => c.html(renderToString(<TodoList todos={todos} filter={c.req.query("f") === "done" ? "done" : "open"} />)));
+  try {
+    const first = new Browser(app), second = new Browser(app);
+    await Promise.all([first.fetch("/open"), second.fetch("/done")]);
+    await first.fetch("/solo?f=open");
+    await second.fetch("/solo?f=done");
+    const saved = await recordings(replay);
+    assert.is(saved.length, 2);
+    for (const recording of saved) {
+      const player = replay.player(recording);
+      const filters = [0, 1].map((i) => (player.timeline.assignsOf(i) as unknown as TodoProps).filter);
+      assert.is(filters[0], filters[1], `each session recorded its own props first, then the solo page: ${filters}`);
+    }
+    // Positive control: the two sessions did record different props.
+    assert.equal(saved.map((r) => (replay.player(r).timeline.assignsOf(0) as unknown as TodoProps).filter).sort(), ["done", "open"]);
+  } finally {
+    await replay.close();
+  }
+});
+
+test("overlapping requests whose view cannot be matched to the served page record nothing rather than guess", async () => {
+  const replay = createReplay({ views: { TodoList }, storage: memoryStorage(), worker: false });
+  const app = new Hono();
+  app.use(replay.recorder());
+  const aRendered = deferred(), bRendered = deferred();
+  // The served page is not the view's markup (the handler rewrites it): no candidate verifies.
+  app.get("/a", async (c) => {
+    const html = renderToString(<TodoList todos={todos} filter="open" />).replace("<ul", "<ol");
+    aRendered.resolve();
+    await bRendered.promise;
+    return c.html(html);
+  });
+  app.get("/b", async (c) => {
+    await aRendered.promise;
+    const html = renderToString(<TodoList todos={todos} filter="done" />).replace("<ul", "<ol");
+    bRendered.resolve();
+    return c.html(html);
+  });
+  app.get("/alone", (c) => c.html(renderToString(<TodoList todos={todos} filter="all" />).replace("<ul", "<ol")));
+  try {
+    await Promise.all([new Browser(app).fetch("/a"), new Browser(app).fetch("/b")]);
+    assert.is(replay.engine.unservedRenders, 2, "both counted, neither recorded");
+    // Positive control: alone, the same kind of page is recorded (with the whole body's hash).
+    const alone = new Browser(app);
+    await alone.fetch("/alone");
+    await alone.fetch("/alone");
+    assert.is(replay.engine.unservedRenders, 2);
+    const saved = await recordings(replay);
+    assert.equal(saved.map((r) => r.view), ["TodoList"]);
+    assert.is(replay.player(saved[0]).frameCount, 2);
+  } finally {
+    await replay.close();
+  }
+});
+
 // ------------------------------------------------ an app written as public Hono + Preact examples are
 
 function Shell(props: { title: string; children: ComponentChildren }) {

@@ -6,19 +6,30 @@
  * `c.var.replay.render(Page, props)` is.
  *
  * Invariants, and why:
- * - **Per request, never global.** Every observation lands in the `Capture`
- *   of the request that made it, found through one AsyncLocalStorage (Node,
- *   Deno and Deno Deploy all have `node:async_hooks`). Two requests rendering
- *   at once, with awaits interleaved, each see only their own views. Work done
- *   outside a request (a background job), or by a timer a request left behind
- *   after it answered (`closed`), finds no open capture and is ignored.
+ * - **Per request, and no AsyncLocalStorage.** On Node 20 an
+ *   AsyncLocalStorage turns on promise hooks for every promise of the process
+ *   (measured: 14 KB more garbage and ~20 µs a request, paid by unrecorded
+ *   requests too). Instead, registered views rendered while a recorded request
+ *   is in flight go to a short process-wide list, numbered; a request takes
+ *   those numbered after it started, when it serves its body (`c.html`,
+ *   `c.body`). Renders made while no recorded request is in flight (a
+ *   background job) are not kept at all; a timer a request left behind renders
+ *   after that request took its own.
+ * - **Told apart by what was served.** When two recorded requests overlapped,
+ *   a request's list may hold the other's views, marked `shared`. The recorder
+ *   then keeps only a view whose markup, rendered alone, is a verbatim slice of
+ *   the body this request served (index.ts `attachedFrame`): another
+ *   request's view with other props renders other markup. One that renders the
+ *   same markup records the same frame, so either is right. A request whose
+ *   shared candidates all fail that test records nothing (counted in
+ *   `unservedRenders`) rather than guess.
  * - **Preact: views that were rendered, not merely created.** The hook is
  *   Preact's public `options.diffed`, which preact-render-to-string (and
  *   Preact's own diff) call after a vnode and everything inside it rendered:
  *   post-order, so an enclosing view is seen after the views inside it. The
  *   hook is installed once per copy of this module, chained to whatever hook
  *   was there before, and costs one WeakSet lookup per vnode for any type that
- *   no recorder registered (nothing else: not even the AsyncLocalStorage read).
+ *   no recorder registered.
  * - **hono/jsx: the elements the handler passes.** hono/jsx has no render
  *   hooks, so the request's `c.html` and `c.render` are wrapped (on that
  *   context object only, and only when a hono/jsx view is registered) and the
@@ -33,11 +44,10 @@
  *   recorder would otherwise hold the response until the stream ended — and is
  *   not recorded (counted in `Recorder.unserved`).
  * - **Nothing when nothing was seen.** A request that rendered no registered
- *   view pays for the capture object, the context run and, with hono/jsx views
- *   registered, two closures; the recorder looks at nothing after `next()`.
+ *   view pays for the capture object and two closures (three with hono/jsx
+ *   views registered); the recorder looks at nothing after `next()`.
  */
 
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { Context } from "hono";
 import { options, type VNode } from "preact";
 import type { View } from "./render.ts";
@@ -47,9 +57,11 @@ export interface Seen {
   view: View;
   name: string;
   props: Record<string, unknown>;
+  /** Rendered while another recorded request was in flight too: it may be that request's (see the header). */
+  shared?: boolean;
 }
 
-/** What one recorded request rendered and served. */
+/** What one recorded request rendered and served. Create it when the request starts, `close()` it when it is over. */
 export class Capture {
   readonly seen: Seen[] = [];
   /** The request is over: later renders (a timer it left behind) are not its own. */
@@ -58,24 +70,51 @@ export class Capture {
   explicit = false;
   /** The body of the last `c.html`/`c.body` call made after a view was seen; undefined when that call served no string. */
   body?: string | Promise<string | undefined>;
+  /** Number of the last Preact render this request has taken (or that happened before it started). */
+  private taken = rendered.count;
 
-  constructor(readonly names: ReadonlyMap<View, string>) {}
+  constructor(readonly names: ReadonlyMap<View, string>) {
+    rendered.inFlight++;
+  }
 
   note(view: View, props: Record<string, unknown> | null | undefined) {
     if (this.closed || this.explicit) return;
     const name = this.names.get(view);
     if (name !== undefined) this.seen.push({ view, name, props: { ...props } });
   }
-}
 
-const requests = new AsyncLocalStorage<Capture>();
+  /** Takes the Preact renders since the last take: called when the request serves a body. */
+  takeRendered() {
+    if (this.closed || this.explicit) return;
+    const from = Math.max(this.taken, rendered.count - RECENT);
+    for (let n = from; n < rendered.count; n++) {
+      const r = rendered.ring[n % RECENT];
+      const name = r && this.names.get(r.view);
+      if (name !== undefined) this.seen.push({ view: r!.view, name, props: r!.props, shared: r!.shared });
+    }
+    this.taken = rendered.count;
+  }
 
-/** Runs `next` with `capture` as the request's capture. */
-export function capturing<T>(capture: Capture, next: () => T): T {
-  return requests.run(capture, next);
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    if (--rendered.inFlight === 0) rendered.ring.fill(undefined); // keep no props alive while nothing is recorded
+  }
 }
 
 // ---------------------------------------------------------------- Preact
+
+/** Renders kept for requests to take; more renders than this during one request and its oldest are lost. */
+const RECENT = 256;
+
+interface Rendered {
+  view: View;
+  props: Record<string, unknown>;
+  shared: boolean;
+}
+
+/** Registered Preact views rendered while recorded requests were in flight, numbered by `count`. */
+const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, inFlight: 0 };
 
 /** Preact views registered with any recorder in this process: the hook's only test for every other vnode. */
 const preactViews = new WeakSet<object>();
@@ -88,7 +127,11 @@ export function watchPreact(views: Iterable<View>) {
   hooked = true;
   const previous = options.diffed;
   options.diffed = (vnode: VNode) => {
-    if (preactViews.has(vnode.type as object)) requests.getStore()?.note(vnode.type as View, vnode.props as Record<string, unknown>);
+    if (rendered.inFlight > 0 && preactViews.has(vnode.type as object)) {
+      // Copied now: props the handler changes after rendering are not what was rendered.
+      const props = { ...(vnode.props as Record<string, unknown>) };
+      rendered.ring[rendered.count++ % RECENT] = { view: vnode.type as View, props, shared: rendered.inFlight > 1 };
+    }
     previous?.(vnode);
   };
 }
@@ -136,12 +179,14 @@ export function watchContext(c: Context, capture: Capture, hono: boolean) {
   const html = c.html;
   const body = c.body;
   c.html = ((content: unknown, ...rest: unknown[]) => {
+    capture.takeRendered();
     if (hono) noteHonoTree(capture, content);
     const out = (html as (...a: unknown[]) => unknown)(content, ...rest);
     if (capture.seen.length > 0 && !capture.closed) capture.body = servedText(content, out);
     return out;
   }) as typeof c.html;
   c.body = ((data: unknown, ...rest: unknown[]) => {
+    capture.takeRendered();
     const out = (body as (...a: unknown[]) => unknown)(data, ...rest);
     if (capture.seen.length > 0 && !capture.closed) capture.body = typeof data === "string" ? data : undefined;
     return out;

@@ -30,7 +30,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { type Assigns, frame, FrameKind, newRecordingId, type Params, shortHash, truncateEventName } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
-import { Capture, capturing, type Seen, watchContext, watchPreact } from "./attach.ts";
+import { Capture, type Seen, watchContext, watchPreact } from "./attach.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
 import { type PropsOf, rendererOf, renderView, type View, withDoctype } from "./render.ts";
 import type { AllowlistFilter } from "./allowlist.ts";
@@ -113,7 +113,11 @@ export class Recorder {
   /** Whether any registered view renders with hono/jsx: only then are `c.render` and the elements given to `c.html` looked at. */
   private readonly honoViews: boolean;
   errors = 0;
-  /** Requests that rendered a registered view without serving it as a string through `c.html`/`c.body` (streamed, or a Response built by hand): not recorded. */
+  /**
+   * Requests that rendered a registered view without serving it as a string
+   * through `c.html`/`c.body` (streamed, or a Response built by hand), or whose
+   * view could not be told apart from a concurrent request's: not recorded.
+   */
   unserved = 0;
   /** Recordings not started (one per request of a session past the cap) because `maxActiveRecordings` sessions were held already. */
   capped = 0;
@@ -180,8 +184,11 @@ export class Recorder {
       if (capture) {
         this.touch(state, Date.now());
         watchContext(c, capture, this.honoViews);
-        await capturing(capture, next);
-        capture.closed = true;
+        try {
+          await next();
+        } finally {
+          capture.close();
+        }
         if (!rendered && !state.ended && capture.seen.length > 0) rendered = await this.recordAttached(c, state, capture);
       } else {
         await next();
@@ -229,6 +236,7 @@ export class Recorder {
     let recorded = false;
     await this.guard(async () => {
       const frame = this.attachedFrame(capture.seen, body);
+      if (!frame) return void this.unserved++;
       await this.recordRender(c, state, frame.seen.name, frame.seen.props, frame.html);
       recorded = true;
     });
@@ -249,12 +257,19 @@ export class Recorder {
    * layout provided, its props changed after rendering) the next view out is
    * tried, up to `CANDIDATES`; failing all, the last one is recorded with the
    * hash of the whole body, so fidelity reports that frame as differing rather
-   * than proving something that was not served.
+   * than proving something that was not served. When another recorded request
+   * was in flight, the seen views may include its own (attach.ts): then a view
+   * is taken only when its markup is in the body, fidelity on or off, and
+   * failing all nothing is recorded (undefined) rather than another request's
+   * view.
    */
-  private attachedFrame(seen: readonly Seen[], body: string): { seen: Seen; html: string } {
+  private attachedFrame(seen: readonly Seen[], body: string): { seen: Seen; html: string } | undefined {
     const last = seen[seen.length - 1];
-    if (!this.options.fidelity) return { seen: last, html: body };
-    for (let i = seen.length - 1; i >= Math.max(0, seen.length - CANDIDATES); i--) {
+    // Views another request may have rendered (attach.ts) are told apart by the served markup, fidelity or not.
+    const shared = seen.some((s) => s.shared);
+    if (!this.options.fidelity && !shared) return { seen: last, html: body };
+    const tries = shared ? SHARED_CANDIDATES : CANDIDATES;
+    for (let i = seen.length - 1; i >= Math.max(0, seen.length - tries); i--) {
       let html: string;
       try {
         html = renderView(seen[i].view, seen[i].props);
@@ -266,7 +281,7 @@ export class Recorder {
       }
       if (body.includes(html)) return { seen: seen[i], html };
     }
-    return { seen: last, html: body };
+    return shared ? undefined : { seen: last, html: body };
   }
 
   private async recordRender(c: Context, state: RequestState, name: string, props: Record<string, unknown>, html: string) {
@@ -541,7 +556,8 @@ export class Recorder {
       const forwarded = c.req.header("x-forwarded-proto");
       if (forwarded) return forwarded.split(",")[0].trim().toLowerCase() === "https";
     }
-    return new URL(c.req.url).protocol === "https:";
+    // c.req.url is always absolute: its scheme is its start (no URL parse on every request).
+    return c.req.url.startsWith("https:");
   }
 
   /** Sets the cookie once, when it changed. */
@@ -576,6 +592,8 @@ export class Recorder {
 
 /** Seen views tried, outermost first, for the one whose markup the body contains. */
 const CANDIDATES = 4;
+/** The same when other requests' views may be among them (attach.ts). */
+const SHARED_CANDIDATES = 8;
 
 interface RequestState {
   cookie: SessionCookie;
