@@ -1,7 +1,7 @@
 /**
  * Cost of the recorder for a request that renders nothing (a JSON route): the
- * same Hono app without the middleware, with it (attach on: the capture, the
- * context run, the wrapped c.html/c.body), and with the session sampled out.
+ * same Hono app without the middleware, with it (attach on: the capture and
+ * the wrapped c.html/c.body), and with the session sampled out.
  * Interleaved rounds, same process, medians of per-round means.
  *   node --import tsx bench/attach_nothing.ts
  */
