@@ -6,6 +6,7 @@ export { type AssembledRecording, assembleSegments, MAX_EVENT_NAME_CHARS, MAX_EV
 export { assertValidId, isValidId, newRecordingId, randomToken, shortHash } from "./ids.ts";
 export {
   compressText,
+  type Deflate,
   decodeRecordingColumns,
   decodeRecordingFile,
   encodeRecordingFile,

@@ -19,6 +19,7 @@ import {
   type RecordingMeta,
   type ReplayEvent,
 } from "./mod.ts";
+import { zlibDeflate } from "../worker/zlib.ts";
 
 function meta(id: string, format: Format, events: ReplayEvent[]): RecordingMeta {
   return {
@@ -110,6 +111,18 @@ test("tagged: every event kind round trips, with the summary and the file size",
   const keyframe = recording.events[5] as Extract<ReplayEvent, { kind: "render" }>;
   assert.is(keyframe.full, true);
   assert.instance(keyframe.changed.when, Date);
+});
+
+test("a file the worker deflates with node:zlib decodes to the same events; a flipped bit is caught", () => {
+  const m = meta("rec_zlib-1", "tagged", taggedEvents);
+  const columns = columnsOf(taggedEvents, "tagged");
+  const viaZlib = encodeRecordingFile(m, columns, zlibDeflate);
+  const viaFflate = encodeRecordingFile(m, columns);
+  assert.not.equal(viaZlib, viaFflate, "another deflater wrote it");
+  assert.equal(decodeRecordingFile("rec_zlib-1", viaZlib).events, taggedEvents);
+  const damaged = viaZlib.slice();
+  damaged[damaged.length - 8] ^= 1;
+  assert.throws(() => decodeRecordingFile("rec_zlib-1", damaged), (e: unknown) => e instanceof CorruptRecordingError);
 });
 
 test("json: every event kind round trips with plain JSON payloads", () => {

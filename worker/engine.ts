@@ -34,6 +34,7 @@ import { type Active, Drainer } from "./drain.ts";
 import { Journal, RELEASED } from "./journal.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
+import { zlibDeflate } from "./zlib.ts";
 
 export interface EngineOptions {
   /** This instance: it names its segments, its journal and its leases. */
@@ -286,7 +287,7 @@ export class Engine {
       // Nobody ended or let go of it: its instances vanished (killed, scaled away). Not ended normally.
       if (assembled && abandoned) assembled.meta.recovered = true;
       if (assembled && (base || assembled.interactions > 0)) {
-        const bytes = encodeRecordingFile(assembled.meta, assembled.columns);
+        const bytes = encodeRecordingFile(assembled.meta, assembled.columns, zlibDeflate);
         await this.storage.save({ ...assembled.meta, sizeBytes: bytes.length }, bytes);
         this.counts.persisted++;
         if (!base) this.counts.finalized++;
