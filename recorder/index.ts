@@ -30,7 +30,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { type Assigns, frame, FrameKind, newRecordingId, type Params, shortHash, truncateEventName } from "../format/mod.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
-import { Capture, type Seen, watchContext, watchPreact } from "./attach.ts";
+import { Capture, type Seen, unobserved, watchContext, watchPreact } from "./attach.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
 import { type PropsOf, rendererOf, renderView, type View, withDoctype } from "./render.ts";
 import type { AllowlistFilter } from "./allowlist.ts";
@@ -164,7 +164,7 @@ export class Recorder {
           const name = this.viewName(view as View);
           // Set first: the render below is observed too, and this frame is the request's.
           if (capture) capture.explicit = true;
-          const html = renderView(view, props as object);
+          const html = unobserved(() => renderView(view, props as object));
           if (recorded) {
             rendered = true;
             await this.guard(() => this.recordRender(c, state, name, props as Record<string, unknown>, html));
@@ -272,7 +272,7 @@ export class Recorder {
     for (let i = seen.length - 1; i >= Math.max(0, seen.length - tries); i--) {
       let html: string;
       try {
-        html = renderView(seen[i].view, seen[i].props);
+        html = unobserved(() => renderView(seen[i].view, seen[i].props));
       } catch (error) {
         // Rendered in the request, so it can render: only alone (a hono/jsx
         // useRequestContext, say) it cannot. Reported once, counted; the next view out is tried.
@@ -301,7 +301,8 @@ export class Recorder {
       rec.seq = 1;
       this.session(state.cookie.sid).recordings.set(name, rec);
       const sessionData = sanitizer.sanitizeParams(this.sessionData(c));
-      rec.start({ view: name, url, sessionKey: shortHash(state.cookie.sid) }, sanitizer.sanitizeParams(this.allowParams(name, routeParams(c))), sessionData, assigns, hash);
+      const keepBase = this.sessions.size <= BASE_KEPT_UP_TO;
+      rec.start({ view: name, url, sessionKey: shortHash(state.cookie.sid) }, sanitizer.sanitizeParams(this.allowParams(name, routeParams(c))), sessionData, assigns, hash, keepBase);
       this.recorded(state, rec, pathHash(url), now);
       return;
     }
@@ -589,6 +590,14 @@ export class Recorder {
     }
   }
 }
+
+/**
+ * Sessions held past which a new recording keeps no copy of its mount's
+ * assigns (its next render is a snapshot): a flood of cookieless visitors, most
+ * never coming back, costs a few hundred bytes of memory each instead of their
+ * pages' assigns; ordinary traffic keeps its first delta.
+ */
+const BASE_KEPT_UP_TO = 1_000;
 
 /** Seen views tried, outermost first, for the one whose markup the body contains. */
 const CANDIDATES = 4;

@@ -58,9 +58,15 @@ export class ActiveRecording {
     this.lastActivity = startedAt;
   }
 
-  start(meta: Omit<StartMeta, "format" | "startedAt">, params: Params, session: unknown, assigns: Assigns, hash?: string) {
+  /**
+   * The mount. `keepBase: false` (a flood of sessions that may never come
+   * back) keeps nothing of the assigns in memory: the next render, if any, is
+   * a full snapshot instead of a delta.
+   */
+  start(meta: Omit<StartMeta, "format" | "startedAt">, params: Params, session: unknown, assigns: Assigns, hash?: string, keepBase = true) {
     this.announce(meta);
     const assignsText = this.encodeAll(assigns);
+    if (!keepBase) this.keys = new Map();
     this.push(FrameKind.mount, 0, "", payload.mount(this.url, this.enc(params), this.enc(session), assignsText, hash));
   }
 

@@ -21,7 +21,8 @@ export interface Active {
   id: string;
   /** The start frame (meta): the first line of every segment. */
   startLine: string;
-  meta: StartMeta;
+  /** Epoch ms of the mount (from the start frame): frame offsets count from it. */
+  startedAt: number;
   /** Frames not yet in the store, in order. */
   unsent: string[];
   /** Wall clock when the oldest unsent frame arrived. */
@@ -87,8 +88,9 @@ export class Drainer {
         existing.ending = undefined; // the recording came back to this instance
         return;
       }
-      const meta = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
-      this.active.set(h.id, { id: h.id, startLine: line, meta, unsent: [], unsentSince: now, lastAt: meta.startedAt, lastSeen: now, sentFrames: 0, interactions: 0 });
+      // Only the start time is kept parsed: the line itself goes into every segment.
+      const { startedAt } = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
+      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames: 0, interactions: 0 });
       return;
     }
     if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {
@@ -108,7 +110,7 @@ export class Drainer {
     rec.lastSeen = now;
     // Island changes (islands/) are not requests: they do not count as activity, or a
     // leave would see them as another instance carrying the recording on.
-    if (isEventKind(h.kind) && h.kind !== FrameKind.island && h.kind !== FrameKind.islandLoad) rec.lastAt = Math.max(rec.lastAt, rec.meta.startedAt + h.t);
+    if (isEventKind(h.kind) && h.kind !== FrameKind.island && h.kind !== FrameKind.islandLoad) rec.lastAt = Math.max(rec.lastAt, rec.startedAt + h.t);
     if (isInteraction(h.kind)) rec.interactions++;
   }
 
