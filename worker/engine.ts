@@ -15,6 +15,16 @@
  *   frame), unless the store shows another instance's activity after it;
  * - when the store shows no activity for `idleTimeoutMs`, by whichever instance
  *   sweeps first: that covers instances that were killed or scaled away.
+ *
+ * Storage faults (a full disk, a database that is down) never end the loop:
+ * store work fails into a retry with backoff (at most MAX_RETRY_MS apart), the
+ * journal stops appending and rewrites itself once it can (worker/journal.ts).
+ * Frames the store has not taken are held in memory up to `maxHeldChars`; past
+ * that the loop stops reading the ring, which fills, then the request thread's
+ * overflow, and then frames are dropped and counted there (worker/log.ts):
+ * memory stays bounded however long the outage, and delivery resumes by itself.
+ * Near the bound, recordings nobody interacted with yet are written too, so a
+ * flood of page views cannot hold the loop up while the store works.
  */
 
 import { readdir, readlink, rename, rm, stat, utimes } from "node:fs/promises";
@@ -31,7 +41,8 @@ import {
 } from "../format/mod.ts";
 import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import { type Active, Drainer } from "./drain.ts";
-import { Journal, RELEASED } from "./journal.ts";
+import { COMPACTING, Journal, RELEASED } from "./journal.ts";
+import { DEFAULTS } from "../defaults.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
 import { zlibDeflate } from "./zlib.ts";
@@ -52,6 +63,11 @@ export interface EngineOptions {
   segmentMaxFrames?: number;
   /** …or its oldest frame is this old. Default 1,000 ms. */
   segmentMaxAgeMs?: number;
+  /**
+   * Past this many characters of frames held for the store the ring is not
+   * read (so at most this plus one batch, a ring's worth). Default `DEFAULTS.overflowLimit`.
+   */
+  maxHeldChars?: number;
 }
 
 export type EngineRequest =
@@ -60,6 +76,8 @@ export type EngineRequest =
   | { type: "flush" }
   | { type: "cleanup" }
   | { type: "stats" }
+  /** close() is under way: read the ring whatever the engine holds, so the request thread's overflow can move in. */
+  | { type: "closing" }
   | { type: "shutdown" };
 
 export interface EngineStats {
@@ -78,6 +96,10 @@ export interface EngineStats {
   waitingForStorage: number;
   /** Recordings rebuilt from the journal of an instance that died. */
   recovered: number;
+  /** Characters of frames held in memory for the store (bounded by `maxHeldChars`). */
+  heldChars: number;
+  /** Why the crash journal cannot be written, while it cannot (a full disk). */
+  journalFailure?: string;
 }
 
 const BATCH = 20_000;
@@ -104,6 +126,8 @@ export class Engine {
   private readonly drainer: Drainer;
   private journal?: Journal;
   private stopping = false;
+  /** Set by a closing request: the held-frames bound no longer stops the ring from being read. */
+  private closing = false;
   private loopDone?: Promise<void>;
   /** Ends the loop's poll sleep early: its timer is unref'd and must not be what shutdown waits on. */
   private wakeLoop?: () => void;
@@ -150,7 +174,7 @@ export class Engine {
         if (rec) rec.sentFrames = sent;
       }
       if (previous.position !== undefined) this.reader.skipTo(previous.position);
-      this.journal = new Journal(path);
+      this.journal = new Journal(path, undefined, undefined, this.warn);
       await this.recoverOrphans();
     }
     this.stopTimers.push(backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true));
@@ -183,20 +207,31 @@ export class Engine {
         await yieldToEventLoop();
         continue;
       }
-      if (this.waitMode === "atomics") await this.reader.wait(POLL_MS);
+      // Holding its bound, the engine leaves frames in the ring: waiting on the ring would return
+      // at once, in a microtask, and the loop would spin without ever letting store work complete.
+      if (this.waitMode === "atomics" && !this.full()) await this.reader.wait(POLL_MS);
       else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, POLL_MS)));
     }
   }
 
-  /** Moves one batch from the ring into the journal and the unsent frames. */
+  /**
+   * Moves one batch from the ring into the journal and the unsent frames,
+   * unless the engine holds `maxHeldChars` already (not while stopping: what
+   * is left goes to the store or the journal now). Retries a failed journal.
+   */
   private drainOnce(): number {
-    const frames = this.reader.readAvailable(BATCH);
-    if (frames.length === 0) return 0;
-    this.journal?.append(frames, this.reader.position);
-    this.reader.commit();
-    this.drainer.ingest(frames);
+    const frames = this.stopping || this.closing || !this.full() ? this.reader.readAvailable(BATCH) : [];
+    if (frames.length) {
+      this.journal?.append(frames, this.reader.position);
+      this.reader.commit();
+      this.drainer.ingest(frames);
+    }
     this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position);
     return frames.length;
+  }
+
+  private full(): boolean {
+    return this.drainer.heldChars >= (this.options.maxHeldChars ?? DEFAULTS.overflowLimit);
   }
 
   private drainAll(): void {
@@ -211,7 +246,7 @@ export class Engine {
     if (!all && (now < this.retryAt || now - this.lastDueCheck < DUE_CHECK_MS)) return;
     this.lastDueCheck = now;
     for (const rec of this.drainer.idle(now, this.options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
-    for (const rec of this.drainer.due(now, all)) {
+    for (const rec of this.drainer.due(now, all || this.full())) {
       // Bounded: a flood must not start thousands of writes at once and starve the loop (and its heartbeat).
       if (!all && this.working.size >= MAX_IN_FLIGHT) break;
       if (!this.working.has(rec.id)) void this.schedule(rec.id, () => (rec.ending ? this.finish(rec.id) : this.send(rec)));
@@ -328,7 +363,7 @@ export class Engine {
     this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, base * 2 ** Math.min(10, this.failuresInARow - 1));
     if (!this.warnedStore) {
       this.warnedStore = true;
-      this.warn(`${what} failed (${(error as Error)?.message ?? error}); its frames wait and are retried (further failures are counted in stats().saveFailures)`);
+      this.warn(`${what} failed (${(error as Error)?.message ?? error}); its frames wait in memory and are retried (further failures are counted in stats().saveFailures; past overflowLimit characters, frames are dropped and counted in engine.dropped)`);
     }
   }
 
@@ -355,6 +390,9 @@ export class Engine {
         return this.cleanup();
       case "stats":
         return this.stats();
+      case "closing":
+        this.closing = true;
+        return true;
       case "shutdown":
         return this.shutdown();
     }
@@ -384,6 +422,8 @@ export class Engine {
       saveFailures: this.counts.failures,
       waitingForStorage: this.failuresInARow > 0 ? waiting : 0,
       recovered: this.counts.recovered,
+      heldChars: this.drainer.heldChars,
+      journalFailure: this.journal?.failure,
     };
   }
 
@@ -412,8 +452,10 @@ export class Engine {
     await this.maintaining;
     await this.sendAll();
     const unsent = this.drainer.due(Date.now(), true).length;
-    // The host reports what could not be saved (stats().waitingForStorage).
-    if (unsent) this.journal?.release();
+    // The host reports what could not be saved (stats().waitingForStorage, journalFailure).
+    if (unsent) this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position, true);
+    // A journal that could not be written holds nothing: there is nothing to release.
+    if (unsent && !this.journal?.failure) this.journal?.release();
     else this.journal?.close(true);
     return this.stats();
   }
@@ -431,6 +473,7 @@ export class Engine {
     const own = await journalName(this.options.instanceId);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
+      if (name.endsWith(COMPACTING)) await this.removeAbandoned(join(dir, name));
       if (!name.endsWith(".journal") || name === own) continue;
       const path = join(dir, name);
       if (!(await isOrphan(name, path))) continue;
@@ -452,6 +495,18 @@ export class Engine {
       }
       await sleep(0);
     }
+  }
+
+  /**
+   * A journal's compaction writes `….journal.compact` and renames it within one
+   * synchronous call; one that stays (its process died mid-compaction) would
+   * hold its space for good.
+   */
+  private async removeAbandoned(path: string): Promise<void> {
+    const touched = await stat(path).then((s) => s.mtimeMs, () => Date.now());
+    if (Date.now() - touched < STALE_JOURNAL_MS) return;
+    await rm(path, { force: true });
+    this.warn(`removed ${path}: a journal compaction its process did not finish`);
   }
 
   private async recoverJournal(path: string, name: string): Promise<void> {
