@@ -135,6 +135,8 @@ export class Engine {
   private maintaining?: Promise<void>;
   /** Store work under way, by recording: one at a time per recording. */
   private readonly working = new Map<string, Promise<void>>();
+  /** Recordings this instance holds nothing of that an end or leave asked to finalize: `since` of the leave, undefined for an end. */
+  private readonly toFinalize = new Map<string, number | undefined>();
   /** While the store fails: no new attempt before this time. */
   private retryAt = 0;
   private lastDueCheck = 0;
@@ -242,15 +244,24 @@ export class Engine {
    * Starts writing the segments that are due (all of them with `all`), finishing
    * what ends, and the idle safety net. Looks at most every DUE_CHECK_MS.
    */
-  private sendDue(now: number, all = false): void {
-    if (!all && (now < this.retryAt || now - this.lastDueCheck < DUE_CHECK_MS)) return;
+  private sendDue(now: number): void {
+    if (now < this.retryAt || now - this.lastDueCheck < DUE_CHECK_MS) return;
     this.lastDueCheck = now;
-    for (const rec of this.drainer.idle(now, this.options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
-    for (const rec of this.drainer.due(now, all || this.full())) {
+    for (const { id, work } of this.dueWork(now, false)) {
       // Bounded: a flood must not start thousands of writes at once and starve the loop (and its heartbeat).
-      if (!all && this.working.size >= MAX_IN_FLIGHT) break;
-      if (!this.working.has(rec.id)) void this.schedule(rec.id, () => (rec.ending ? this.finish(rec.id) : this.send(rec)));
+      if (this.working.size >= MAX_IN_FLIGHT) break;
+      if (!this.working.has(id)) void this.schedule(id, work);
     }
+  }
+
+  /** Store work that is due (all of it with `all`): ending recordings, segments full or old enough, finalizations asked for. */
+  private dueWork(now: number, all: boolean): { id: string; work: () => Promise<void> }[] {
+    for (const rec of this.drainer.idle(now, this.options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
+    const out = this.drainer.due(now, all || this.full()).map((rec) => ({ id: rec.id, work: () => (rec.ending ? this.finish(rec.id) : this.send(rec)) }));
+    for (const [id, since] of this.toFinalize) {
+      out.push({ id, work: () => (this.toFinalize.delete(id), this.finalize(id, since)) });
+    }
+    return out;
   }
 
   /** Runs store work for one recording after what is already under way for it. */
@@ -276,11 +287,16 @@ export class Engine {
     if (rec.ending) await this.finish(rec.id);
   }
 
-  /** An end or leave frame arrived for `id`. */
+  /**
+   * An end or leave frame arrived for `id`: its work starts with the next due
+   * check, within MAX_IN_FLIGHT like any other (thousands of recordings ending
+   * at once, as on close(), started thousands of finalizations at once).
+   */
   private ending(id: string, since: number | undefined): void {
-    if (this.drainer.get(id)) return void this.schedule(id, () => this.finish(id));
-    // A recording this instance holds nothing of (it lives on another instance).
-    void this.schedule(id, () => this.finalize(id, since));
+    this.lastDueCheck = 0;
+    if (this.drainer.get(id)) return; // ending: due
+    // A recording this instance holds nothing of (it lives on another instance). An end outranks a leave.
+    if (!(this.toFinalize.has(id) && this.toFinalize.get(id) === undefined)) this.toFinalize.set(id, since);
   }
 
   /** Sends what is left of an ending recording, then finalizes it and forgets it. */
@@ -398,10 +414,18 @@ export class Engine {
     }
   }
 
-  /** Drains the ring and writes every unsent frame now. */
+  /** Drains the ring and writes every unsent frame now, MAX_IN_FLIGHT store operations at a time. */
   private async sendAll(): Promise<void> {
     this.drainAll();
-    this.sendDue(Date.now(), true);
+    const jobs = this.dueWork(Date.now(), true);
+    let next = 0;
+    const lane = async () => {
+      while (next < jobs.length) {
+        const { id, work } = jobs[next++];
+        await this.schedule(id, work);
+      }
+    };
+    await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, lane));
     await this.settled();
   }
 
@@ -444,20 +468,27 @@ export class Engine {
    */
   async shutdown(): Promise<EngineStats> {
     this.stopping = true;
-    // In poll mode the loop may sleep on an unref'd timer: with nothing else
-    // pending, Node would exit mid-shutdown, before anything is persisted.
-    this.wakeLoop?.();
-    await this.loopDone;
-    for (const stop of this.stopTimers) stop();
-    await this.maintaining;
-    await this.sendAll();
-    const unsent = this.drainer.due(Date.now(), true).length;
-    // The host reports what could not be saved (stats().waitingForStorage, journalFailure).
-    if (unsent) this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position, true);
-    // A journal that could not be written holds nothing: there is nothing to release.
-    if (unsent && !this.journal?.failure) this.journal?.release();
-    else this.journal?.close(true);
-    return this.stats();
+    // The loop (and its heartbeat) ends here, but saving what is left can take longer than the
+    // host's heartbeat timeout: without beats it would take this worker for stuck and replace it.
+    const stopBeating = backgroundTimer(() => this.reader.beat(), 500, true);
+    try {
+      // In poll mode the loop may sleep on an unref'd timer: with nothing else
+      // pending, Node would exit mid-shutdown, before anything is persisted.
+      this.wakeLoop?.();
+      await this.loopDone;
+      for (const stop of this.stopTimers) stop();
+      await this.maintaining;
+      await this.sendAll();
+      const unsent = this.drainer.due(Date.now(), true).length;
+      // The host reports what could not be saved (stats().waitingForStorage, journalFailure).
+      if (unsent) this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position, true);
+      // A journal that could not be written holds nothing: there is nothing to release.
+      if (unsent && !this.journal?.failure) this.journal?.release();
+      else this.journal?.close(true);
+      return this.stats();
+    } finally {
+      stopBeating();
+    }
   }
 
   /**
