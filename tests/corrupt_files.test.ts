@@ -14,20 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CorruptRecordingError, fileStorage, type Replay, type RecordingSummary } from "../mod.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
+import { recordSignup } from "./support/demo_visits.ts";
 import { waitFor } from "./support/wait.ts";
 
 const DAY = 24 * 60 * 60_000;
-
-async function recordSignup(demo: ReturnType<typeof createDemoApp>["app"], name: string) {
-  const first = await demo.request("http://127.0.0.1/signup");
-  const cookie = first.headers.get("set-cookie")!.split(";")[0];
-  await demo.request("http://127.0.0.1/signup/validate", {
-    method: "POST",
-    body: new URLSearchParams({ name, email: "" }),
-    headers: { cookie, "x-replay-event": "validate", "content-type": "application/x-www-form-urlencoded" },
-  });
-  await demo.request("http://127.0.0.1/__replay/leave", { method: "POST", headers: { cookie } });
-}
 
 /** Three recordings made through the demo app, their files and their summaries (newest first). */
 async function threeRecordings(maxRecordingAgeMs?: number) {
