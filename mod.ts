@@ -136,14 +136,7 @@ export function createReplay(options: ReplayOptions): Replay {
       return (await hostStarting).request<EngineStats>({ type: "flush" });
     },
     close() {
-      closed ??= (async () => {
-        recorder.endAll();
-        const engineHost = await hostStarting;
-        await closeEngine(engineHost, log);
-        const report = await engineHost.close();
-        await o.storage.close?.();
-        return { unsaved: report.unfinished, dropped: log.droppedTotal, stats: report.stats };
-      })();
+      closed ??= closeReplay(recorder, log, hostStarting, o.storage);
       return closed;
     },
     closeOnSignals: (signalOptions) => closeOnSignals(() => replay.close(), signalOptions?.exit ?? true),
@@ -169,13 +162,26 @@ export function createReplay(options: ReplayOptions): Replay {
       maintain: async () => (await hostStarting).request<boolean>({ type: "maintain" }),
     },
   };
-  const hooks: TestHooks = {
-    crashWorker: () => host?.crashWorker(),
-    hangWorker: (ms) => host?.hangWorker(ms),
+  Object.defineProperty(replay, TEST_HOOKS, { value: testHooksOf(() => host, hostStarting) });
+  return replay;
+}
+
+/** Ends every recording, saves what the store takes, stops the engine and the storage; says what it could not save. */
+async function closeReplay(recorder: Recorder, log: EventLog, hostStarting: Promise<EngineHost>, storage: { close?(): Promise<void> }): Promise<CloseReport> {
+  recorder.endAll();
+  const host = await hostStarting;
+  await closeEngine(host, log);
+  const report = await host.close();
+  await storage.close?.();
+  return { unsaved: report.unfinished, dropped: log.droppedTotal, stats: report.stats };
+}
+
+function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<EngineHost>): TestHooks {
+  return {
+    crashWorker: () => host()?.crashWorker(),
+    hangWorker: (ms) => host()?.hangWorker(ms),
     stats: async () => (await hostStarting).request<EngineStats>({ type: "stats" }),
   };
-  Object.defineProperty(replay, TEST_HOOKS, { value: hooks });
-  return replay;
 }
 
 /**
