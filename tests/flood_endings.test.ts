@@ -66,14 +66,14 @@ test("300 recordings ending at once: at most 32 store operations are under way, 
 
 test("a shutdown that saves for longer than the heartbeat timeout keeps its worker: nothing is restarted, everything is saved", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hono-replay-flood-"));
-  const heartbeatTimeoutMs = 500;
-  const replay = createReplay({ views: { Page }, storage: slowFileStorage({ path: dir, delayMs: 150 }), heartbeatTimeoutMs });
+  const heartbeatTimeoutMs = 1_000;
+  const replay = createReplay({ views: { Page }, storage: slowFileStorage({ path: dir, delayMs: 300 }), heartbeatTimeoutMs });
   const warnings: string[] = [];
   const warn = console.warn;
   try {
     await replay.ready;
     assert.is(replay.engine.mode, "worker");
-    await sessions(pageApp(replay), 120);
+    await sessions(pageApp(replay), 64);
     await replay.flush();
     console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
     const started = Date.now();
@@ -85,7 +85,7 @@ test("a shutdown that saves for longer than the heartbeat timeout keeps its work
     assert.equal(warnings.filter((w) => /heartbeat|died/.test(w)), [], "the worker was not taken for stuck");
     assert.is(replay.engine.restarts, 0);
     assert.is(report.unsaved, undefined, "close() saved everything");
-    assert.is((await fileStorage({ path: dir }).list()).items.length, 120);
+    assert.is((await fileStorage({ path: dir }).list()).items.length, 64);
   } finally {
     console.warn = warn;
     await replay.close();

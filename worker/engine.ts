@@ -470,7 +470,7 @@ export class Engine {
     this.stopping = true;
     // The loop (and its heartbeat) ends here, but saving what is left can take longer than the
     // host's heartbeat timeout: without beats it would take this worker for stuck and replace it.
-    const stopBeating = backgroundTimer(() => this.reader.beat(), 500, true);
+    const stopBeating = backgroundTimer(() => this.reader.beat(), POLL_MS * 10, true);
     try {
       // In poll mode the loop may sleep on an unref'd timer: with nothing else
       // pending, Node would exit mid-shutdown, before anything is persisted.
