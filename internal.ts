@@ -12,7 +12,7 @@
  *   symbol, and a value import back would be an import cycle.
  */
 
-import type { Replay } from "./mod.ts";
+import type { EngineStats, Replay } from "./mod.ts";
 
 /** The key of a replay's test hooks. */
 export const TEST_HOOKS: unique symbol = Symbol("hono-replay test hooks");
@@ -22,6 +22,8 @@ export interface TestHooks {
   crashWorker(): void;
   /** Blocks the worker's thread for `ms`, as an endless loop in a bug would. No worker: nothing happens. */
   hangWorker(ms: number): void;
+  /** The engine's stats now, without flushing (a flush waits for the store). */
+  stats(): Promise<EngineStats>;
 }
 
 /** The test hooks of a replay made by createReplay. */

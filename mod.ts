@@ -53,13 +53,15 @@ export interface Replay {
    * Lets go of every recording of this instance, writes everything to the store
    * and stops the worker. A recording no other instance carries on is
    * finalized; one that continues elsewhere stays whole in the store. Call on
-   * server shutdown (see `closeOnSignals`).
+   * server shutdown (see `closeOnSignals`). Never rejects: what could not be
+   * saved (the store kept failing, the disk is full) is warned and returned as
+   * `unsaved`.
    */
-  close(): Promise<void>;
+  close(): Promise<CloseReport>;
   /**
    * Calls `close()` on SIGINT and SIGTERM (Deno Deploy sends SIGINT, most
-   * process managers SIGTERM), then exits. Returns a function that removes the
-   * listeners.
+   * process managers SIGTERM), then exits: with 0, or 1 when close() reports
+   * recordings it could not save. Returns a function that removes the listeners.
    */
   closeOnSignals(options?: { exit?: boolean }): () => void;
   /** Diagnostics of the drain engine. */
@@ -75,6 +77,16 @@ export interface Replay {
     /** One pass of the store sweep and the orphan-journal scan, now (tests, operations). */
     maintain(): Promise<boolean>;
   };
+}
+
+/** What `close()` did not manage; also printed as a warning. */
+export interface CloseReport {
+  /** What could not be saved and where it is (a journal for the next start, or nowhere); undefined when everything was. */
+  unsaved?: string;
+  /** Frames dropped since start (a full ring and overflow: the storage could not keep up); each recording says how many of its own. */
+  dropped: number;
+  /** The engine's last stats, when it answered. */
+  stats?: EngineStats;
 }
 
 export function createReplay(options: ReplayOptions): Replay {
@@ -94,7 +106,7 @@ export function createReplay(options: ReplayOptions): Replay {
     }),
   );
   const ready = Promise.all([hostStarting, secretReady]).then(([h]) => void (host = h));
-  let closed: Promise<void> | undefined;
+  let closed: Promise<CloseReport> | undefined;
 
   const replay: Replay = {
     recorder: () => recorder.middleware(),
@@ -124,12 +136,7 @@ export function createReplay(options: ReplayOptions): Replay {
       return (await hostStarting).request<EngineStats>({ type: "flush" });
     },
     close() {
-      closed ??= (async () => {
-        recorder.endAll();
-        await log.drainOverflow();
-        await (await hostStarting).close();
-        await o.storage.close?.();
-      })();
+      closed ??= closeReplay(recorder, log, hostStarting, o.storage);
       return closed;
     },
     closeOnSignals: (signalOptions) => closeOnSignals(() => replay.close(), signalOptions?.exit ?? true),
@@ -155,16 +162,48 @@ export function createReplay(options: ReplayOptions): Replay {
       maintain: async () => (await hostStarting).request<boolean>({ type: "maintain" }),
     },
   };
-  const hooks: TestHooks = { crashWorker: () => host?.crashWorker(), hangWorker: (ms) => host?.hangWorker(ms) };
-  Object.defineProperty(replay, TEST_HOOKS, { value: hooks });
+  Object.defineProperty(replay, TEST_HOOKS, { value: testHooksOf(() => host, hostStarting) });
   return replay;
 }
 
-function closeOnSignals(close: () => Promise<void>, exit: boolean): () => void {
+/** Ends every recording, saves what the store takes, stops the engine and the storage; says what it could not save. */
+async function closeReplay(recorder: Recorder, log: EventLog, hostStarting: Promise<EngineHost>, storage: { close?(): Promise<void> }): Promise<CloseReport> {
+  recorder.endAll();
+  const host = await hostStarting;
+  await closeEngine(host, log);
+  const report = await host.close();
+  await storage.close?.();
+  return { unsaved: report.unfinished, dropped: log.droppedTotal, stats: report.stats };
+}
+
+function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<EngineHost>): TestHooks {
+  return {
+    crashWorker: () => host()?.crashWorker(),
+    hangWorker: (ms) => host()?.hangWorker(ms),
+    stats: async () => (await hostStarting).request<EngineStats>({ type: "stats" }),
+  };
+}
+
+/**
+ * Moves what waits in the request thread's overflow into the ring, the engine
+ * reading it whatever it holds; what cannot be moved (no engine answers) is
+ * dropped and counted, so that close() goes on to save the rest.
+ */
+async function closeEngine(host: EngineHost, log: EventLog): Promise<void> {
+  await host.request({ type: "closing" }).catch((error) => console.warn(`hono-replay: closing: ${(error as Error)?.message ?? error}`));
+  try {
+    await log.drainOverflow();
+  } catch (error) {
+    const dropped = log.dropPending();
+    console.warn(`hono-replay: ${(error as Error).message}: ${dropped} frame(s) still queued were dropped (counted in engine.dropped)`);
+  }
+}
+
+function closeOnSignals(close: () => Promise<CloseReport>, exit: boolean): () => void {
   const signals = ["SIGINT", "SIGTERM"] as const;
   const onSignal = () => {
     void close().then(
-      () => exit && exitProcess(0),
+      (report) => exit && exitProcess(report.unsaved ? 1 : 0),
       (error) => {
         console.warn(`hono-replay: close() failed on shutdown: ${(error as Error)?.message ?? error}`);
         if (exit) exitProcess(1);
@@ -206,7 +245,7 @@ export {
   postgresStorage,
   type PostgresStorageOptions,
 } from "./storage/mod.ts";
-export type { CleanupPolicy, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
+export type { CleanupPolicy, CorruptRecording, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
 export {
   CorruptRecordingError,
   decode,

@@ -74,7 +74,11 @@ export interface ReplayOptions {
   heartbeatTimeoutMs?: number;
   /** Bytes of the SharedArrayBuffer ring (a power of two). Default 4 MiB. */
   ringBytes?: number;
-  /** Characters queued outside a full ring before events are dropped (and counted). Default 8 Mi. */
+  /**
+   * Characters queued outside a full ring before events are dropped (and counted). Default 8 Mi.
+   * The worker holds at most as many (or a ring's worth) of frames the store has not taken (an
+   * outage, a full disk); past that it stops reading the ring.
+   */
   overflowLimit?: number;
   /** Default "hono_replay". */
   cookieName?: string;
@@ -177,6 +181,8 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
       ...cleanup,
       cleanupIntervalMs: o.cleanupIntervalMs,
       journalDir: journalDir(options.journal, storage),
+      // The engine holds as much for the store as the request thread queues for the ring (at least a ring's worth).
+      maxHeldChars: Math.max(o.overflowLimit, o.ringBytes),
     },
     cleanup,
   };

@@ -22,7 +22,7 @@ import {
   type RecordingSummary,
   recordingText,
 } from "../format/mod.ts";
-import type { RecordingStorage, Segment, SummaryFilter, SummaryPage } from "../storage/mod.ts";
+import type { CorruptRecording, RecordingStorage, Segment, SummaryFilter, SummaryPage } from "../storage/mod.ts";
 import type { EngineHost } from "../worker/mod.ts";
 
 export interface CleanupSettings {
@@ -123,6 +123,15 @@ export class ReplayStore {
 
   clearAll(): Promise<void> {
     return this.storage.clear();
+  }
+
+  /**
+   * Stored recordings that cannot be read (truncated, empty), with the reason,
+   * newest first; `deleteRecording` removes one, and cleanup removes them by
+   * age. [] for a storage that does not look for them (only fileStorage does).
+   */
+  listCorrupt(): Promise<CorruptRecording[]> {
+    return this.storage.listCorrupt?.() ?? Promise.resolve([]);
   }
 
   /** Applies maxRecordings and maxRecordingAgeMs now; returns the deleted ids. */

@@ -51,6 +51,20 @@
  *
  * Directories are created 0o700 and segment and claim files 0o600: recordings
  * hold what users typed.
+ *
+ * Corrupt and abandoned files (a full disk, a process killed mid-write, a file
+ * damaged by hand):
+ *  - A recording file that cannot be read is listed by `listCorrupt`, with the
+ *    reason: one a rebuilt index left out, and one whose size differs from
+ *    what the index says was saved (truncated, emptied). Sizes are compared
+ *    first, so listing opens only the files that fail that check, and each
+ *    of those once per change. `delete` removes it; `cleanup` removes files
+ *    the index does not list once older than maxAgeMs (by modification time:
+ *    they have no summary to date them by).
+ *  - A durable write's temporary file (`<target>.tmp-<token>`) lives for the
+ *    milliseconds of one write; one older than ABANDONED_MS was left by a
+ *    process that died mid-write, and is removed by `cleanup` and by the store
+ *    sweep's `listSegments` (at most once per ABANDONED_MS), loudly.
  */
 
 import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
@@ -64,7 +78,7 @@ import {
   type RecordingSummary,
 } from "../format/mod.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
+import type { CleanupPolicy, CorruptRecording, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -80,6 +94,8 @@ const ABANDONED_MS = 60_000;
 const CLAIM_ATTEMPTS = 50;
 /** Files read or removed at once: a recording can have thousands of segments, and a process a limit on open files. */
 const PARALLEL = 32;
+/** A durable write's temporary file: `<target>.tmp-<token>` (recordings, the index), `.secret.<token>.tmp`. */
+const DURABLE_TEMP = /(\.tmp-[A-Za-z0-9]+|^\.secret\.[A-Za-z0-9]+\.tmp)$/;
 
 const encoder = new TextEncoder();
 
@@ -292,6 +308,8 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
   }
 
   async function listSegments(): Promise<SegmentInfo[]> {
+    // The store sweep comes here every idle/4 (at most a minute): it is the storage's maintenance pass.
+    if (Date.now() - lastTempSweep > ABANDONED_MS) await sweepTemps();
     const ids = (await readdir(segmentsRoot).catch(tolerate([] as string[], "ENOENT"))).filter(isValidId);
     const out: SegmentInfo[] = [];
     await eachLimited(ids, async (recordingId) => {
@@ -318,6 +336,81 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
     const names = await readdir(dir).catch(tolerate([] as string[], "ENOENT", "ENOTDIR"));
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     return names.some((name) => parseSegmentName(name) !== undefined);
+  }
+
+  // ─── Corrupt and abandoned files ─────────────────────────────────────────
+
+  /** What decoding found of recording files that failed the size check, by name and version. */
+  const verdicts = new Map<string, { mtimeMs: number; size: number; reason?: string }>();
+  let lastTempSweep = 0;
+
+  /** Recording files that cannot be read, newest first. */
+  async function listCorrupt(): Promise<CorruptRecording[]> {
+    const index = await readIndex();
+    const out: CorruptRecording[] = [];
+    await eachLimited(await recordingNames(), async (name) => {
+      const id = name.slice(0, -4);
+      const info = await stat(join(dir, name)).catch(tolerate(undefined, "ENOENT"));
+      // As saved: the size the index has for it (every save records the file's size).
+      if (!info || index[id]?.sizeBytes === info.size) return;
+      const reason = await verdict(name, info);
+      if (reason) out.push({ id, reason, sizeBytes: info.size, modifiedAt: info.mtimeMs });
+    });
+    return out.sort((a, b) => b.modifiedAt - a.modifiedAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async function recordingNames(): Promise<string[]> {
+    const names = await readdir(dir).catch(tolerate([] as string[], "ENOENT"));
+    return names.filter((name) => name.endsWith(".hrp") && isValidId(name.slice(0, -4)));
+  }
+
+  /** Why a recording file cannot be read, or undefined when it can (or is gone); decoded once per version. */
+  async function verdict(name: string, info: { mtimeMs: number; size: number }): Promise<string | undefined> {
+    const known = verdicts.get(name);
+    if (known?.mtimeMs === info.mtimeMs && known.size === info.size) return known.reason;
+    const bytes = await readFile(join(dir, name)).catch(tolerate(undefined, "ENOENT"));
+    if (!bytes) return undefined;
+    let reason: string | undefined;
+    try {
+      decodeRecordingFile(name.slice(0, -4), bytes);
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+    verdicts.set(name, { mtimeMs: info.mtimeMs, size: info.size, reason });
+    if (verdicts.size > 1_000) verdicts.delete(verdicts.keys().next().value!);
+    return reason;
+  }
+
+  /** Recording files the index does not list (corrupt ones a rebuild left out), older than maxAgeMs. */
+  async function removeUnindexed(policy: CleanupPolicy): Promise<string[]> {
+    const index = await readIndex();
+    const cutoff = (policy.now ?? Date.now()) - policy.maxAgeMs;
+    const removed: string[] = [];
+    await eachLimited((await recordingNames()).filter((name) => !Object.hasOwn(index, name.slice(0, -4))), async (name) => {
+      const info = await stat(join(dir, name)).catch(tolerate(undefined, "ENOENT"));
+      if (!info || info.mtimeMs >= cutoff) return;
+      await unlink(join(dir, name)).catch(tolerate(undefined, "ENOENT"));
+      removed.push(name.slice(0, -4));
+    });
+    return removed;
+  }
+
+  /** Removes temporary files of durable writes whose writer died (older than ABANDONED_MS). */
+  async function sweepTemps(): Promise<void> {
+    lastTempSweep = Date.now();
+    const abandoned: string[] = [];
+    for (const where of [dir, root]) {
+      const names = (await readdir(where).catch(tolerate([] as string[], "ENOENT"))).filter((name) => DURABLE_TEMP.test(name));
+      await eachLimited(names, async (name) => {
+        const info = await stat(join(where, name)).catch(tolerate(undefined, "ENOENT"));
+        if (!info || Date.now() - info.mtimeMs < ABANDONED_MS) return;
+        await unlink(join(where, name)).catch(tolerate(undefined, "ENOENT"));
+        abandoned.push(name);
+      });
+    }
+    if (abandoned.length) {
+      console.warn(`hono-replay: removed ${abandoned.length} temporary file(s) that writers which died mid-write left in ${root} (${abandoned.slice(0, 3).join(", ")}${abandoned.length > 3 ? ", …" : ""})`);
+    }
   }
 
   // ─── Claims ────────────────────────────────────────────────────────────────
@@ -617,13 +710,20 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
 
     async cleanup(policy: CleanupPolicy) {
       let doomed: string[] = [];
-      await updateIndex((index) => {
-        doomed = idsToClean(Object.values(index), policy);
-        for (const id of doomed) delete index[id];
-      });
-      await Promise.all(doomed.map((id) => rm(fileOf(id), { force: true })));
-      return doomed;
+      // The index is rewritten only when something goes (this runs every cleanupIntervalMs on every instance).
+      if (idsToClean(Object.values(await readIndex()), policy).length) {
+        await updateIndex((index) => {
+          doomed = idsToClean(Object.values(index), policy);
+          for (const id of doomed) delete index[id];
+        });
+        await Promise.all(doomed.map((id) => rm(fileOf(id), { force: true })));
+      }
+      const unindexed = await removeUnindexed(policy);
+      await sweepTemps();
+      return [...doomed, ...unindexed];
     },
+
+    listCorrupt,
 
     appendSegment,
     loadSegments,

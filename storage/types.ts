@@ -41,6 +41,16 @@ export interface SummaryPage {
   nextCursor?: string;
 }
 
+/** A stored recording that cannot be read (file storage: truncated, empty, not a recording file). */
+export interface CorruptRecording {
+  id: string;
+  /** Why it cannot be read: the CorruptRecordingError's message, which says what to do. */
+  reason: string;
+  sizeBytes: number;
+  /** When it was last written (epoch ms): cleanup removes it by this once older than maxAgeMs. */
+  modifiedAt: number;
+}
+
 export interface CleanupPolicy {
   maxRecordings: number;
   maxAgeMs: number;
@@ -70,6 +80,12 @@ export interface RecordingStorage extends SegmentStore {
   clear(): Promise<void>;
   /** Deletes what is older than maxAgeMs and, oldest first, what exceeds maxRecordings; returns the ids. */
   cleanup(policy: CleanupPolicy): Promise<string[]>;
+  /**
+   * Stored recordings that cannot be read, with the reason, newest first.
+   * Optional: a storage that has none to find (its writes are atomic and it
+   * keeps no separate index) leaves it out. `delete(id)` removes one.
+   */
+  listCorrupt?(): Promise<CorruptRecording[]>;
   close?(): Promise<void>;
   /**
    * A random secret of this store, made by whichever instance asks first and

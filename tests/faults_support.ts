@@ -47,7 +47,8 @@ export function startServer(
   const [cmd, ...argv] = [...(options.wrap ?? []), runtime, ...args];
   const child = spawn(cmd, argv, { cwd: root, env: { HONO_REPLAY_SECRET: SHARED_SECRET, ...process.env, ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "?")));
+  let gone = false;
+  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => ((gone = true), resolve(code ?? signal ?? "?"))));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -66,7 +67,13 @@ export function startServer(
           output: () => output,
           exited,
           kill(signal) {
-            child.kill(signal);
+            // By pid, not child.kill(): Deno's child_process reports a child it signalled as killed
+            // by the signal even when the child handled it and exited with a code of its own.
+            try {
+              if (!gone) process.kill(child.pid!, signal);
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error; // it exited just now
+            }
             return exited;
           },
         });

@@ -9,6 +9,12 @@
  * A segment is due when it holds `maxFrames` frames or its oldest frame is
  * `maxAgeMs` old: on `kill -9` an instance loses at most that much (less where
  * the journal survives).
+ *
+ * The count of frames dropped before the ring (worker/log.ts) can come after
+ * its recording was finished here: when the store was down, the engine stopped
+ * reading the ring, and the recording ended (idle) before the count got in.
+ * The last RECENT recordings finished are remembered, so such a count reopens
+ * its recording, which is finalized again with it (merged after what was saved).
  */
 
 import { frame, FrameKind, isEventKind, isInteraction, parseFrameHeader, type StartMeta } from "../format/mod.ts";
@@ -16,6 +22,9 @@ import type { Segment } from "../storage/mod.ts";
 
 /** The id of the journal's own marker lines. */
 export const JOURNAL_ID = "~";
+
+/** Recordings finished here that a late count of dropped frames can still reopen. */
+const RECENT = 512;
 
 export interface Active {
   id: string;
@@ -25,6 +34,8 @@ export interface Active {
   startedAt: number;
   /** Frames not yet in the store, in order. */
   unsent: string[];
+  /** Their characters, summed: what `Drainer.heldChars` adds up. */
+  unsentChars: number;
   /** Wall clock when the oldest unsent frame arrived. */
   unsentSince: number;
   /** Epoch ms of the latest frame (its start plus offset): the recording's last activity. */
@@ -57,7 +68,10 @@ export interface SegmentPolicy {
 
 export class Drainer {
   private readonly active = new Map<string, Active>();
+  private readonly finished = new Map<string, Active>();
   readonly stats: DrainerStats = { frames: 0, orphans: 0 };
+  /** Characters of unsent frames over all recordings: the memory the engine bounds. */
+  heldChars = 0;
 
   constructor(
     /** Called for an end (`since` undefined) or leave frame. */
@@ -90,7 +104,7 @@ export class Drainer {
       }
       // Only the start time is kept parsed: the line itself goes into every segment.
       const { startedAt } = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
-      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames: 0, interactions: 0 });
+      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentChars: 0, unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames: 0, interactions: 0 });
       return;
     }
     if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {
@@ -100,13 +114,15 @@ export class Drainer {
       this.onEnding(h.id, since);
       return;
     }
-    const rec = this.active.get(h.id);
+    const rec = this.active.get(h.id) ?? (h.kind === FrameKind.dropped ? this.reopen(h.id) : undefined);
     if (!rec) {
       this.stats.orphans++;
       return;
     }
     if (rec.unsent.length === 0) rec.unsentSince = now;
     rec.unsent.push(line);
+    rec.unsentChars += line.length;
+    this.heldChars += line.length;
     rec.lastSeen = now;
     // Island changes (islands/) are not requests: they do not count as activity, or a
     // leave would see them as another instance carrying the recording on.
@@ -140,12 +156,30 @@ export class Drainer {
 
   /** The first `frames` unsent frames are in the store. */
   sent(rec: Active, frames: number): void {
-    rec.unsent.splice(0, frames);
+    let chars = 0;
+    for (const line of rec.unsent.splice(0, frames)) chars += line.length;
+    rec.unsentChars -= chars;
+    this.heldChars -= chars;
     rec.sentFrames += frames;
   }
 
   forget(id: string): void {
+    const rec = this.active.get(id);
+    if (!rec) return;
+    this.heldChars -= rec.unsentChars;
     this.active.delete(id);
+    this.finished.set(id, rec);
+    if (this.finished.size > RECENT) this.finished.delete(this.finished.keys().next().value!);
+  }
+
+  /** A recording finished lately, active again and ending (its end came before): undefined if it is not remembered. */
+  private reopen(id: string): Active | undefined {
+    const rec = this.finished.get(id);
+    if (!rec) return undefined;
+    this.finished.delete(id);
+    this.active.set(id, rec);
+    rec.ending = {};
+    return rec;
   }
 
   /** Recordings whose frames stopped coming without an end (a lost frame): the idle safety net. */

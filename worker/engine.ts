@@ -15,6 +15,16 @@
  *   frame), unless the store shows another instance's activity after it;
  * - when the store shows no activity for `idleTimeoutMs`, by whichever instance
  *   sweeps first: that covers instances that were killed or scaled away.
+ *
+ * Storage faults (a full disk, a database that is down) never end the loop:
+ * store work fails into a retry with backoff (at most MAX_RETRY_MS apart), the
+ * journal stops appending and rewrites itself once it can (worker/journal.ts).
+ * Frames the store has not taken are held in memory up to `maxHeldChars`; past
+ * that the loop stops reading the ring, which fills, then the request thread's
+ * overflow, and then frames are dropped and counted there (worker/log.ts):
+ * memory stays bounded however long the outage, and delivery resumes by itself.
+ * Near the bound, recordings nobody interacted with yet are written too, so a
+ * flood of page views cannot hold the loop up while the store works.
  */
 
 import { readdir, readlink, rename, rm, stat, utimes } from "node:fs/promises";
@@ -31,7 +41,8 @@ import {
 } from "../format/mod.ts";
 import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import { type Active, Drainer } from "./drain.ts";
-import { Journal, RELEASED } from "./journal.ts";
+import { COMPACTING, Journal, RELEASED } from "./journal.ts";
+import { DEFAULTS } from "../defaults.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
 import { zlibDeflate } from "./zlib.ts";
@@ -52,6 +63,11 @@ export interface EngineOptions {
   segmentMaxFrames?: number;
   /** …or its oldest frame is this old. Default 1,000 ms. */
   segmentMaxAgeMs?: number;
+  /**
+   * Past this many characters of frames held for the store the ring is not
+   * read (so at most this plus one batch, a ring's worth). Default `DEFAULTS.overflowLimit`.
+   */
+  maxHeldChars?: number;
 }
 
 export type EngineRequest =
@@ -60,6 +76,8 @@ export type EngineRequest =
   | { type: "flush" }
   | { type: "cleanup" }
   | { type: "stats" }
+  /** close() is under way: read the ring whatever the engine holds, so the request thread's overflow can move in. */
+  | { type: "closing" }
   | { type: "shutdown" };
 
 export interface EngineStats {
@@ -78,6 +96,10 @@ export interface EngineStats {
   waitingForStorage: number;
   /** Recordings rebuilt from the journal of an instance that died. */
   recovered: number;
+  /** Characters of frames held in memory for the store (bounded by `maxHeldChars`). */
+  heldChars: number;
+  /** Why the crash journal cannot be written, while it cannot (a full disk). */
+  journalFailure?: string;
 }
 
 const BATCH = 20_000;
@@ -104,6 +126,8 @@ export class Engine {
   private readonly drainer: Drainer;
   private journal?: Journal;
   private stopping = false;
+  /** Set by a closing request: the held-frames bound no longer stops the ring from being read. */
+  private closing = false;
   private loopDone?: Promise<void>;
   /** Ends the loop's poll sleep early: its timer is unref'd and must not be what shutdown waits on. */
   private wakeLoop?: () => void;
@@ -111,6 +135,8 @@ export class Engine {
   private maintaining?: Promise<void>;
   /** Store work under way, by recording: one at a time per recording. */
   private readonly working = new Map<string, Promise<void>>();
+  /** Recordings this instance holds nothing of that an end or leave asked to finalize: `since` of the leave, undefined for an end. */
+  private readonly toFinalize = new Map<string, number | undefined>();
   /** While the store fails: no new attempt before this time. */
   private retryAt = 0;
   private lastDueCheck = 0;
@@ -150,7 +176,7 @@ export class Engine {
         if (rec) rec.sentFrames = sent;
       }
       if (previous.position !== undefined) this.reader.skipTo(previous.position);
-      this.journal = new Journal(path);
+      this.journal = new Journal(path, undefined, undefined, this.warn);
       await this.recoverOrphans();
     }
     this.stopTimers.push(backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true));
@@ -183,20 +209,31 @@ export class Engine {
         await yieldToEventLoop();
         continue;
       }
-      if (this.waitMode === "atomics") await this.reader.wait(POLL_MS);
+      // Holding its bound, the engine leaves frames in the ring: waiting on the ring would return
+      // at once, in a microtask, and the loop would spin without ever letting store work complete.
+      if (this.waitMode === "atomics" && !this.full()) await this.reader.wait(POLL_MS);
       else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, POLL_MS)));
     }
   }
 
-  /** Moves one batch from the ring into the journal and the unsent frames. */
+  /**
+   * Moves one batch from the ring into the journal and the unsent frames,
+   * unless the engine holds `maxHeldChars` already (not while stopping: what
+   * is left goes to the store or the journal now). Retries a failed journal.
+   */
   private drainOnce(): number {
-    const frames = this.reader.readAvailable(BATCH);
-    if (frames.length === 0) return 0;
-    this.journal?.append(frames, this.reader.position);
-    this.reader.commit();
-    this.drainer.ingest(frames);
+    const frames = this.stopping || this.closing || !this.full() ? this.reader.readAvailable(BATCH) : [];
+    if (frames.length) {
+      this.journal?.append(frames, this.reader.position);
+      this.reader.commit();
+      this.drainer.ingest(frames);
+    }
     this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position);
     return frames.length;
+  }
+
+  private full(): boolean {
+    return this.drainer.heldChars >= (this.options.maxHeldChars ?? DEFAULTS.overflowLimit);
   }
 
   private drainAll(): void {
@@ -207,15 +244,24 @@ export class Engine {
    * Starts writing the segments that are due (all of them with `all`), finishing
    * what ends, and the idle safety net. Looks at most every DUE_CHECK_MS.
    */
-  private sendDue(now: number, all = false): void {
-    if (!all && (now < this.retryAt || now - this.lastDueCheck < DUE_CHECK_MS)) return;
+  private sendDue(now: number): void {
+    if (now < this.retryAt || now - this.lastDueCheck < DUE_CHECK_MS) return;
     this.lastDueCheck = now;
-    for (const rec of this.drainer.idle(now, this.options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
-    for (const rec of this.drainer.due(now, all)) {
+    for (const { id, work } of this.dueWork(now, false)) {
       // Bounded: a flood must not start thousands of writes at once and starve the loop (and its heartbeat).
-      if (!all && this.working.size >= MAX_IN_FLIGHT) break;
-      if (!this.working.has(rec.id)) void this.schedule(rec.id, () => (rec.ending ? this.finish(rec.id) : this.send(rec)));
+      if (this.working.size >= MAX_IN_FLIGHT) break;
+      if (!this.working.has(id)) void this.schedule(id, work);
     }
+  }
+
+  /** Store work that is due (all of it with `all`): ending recordings, segments full or old enough, finalizations asked for. */
+  private dueWork(now: number, all: boolean): { id: string; work: () => Promise<void> }[] {
+    for (const rec of this.drainer.idle(now, this.options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
+    const out = this.drainer.due(now, all || this.full()).map((rec) => ({ id: rec.id, work: () => (rec.ending ? this.finish(rec.id) : this.send(rec)) }));
+    for (const [id, since] of this.toFinalize) {
+      out.push({ id, work: () => (this.toFinalize.delete(id), this.finalize(id, since)) });
+    }
+    return out;
   }
 
   /** Runs store work for one recording after what is already under way for it. */
@@ -241,11 +287,16 @@ export class Engine {
     if (rec.ending) await this.finish(rec.id);
   }
 
-  /** An end or leave frame arrived for `id`. */
+  /**
+   * An end or leave frame arrived for `id`: its work starts with the next due
+   * check, within MAX_IN_FLIGHT like any other (thousands of recordings ending
+   * at once, as on close(), started thousands of finalizations at once).
+   */
   private ending(id: string, since: number | undefined): void {
-    if (this.drainer.get(id)) return void this.schedule(id, () => this.finish(id));
-    // A recording this instance holds nothing of (it lives on another instance).
-    void this.schedule(id, () => this.finalize(id, since));
+    this.lastDueCheck = 0;
+    if (this.drainer.get(id)) return; // ending: due
+    // A recording this instance holds nothing of (it lives on another instance). An end outranks a leave.
+    if (!(this.toFinalize.has(id) && this.toFinalize.get(id) === undefined)) this.toFinalize.set(id, since);
   }
 
   /** Sends what is left of an ending recording, then finalizes it and forgets it. */
@@ -328,7 +379,7 @@ export class Engine {
     this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, base * 2 ** Math.min(10, this.failuresInARow - 1));
     if (!this.warnedStore) {
       this.warnedStore = true;
-      this.warn(`${what} failed (${(error as Error)?.message ?? error}); its frames wait and are retried (further failures are counted in stats().saveFailures)`);
+      this.warn(`${what} failed (${(error as Error)?.message ?? error}); its frames wait in memory and are retried (further failures are counted in stats().saveFailures; past overflowLimit characters, frames are dropped and counted in engine.dropped)`);
     }
   }
 
@@ -355,15 +406,26 @@ export class Engine {
         return this.cleanup();
       case "stats":
         return this.stats();
+      case "closing":
+        this.closing = true;
+        return true;
       case "shutdown":
         return this.shutdown();
     }
   }
 
-  /** Drains the ring and writes every unsent frame now. */
+  /** Drains the ring and writes every unsent frame now, MAX_IN_FLIGHT store operations at a time. */
   private async sendAll(): Promise<void> {
     this.drainAll();
-    this.sendDue(Date.now(), true);
+    const jobs = this.dueWork(Date.now(), true);
+    let next = 0;
+    const lane = async () => {
+      while (next < jobs.length) {
+        const { id, work } = jobs[next++];
+        await this.schedule(id, work);
+      }
+    };
+    await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, lane));
     await this.settled();
   }
 
@@ -384,6 +446,8 @@ export class Engine {
       saveFailures: this.counts.failures,
       waitingForStorage: this.failuresInARow > 0 ? waiting : 0,
       recovered: this.counts.recovered,
+      heldChars: this.drainer.heldChars,
+      journalFailure: this.journal?.failure,
     };
   }
 
@@ -404,18 +468,27 @@ export class Engine {
    */
   async shutdown(): Promise<EngineStats> {
     this.stopping = true;
-    // In poll mode the loop may sleep on an unref'd timer: with nothing else
-    // pending, Node would exit mid-shutdown, before anything is persisted.
-    this.wakeLoop?.();
-    await this.loopDone;
-    for (const stop of this.stopTimers) stop();
-    await this.maintaining;
-    await this.sendAll();
-    const unsent = this.drainer.due(Date.now(), true).length;
-    // The host reports what could not be saved (stats().waitingForStorage).
-    if (unsent) this.journal?.release();
-    else this.journal?.close(true);
-    return this.stats();
+    // The loop (and its heartbeat) ends here, but saving what is left can take longer than the
+    // host's heartbeat timeout: without beats it would take this worker for stuck and replace it.
+    const stopBeating = backgroundTimer(() => this.reader.beat(), POLL_MS * 10, true);
+    try {
+      // In poll mode the loop may sleep on an unref'd timer: with nothing else
+      // pending, Node would exit mid-shutdown, before anything is persisted.
+      this.wakeLoop?.();
+      await this.loopDone;
+      for (const stop of this.stopTimers) stop();
+      await this.maintaining;
+      await this.sendAll();
+      const unsent = this.drainer.due(Date.now(), true).length;
+      // The host reports what could not be saved (stats().waitingForStorage, journalFailure).
+      if (unsent) this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position, true);
+      // A journal that could not be written holds nothing: there is nothing to release.
+      if (unsent && !this.journal?.failure) this.journal?.release();
+      else this.journal?.close(true);
+      return this.stats();
+    } finally {
+      stopBeating();
+    }
   }
 
   /**
@@ -431,6 +504,7 @@ export class Engine {
     const own = await journalName(this.options.instanceId);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
+      if (name.endsWith(COMPACTING)) await this.removeAbandoned(join(dir, name));
       if (!name.endsWith(".journal") || name === own) continue;
       const path = join(dir, name);
       if (!(await isOrphan(name, path))) continue;
@@ -452,6 +526,18 @@ export class Engine {
       }
       await sleep(0);
     }
+  }
+
+  /**
+   * A journal's compaction writes `….journal.compact` and renames it within one
+   * synchronous call; one that stays (its process died mid-compaction) would
+   * hold its space for good.
+   */
+  private async removeAbandoned(path: string): Promise<void> {
+    const touched = await stat(path).then((s) => s.mtimeMs, () => Date.now());
+    if (Date.now() - touched < STALE_JOURNAL_MS) return;
+    await rm(path, { force: true });
+    this.warn(`removed ${path}: a journal compaction its process did not finish`);
   }
 
   private async recoverJournal(path: string, name: string): Promise<void> {

@@ -231,10 +231,7 @@ export class EngineHost {
       this.pending.delete(id);
       this.request(p.request).then(p.resolve, p.reject);
     }
-    const held = report.stats?.waitingForStorage ?? 0;
-    if (held > 0 && !report.unfinished) {
-      report.unfinished = `${held} recording(s) could not be saved (the storage kept failing: see the warning above); with a journal directory that can be written their frames wait there for the next start, without one they end with this process`;
-    }
+    report.unfinished ??= unsaved(report.stats, this.options.journalDir);
     if (report.unfinished) this.deps.warn(report.unfinished);
     if (this.suppressedWarnings > 0) {
       this.deps.warn(`${this.suppressedWarnings} repeated warning(s) were counted and not printed`);
@@ -455,6 +452,18 @@ export class EngineHost {
     if (seen === 0) this.deps.warn(message);
     else this.suppressedWarnings++;
   }
+}
+
+/** What close() could not save, from the engine's last stats; undefined when everything was. */
+function unsaved(stats: EngineStats | undefined, journalDir: string | undefined): string | undefined {
+  const held = stats?.waitingForStorage ?? 0;
+  if (held === 0) return undefined;
+  const what = `${held} recording(s) could not be saved (the storage kept failing: see the warning above)`;
+  if (stats?.journalFailure) {
+    return `${what}, and the crash journal could not be written either (${stats.journalFailure}): their frames end with this process. Free space in ${journalDir} and in the storage`;
+  }
+  if (journalDir) return `${what}; their frames wait in the journal directory ${journalDir} for the next start to deliver`;
+  return `${what}; without a journal directory their frames end with this process`;
 }
 
 /** What to change so that a worker can run, from what stopped it. */

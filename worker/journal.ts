@@ -16,9 +16,24 @@
  * followed by the recording's start frame and whatever arrived meanwhile, so
  * what follows a marker always stands alone). It is compacted by rewriting only
  * what is unsent once it grows past `compactBytes`.
+ *
+ * A write that fails (a full disk: ENOSPC) never reaches the caller, which is
+ * the drain loop: throwing there killed the worker, and its replacement died
+ * on the same write (a crash loop). Instead the journal stops appending — the
+ * failed write may have left a torn line that a later append would glue onto,
+ * turning it into a frame with the wrong payload — and on the next
+ * `compactIfLarge` (and then at most every RETRY_MAX_MS) it is rewritten whole
+ * from what the engine holds: first aside and renamed in, which is atomic;
+ * when the disk cannot hold a second copy, in place (truncate, write), which
+ * frees what the done frames took, so the journal never keeps the disk full
+ * by itself. Should that fail too, the file is truncated to nothing: a journal
+ * that cannot be kept current must claim nothing, or after a crash it would
+ * bring back frames the engine has since stored (stored twice). Until a
+ * rewrite succeeds, frames are held in the engine's memory only (bounded
+ * there) and a crash loses them; `failure` says why.
  */
 
-import { closeSync, fdatasyncSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, futimesSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
 import { JOURNAL_ID } from "./drain.ts";
@@ -26,6 +41,12 @@ import { backgroundTimer } from "./runtime.ts";
 
 /** Name prefix of a journal its instance closed while it still held frames: free for any instance to recover. */
 export const RELEASED = "released-";
+
+/** Suffix of the file a compaction writes before renaming it over the journal; one left behind is removed by recovery. */
+export const COMPACTING = ".compact";
+
+/** After a failed write, the first rewrite is tried at once, then after 250 ms, doubling up to this. */
+const RETRY_MAX_MS = 5_000;
 
 export interface JournalReplay {
   /** Frames that never reached the store, in order. */
@@ -44,11 +65,16 @@ export class Journal {
   /** Written since the last fdatasync. */
   private unsynced = false;
   private readonly stopTimer: () => void;
+  /** Set while the journal cannot be written: no appends until a rewrite succeeds. */
+  private failed?: { reason: string; retryAt: number; retries: number };
+  /** Writes that failed, and rewrites that failed after them. */
+  failures = 0;
 
   constructor(
     readonly path: string,
     private readonly syncIntervalMs = 1000,
     private readonly compactBytes = 16 * 1024 * 1024,
+    private readonly warn: (message: string) => void = (m) => console.warn(`hono-replay: ${m}`),
   ) {
     // Owner-only: the journal holds what users typed (as storage/file.ts does).
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -59,8 +85,14 @@ export class Journal {
 
   /** Syncs what the last writes left unsynced, and marks the journal as in use. */
   tick(): void {
+    if (this.unsynced && !this.failed) {
+      try {
+        this.sync();
+      } catch (error) {
+        this.fail(error);
+      }
+    }
     try {
-      if (this.unsynced) this.sync();
       const now = new Date();
       futimesSync(this.fd, now, now);
     } catch { /* closed meanwhile */ }
@@ -115,37 +147,71 @@ export class Journal {
     this.write(frame(id, FrameKind.done, 0, label, "0") + "\n" + keep.map((line) => line + "\n").join(""));
   }
 
-  /** Rewrites the journal to hold only `active` frames; atomic by rename. */
-  compactIfLarge(active: () => Iterable<string>, ringPosition: number): void {
+  /** Why the journal cannot be written now; undefined while it can. */
+  get failure(): string | undefined {
+    return this.failed?.reason;
+  }
+
+  /**
+   * Rewrites the journal to hold only `active` frames once it is large, or,
+   * after a failed write, when the next retry is due (`now` forces one: at
+   * shutdown). Never throws.
+   */
+  compactIfLarge(active: () => Iterable<string>, ringPosition: number, now = false): void {
+    if (this.failed) {
+      if (now || Date.now() >= this.failed.retryAt) this.rewrite(active, ringPosition);
+      return;
+    }
     // Past the threshold and at least twice what the last compaction left: when the
     // active recordings alone exceed the threshold, compacting on every batch would
     // rewrite the whole journal each time.
     if (this.bytes < Math.max(this.compactBytes, 2 * this.compactedBytes)) return;
-    const temp = this.path + ".compact";
-    const fd = openSync(temp, "w", 0o600);
-    let size = 0;
-    let chunk: string[] = [];
-    let chunkChars = 0;
-    const flush = () => {
-      size += writeAll(fd, chunk.join(""));
-      chunk = [];
-      chunkChars = 0;
-    };
-    for (const line of active()) {
-      chunk.push(line + "\n");
-      chunkChars += line.length + 1;
-      if (chunkChars >= 1 << 20) flush();
+    this.rewrite(active, ringPosition);
+  }
+
+  /** Aside and renamed in; in place when that fails; emptied when both fail. */
+  private rewrite(active: () => Iterable<string>, ringPosition: number): void {
+    const temp = this.path + COMPACTING;
+    let size: number;
+    try {
+      size = writeLines(temp, active(), ringPosition);
+      renameSync(temp, this.path);
+      const fd = openSync(this.path, "a", 0o600);
+      closeSync(this.fd);
+      this.fd = fd;
+    } catch {
+      rmSync(temp, { force: true });
+      try {
+        // The disk cannot hold a second copy: what the done frames took is freed by truncating first.
+        ftruncateSync(this.fd, 0);
+        size = writeLines(this.fd, active(), ringPosition);
+      } catch (inPlace) {
+        this.fail(inPlace);
+        return;
+      }
     }
-    chunk.push(positionLine(ringPosition) + "\n");
-    flush();
-    fdatasyncSync(fd);
-    closeSync(fd);
-    renameSync(temp, this.path);
-    closeSync(this.fd);
-    this.fd = openSync(this.path, "a", 0o600);
     this.bytes = size;
     this.compactedBytes = size;
     this.unsynced = false;
+    if (this.failed) this.warn(`the crash journal ${this.path} is written again (it could not be for ${this.failed.retries} retries: ${this.failed.reason})`);
+    this.failed = undefined;
+  }
+
+  /** A write failed: stop appending, claim nothing that may go stale, retry later. */
+  private fail(error: unknown): void {
+    this.failures++;
+    const reason = describe(error);
+    const retries = this.failed ? this.failed.retries + 1 : 0;
+    if (!this.failed) {
+      this.warn(`the crash journal ${this.path} cannot be written (${reason}): frames are held in memory until it can (a crash meanwhile loses them); free space in ${dirname(this.path)} or point the journal option elsewhere`);
+    }
+    this.failed = { reason, retries, retryAt: Date.now() + Math.min(RETRY_MAX_MS, 250 * 2 ** retries) };
+    try {
+      ftruncateSync(this.fd, 0);
+      this.bytes = 0;
+    } catch (error) {
+      this.warn(`the crash journal ${this.path} could not be emptied either (${describe(error)}); after a crash it may bring back frames already stored`);
+    }
   }
 
   close(remove = false): void {
@@ -167,10 +233,16 @@ export class Journal {
     renameSync(this.path, join(dirname(this.path), RELEASED + basename(this.path)));
   }
 
+  /** Appends, unless the journal failed: then the next rewrite covers what is skipped here. */
   private write(text: string): void {
-    this.bytes += writeAll(this.fd, text);
-    if (Date.now() - this.lastSync >= this.syncIntervalMs) this.sync();
-    else this.unsynced = true;
+    if (this.failed) return;
+    try {
+      this.bytes += writeAll(this.fd, text);
+      if (Date.now() - this.lastSync >= this.syncIntervalMs) this.sync();
+      else this.unsynced = true;
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   private sync(): void {
@@ -180,11 +252,46 @@ export class Journal {
   }
 }
 
+/** An error as people search for it: with its code (Deno's messages leave "ENOSPC" out). */
+function describe(error: unknown): string {
+  const message = (error as Error)?.message ?? String(error);
+  const code = (error as NodeJS.ErrnoException)?.code;
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
 function positionLine(position: number): string {
   return frame(JOURNAL_ID, FrameKind.position, position >>> 0, "", "0");
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Writes `lines` and a position marker, in chunks of about a MiB, and syncs;
+ * into `target`, a new file (closed after), or an open descriptor. Returns the bytes written.
+ */
+function writeLines(target: string | number, lines: Iterable<string>, ringPosition: number): number {
+  const fd = typeof target === "number" ? target : openSync(target, "w", 0o600);
+  try {
+    let size = 0;
+    let chunk: string[] = [];
+    let chunkChars = 0;
+    for (const line of lines) {
+      chunk.push(line + "\n");
+      chunkChars += line.length + 1;
+      if (chunkChars >= 1 << 20) {
+        size += writeAll(fd, chunk.join(""));
+        chunk = [];
+        chunkChars = 0;
+      }
+    }
+    chunk.push(positionLine(ringPosition) + "\n");
+    size += writeAll(fd, chunk.join(""));
+    fdatasyncSync(fd);
+    return size;
+  } finally {
+    if (typeof target !== "number") closeSync(fd);
+  }
+}
 
 /** writeSync until every byte is written: a short write (a full disk) must not tear a batch silently. */
 function writeAll(fd: number, text: string): number {

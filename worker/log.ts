@@ -2,7 +2,8 @@
  * The request thread's side of the ring. A full ring never blocks or fails a
  * request: frames wait in a bounded overflow (in order) and are moved into the
  * ring as the worker frees space; past the bound a frame is dropped and counted
- * against its recording, and the count follows as a "dropped" frame.
+ * against its recording, and the count follows as a "dropped" frame: before
+ * the recording's next frame that is queued, or after the overflow.
  */
 
 import { DEFAULTS } from "../defaults.ts";
@@ -38,10 +39,21 @@ export class EventLog {
     this.flush();
     if (this.overflowHead === this.overflow.length && this.droppedBy.size === 0 && this.writer.write(text)) return true;
     if (this.overflowChars + text.length > this.overflowLimit) return this.drop(id);
-    this.overflow.push(text);
-    this.overflowChars += text.length;
+    // The count of what was dropped goes before the recording's next frame: that may be its
+    // end, after which a count would find no recording to be counted in.
+    const gap = this.droppedBy.get(id);
+    if (gap !== undefined) {
+      this.droppedBy.delete(id);
+      this.queue(frame(id, FrameKind.dropped, 0, String(gap), "0"));
+    }
+    this.queue(text);
     this.scheduleFlush();
     return true;
+  }
+
+  private queue(text: string): void {
+    this.overflow.push(text);
+    this.overflowChars += text.length;
   }
 
   private drop(id: string): false {
@@ -82,6 +94,16 @@ export class EventLog {
     this.flushTimer = setTimeout(retry, 5);
     // An overflow must not keep a process alive that is otherwise done.
     (this.flushTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Gives up on what waits in the overflow (close() when no engine takes it): dropped and counted. Returns how many. */
+  dropPending(): number {
+    const count = this.overflow.length - this.overflowHead;
+    this.overflow = [];
+    this.overflowHead = 0;
+    this.overflowChars = 0;
+    this.droppedTotal += count;
+    return count;
   }
 
   /**
