@@ -24,6 +24,10 @@ export interface TestHooks {
   hangWorker(ms: number): void;
   /** The engine's stats now, without flushing (a flush waits for the store). */
   stats(): Promise<EngineStats>;
+  /** Replaces the recorder's clock (epoch ms): idle timeouts and beacon grace follow it, not the wall clock. */
+  useClock(now: () => number): void;
+  /** Runs the recorder's sweep now (it lets go of what went idle by its clock), instead of waiting for its timer. */
+  sweepRecorder(): void;
 }
 
 /** The test hooks of a replay made by createReplay. */

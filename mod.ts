@@ -162,7 +162,7 @@ export function createReplay(options: ReplayOptions): Replay {
       maintain: async () => (await hostStarting).request<boolean>({ type: "maintain" }),
     },
   };
-  Object.defineProperty(replay, TEST_HOOKS, { value: testHooksOf(() => host, hostStarting) });
+  Object.defineProperty(replay, TEST_HOOKS, { value: testHooksOf(() => host, hostStarting, recorder) });
   return replay;
 }
 
@@ -176,11 +176,13 @@ async function closeReplay(recorder: Recorder, log: EventLog, hostStarting: Prom
   return { unsaved: report.unfinished, dropped: log.droppedTotal, stats: report.stats };
 }
 
-function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<EngineHost>): TestHooks {
+function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<EngineHost>, recorder: Recorder): TestHooks {
   return {
     crashWorker: () => host()?.crashWorker(),
     hangWorker: (ms) => host()?.hangWorker(ms),
     stats: async () => (await hostStarting).request<EngineStats>({ type: "stats" }),
+    useClock: (now) => void (recorder.now = now),
+    sweepRecorder: () => recorder.sweep(recorder.now()),
   };
 }
 

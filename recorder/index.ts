@@ -119,6 +119,8 @@ export class Recorder {
    * view could not be told apart from a concurrent request's: not recorded.
    */
   unserved = 0;
+  /** The clock every offset, idle time and beacon grace is measured with: tests move it instead of sleeping (internal.ts). */
+  now: () => number = Date.now;
   /** Recordings not started (one per request of a session past the cap) because `maxActiveRecordings` sessions were held already. */
   capped = 0;
 
@@ -150,7 +152,7 @@ export class Recorder {
       const sid = state.cookie.sid;
       const recorded = sampled(sid, o.sampleRate);
       if (c.req.method === "POST" && c.req.path === o.beaconPath) {
-        if (recorded) this.leaving(state, Date.now());
+        if (recorded) this.leaving(state, this.now());
         this.writeCookie(c, state);
         return c.body(null, 204);
       }
@@ -174,7 +176,7 @@ export class Recorder {
           return c.html(withDoctype(html), (init?.status ?? 200) as 200, init?.headers);
         },
         info: (type, view) => {
-          if (recorded) void this.guard(() => this.target(state, view)?.info(type, Date.now()));
+          if (recorded) void this.guard(() => this.target(state, view)?.info(type, this.now()));
         },
         end: (view) => {
           if (recorded) void this.guard(() => this.endRecordingsOf(state, view));
@@ -182,7 +184,7 @@ export class Recorder {
       };
       c.set("replay", ctx);
       if (capture) {
-        this.touch(state, Date.now());
+        this.touch(state, this.now());
         watchContext(c, capture, this.honoViews);
         try {
           await next();
@@ -286,7 +288,7 @@ export class Recorder {
 
   private async recordRender(c: Context, state: RequestState, name: string, props: Record<string, unknown>, html: string) {
     const { sanitizer } = this.options.settings;
-    const now = Date.now();
+    const now = this.now();
     const allow = this.options.allowlist;
     const url = redactUrl(c.req.url, allow?.paramAllowed(name));
     const allowed = allow ? allow.assigns(name, props) : props;
@@ -313,7 +315,7 @@ export class Recorder {
     } else {
       rec.params(url, sanitizer.sanitizeParams(this.allowParams(name, routeParams(c))), now);
     }
-    rec.render(assigns, Date.now(), hash);
+    rec.render(assigns, this.now(), hash);
     this.recorded(state, rec, pathHash(url), now);
   }
 
@@ -407,7 +409,7 @@ export class Recorder {
     // Redacted as the recordings' own URLs are (a token in the path), so the paths compare.
     const path = referer ? safePath(redactUrl(referer)) : undefined;
     if (referer !== undefined && path === undefined) return;
-    const now = Date.now();
+    const now = this.now();
     const candidates = this.candidates(state, now);
     const wanted = path === undefined ? undefined : shortHash(path);
     const pick = wanted === undefined
@@ -441,7 +443,7 @@ export class Recorder {
   private target(state: RequestState, view?: View): ActiveRecording | undefined {
     const name = view === undefined ? this.latestView(state) : this.viewNames.get(view);
     if (name === undefined) return undefined;
-    const found = this.recordingFor(state, name, "", Date.now());
+    const found = this.recordingFor(state, name, "", this.now());
     if (!found) return undefined;
     if (found.local) return found.local;
     // Joins the recording without counting a request: a push is not one.
@@ -526,7 +528,7 @@ export class Recorder {
   private startSweep() {
     if (this.stopSweep) return;
     const every = Math.max(50, Math.min(1000, this.options.idleTimeoutMs / 4, this.options.beaconGraceMs / 4));
-    this.stopSweep = backgroundTimer(() => this.sweep(Date.now()), every, true);
+    this.stopSweep = backgroundTimer(() => this.sweep(this.now()), every, true);
   }
 
   /** Lets go of recordings that went idle here, or whose page went away and did not come back. */

@@ -10,6 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, memoryStorage, type Recording, type Replay, type ReplayEnv, type ReplayOptions } from "../mod.ts";
 import { sleep, waitFor } from "../tests/support/wait.ts";
+import { testHooks } from "../internal.ts";
 
 function Counter(props: { count: number }) {
   return h("output", null, String(props.count));
@@ -157,16 +158,25 @@ test("a recording idle for idleTimeoutMs is ended and stored; the session's next
 
 test("requests keep a recording alive past idleTimeoutMs in total", async () => {
   const { replay, app } = makeApp({ idleTimeoutMs: 800 });
+  // The recorder's clock, moved by the test: 12 requests 100 ms apart take 1.2 s of it and no real time.
+  let now = Date.now();
+  const hooks = testHooks(replay);
+  hooks.useClock(() => now);
   try {
     const browser = new Browser(app);
     await browser.fetch("/counter");
     for (let i = 1; i <= 12; i++) {
-      await sleep(100);
+      now += 100;
       await browser.fetch(`/counter?count=${i}`);
+      hooks.sweepRecorder();
     }
     const active = await replay.store.listActive();
     assert.is(active.length, 1, "each request reset the idle clock");
-    await replay.close();
+    // Positive control: past idleTimeoutMs without a request, the same sweep lets it go.
+    now += 801;
+    hooks.sweepRecorder();
+    await replay.flush();
+    assert.equal(await replay.store.listActive(), [], "idle: let go and finalized");
     const [rec] = await replay.store.listRecordings();
     assert.is(rec.eventCount, 1 + 2 * 12);
   } finally {
