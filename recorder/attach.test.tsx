@@ -339,6 +339,30 @@ test("an app written as public Hono examples are, handlers unchanged, records ev
   }
 });
 
+test("a handler that takes c.html apart from c (const { html } = c) is recorded too", async () => {
+  const replay = createReplay({ views: { Home }, storage: memoryStorage(), worker: false });
+  const app = new Hono();
+  app.use(replay.recorder());
+  app.get("/", (c) => {
+    const { html } = c;
+    return html(renderToString(<Home greeting={c.req.query("g") ?? "Hello"} />));
+  });
+  try {
+    const browser = new Browser(app);
+    const first = await browser.fetch("/");
+    await browser.fetch("/?g=Again");
+    assert.ok(first.body.includes("Hello"));
+    const saved = await recordings(replay);
+    assert.equal(saved.map((r) => r.view), ["Home"]);
+    const player = replay.player(saved[0]);
+    assert.is(player.frameCount, 2);
+    assert.equal(player.timeline.assignsOf(1), { greeting: "Again" });
+    assert.is(player.renderFrame(1).identical, true);
+  } finally {
+    await replay.close();
+  }
+});
+
 test("renders outside a request, after it answered, of unregistered views, or not served as HTML text are not recorded", async () => {
   const replay = createReplay({ views: { TodoList, Home }, storage: memoryStorage(), worker: false });
   const app = new Hono();
