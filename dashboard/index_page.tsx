@@ -1,5 +1,6 @@
 /**
- * The index page: the filters, the active recordings (kept current by the client), and one page of finalized ones.
+ * The index page: what this instance did not record, the filters, the active
+ * recordings (kept current by the client), and one page of finalized ones.
  * Rendered on the server; recorded data only as text and attribute values
  * (escaped by Preact), or as JSON in a non-executed script element.
  */
@@ -16,6 +17,21 @@ export interface IndexRow {
   href: string;
   deleteUrl: string;
   fidelity?: FidelityCell;
+}
+
+/** Counters of this instance since it started (replay.engine, and the dashboard's own). */
+export interface RecorderStats {
+  /** Requests of sessions not recorded because `maxActiveRecordings` sessions were being recorded. */
+  capped: number;
+  /** Frames the recorder dropped (its buffer to the persistence worker was full). */
+  dropped: number;
+  recorderErrors: number;
+  /** Renders not recorded: not served as a string, or not told apart from a concurrent request's. */
+  unservedRenders: number;
+  /** Times the persistence worker was restarted. */
+  restarts: number;
+  /** The dashboard's live streams that ended with an error. */
+  streamErrors: number;
 }
 
 export interface IndexPageProps {
@@ -35,6 +51,7 @@ export interface IndexPageProps {
   csrf: string;
   back: string;
   notice?: string;
+  stats: RecorderStats;
 }
 
 export function IndexPage(p: IndexPageProps) {
@@ -43,6 +60,7 @@ export function IndexPage(p: IndexPageProps) {
     <Layout title={p.title} base={p.base} assets={p.assets} bodyData={{ "fidelity-url": `${p.base}/fidelity` }}>
       <main>
         {p.notice && <div class="notice-bar" id="notice">{p.notice}</div>}
+        <StatsLine stats={p.stats} />
         <div class="card">
           <Filters base={p.base} views={p.views} form={p.form} sort={p.sort} order={p.order} />
         </div>
@@ -63,6 +81,27 @@ export function IndexPage(p: IndexPageProps) {
         </section>
       </main>
     </Layout>
+  );
+}
+
+/** What was not recorded, always shown (zeros included): a recorder that silently records less is the failure to see. */
+function StatsLine(props: { stats: RecorderStats }) {
+  const s = props.stats;
+  const items: [key: string, count: number, label: string, title: string][] = [
+    ["capped", s.capped, "requests not recorded (active-recording cap)", "sessions past maxActiveRecordings are served but not recorded; counted per request"],
+    ["dropped", s.dropped, "frames dropped", "the recorder's buffer to the persistence worker was full"],
+    ["recorder-errors", s.recorderErrors, "recorder errors", "see the server log"],
+    ["unserved", s.unservedRenders, "renders not recorded", "not served as a string through c.html/c.body, or not told apart from a concurrent request's"],
+    ["restarts", s.restarts, "worker restarts", "the persistence worker was restarted"],
+    ["stream-errors", s.streamErrors, "live-stream errors", "the dashboard's live streams that ended with an error; see the server log"],
+  ];
+  return (
+    <p class="stats" id="stats">
+      This instance since it started:{" "}
+      {items.map(([key, count, label, title]) => (
+        <span class={count > 0 ? "stat warn" : "stat"} data-stat={key} title={title}><b>{count}</b> {label}</span>
+      ))}
+    </p>
   );
 }
 

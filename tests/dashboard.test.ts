@@ -271,6 +271,36 @@ test("the index lists recordings with view, URL, start, duration, events, size, 
   }
 });
 
+test("the index says plainly what this instance did not record: sessions past the active cap, dropped frames, recorder errors", async () => {
+  const replay = createReplay({ views, storage: memoryStorage(), worker: false, maxActiveRecordings: 1 });
+  try {
+    const site = new Hono<import("../mod.ts").ReplayEnv>();
+    site.route("/replay", createDashboard(replay, { dangerouslyAllowOpenAccess: true }));
+    site.use(replay.recorder());
+    site.get("/", (c) => c.var.replay.render(views.SignupForm, { form: { name: "", email: "" }, errors: {}, strength: 0, strengthHint: "", submitted: false, checks: 0 }));
+    const stat = (html: string, key: string) => {
+      const m = html.match(new RegExp(`<span class="(stat[^"]*)" data-stat="${key}"[^>]*><b>(\\d+)</b>`));
+      assert.ok(m, `the stats line shows ${key}`);
+      return { count: Number(m![2]), warn: m![1].includes("warn") };
+    };
+    const before = await (await site.request("/replay/")).text();
+    assert.equal(stat(before, "capped"), { count: 0, warn: false }, "nothing capped yet");
+
+    for (let i = 0; i < 3; i++) assert.is((await site.request("/")).status, 200, "every visitor is served");
+    assert.is(replay.engine.capped, 2, "one session recorded, two past the cap");
+    const html = await (await site.request("/replay/")).text();
+    assert.match(html, /id="stats">This instance since it started:/);
+    assert.equal(stat(html, "capped"), { count: 2, warn: true }, "shown, and marked");
+    assert.equal(stat(html, "dropped").count, replay.engine.dropped);
+    assert.equal(stat(html, "recorder-errors").count, replay.engine.recorderErrors);
+    assert.equal(stat(html, "unserved").count, replay.engine.unservedRenders);
+    assert.equal(stat(html, "restarts").count, replay.engine.restarts);
+    assert.equal(stat(html, "stream-errors").count, 0);
+  } finally {
+    await replay.close();
+  }
+});
+
 test("filters and sorting live in the URL", async () => {
   const storage = memoryStorage();
   const replay = createReplay({ views, storage, worker: false });

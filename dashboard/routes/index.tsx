@@ -1,8 +1,9 @@
 /**
  * The index (`GET /`): one page of finalized recordings with the filters of
- * the URL, and the active ones. Rows
- * `authorize` refuses are left out; the fidelity column is filled from what is
- * known and by the client for the rest (routes/fidelity.ts).
+ * the URL, the active ones, and what this instance did not record (the
+ * engine's counters). Rows `authorize` refuses are left out; the fidelity
+ * column is filled from what is known and by the client for the rest
+ * (routes/fidelity.ts).
  */
 
 import type { Hono } from "hono";
@@ -10,7 +11,7 @@ import { assetUrls, type DashboardContext } from "../context.ts";
 import { statusOf } from "../data.ts";
 import type { Env, RequestContext } from "../env.ts";
 import { parseFilter } from "../filter.ts";
-import { IndexPage, type IndexRow } from "../index_page.tsx";
+import { IndexPage, type IndexRow, type RecorderStats } from "../index_page.tsx";
 import { denied, htmlPage } from "../respond.tsx";
 import { activeRows } from "./active.ts";
 
@@ -66,6 +67,20 @@ export async function index(ctx: DashboardContext, c: RequestContext): Promise<R
       csrf={await ctx.csrf.token(c, base)}
       back={back}
       notice={NOTICES[c.req.query("notice") ?? ""]}
+      stats={recorderStats(ctx)}
     />,
   );
+}
+
+/** This instance's counters: what it did not record, and why. */
+function recorderStats(ctx: DashboardContext): RecorderStats {
+  const engine = ctx.replay.engine;
+  return {
+    capped: engine.capped,
+    dropped: engine.dropped,
+    recorderErrors: engine.recorderErrors,
+    unservedRenders: engine.unservedRenders,
+    restarts: engine.restarts,
+    streamErrors: ctx.problems.streamErrors,
+  };
 }
