@@ -46,7 +46,9 @@ export function Layout(props: {
   nav?: boolean;
 }) {
   const body: Record<string, string> = {};
-  for (const [k, v] of Object.entries(props.bodyData ?? {})) body[`data-${k}`] = v;
+  // Every served page (not an export) tells the client where to ask which cached recordings it may keep.
+  const data = props.inline ? props.bodyData : { "cached-url": `${props.base}/cached`, ...props.bodyData };
+  for (const [k, v] of Object.entries(data ?? {})) body[`data-${k}`] = v;
   return (
     <html lang="en">
       <head>

@@ -11,6 +11,8 @@
  *   REVALIDATE_MS: a recording deleted elsewhere (another admin, another
  *   instance, the API, cleanup) stops being served within that time, never
  *   "until evicted". A delete through this dashboard forgets it at once.
+ * - `current()` never answers from memory: it is what decides whether a
+ *   browser may keep its cached frames of a recording (routes/cached.ts).
  * - A corrupt file is remembered with its reason (the index lists it as
  *   corrupt) and never makes a page fail; forgetting an id forgets that too.
  */
@@ -71,6 +73,17 @@ export class Recordings {
     const loaded = this.withPlayer(recording, false);
     this.decoded.set(id, loaded);
     return loaded;
+  }
+
+  /** The summary of the recording as the store has it now (never from memory); undefined when it is gone or unreadable. */
+  async current(id: string): Promise<RecordingSummary | undefined> {
+    try {
+      const recording = await this.read(id);
+      return recording && summaryOf(recording);
+    } catch (error) {
+      if (error instanceof CorruptRecordingError) return undefined; // no frames of it can be cached
+      throw error;
+    }
   }
 
   /** Why the recording's file cannot be read, if it was found corrupt. */

@@ -19,7 +19,8 @@
  *   itself (problems.ts, and the error handler below);
  * - a corrupt recording is shown as such and can be deleted (recordings.ts,
  *   recording_route.tsx, routes/actions.tsx);
- * - what is deleted leaves the dashboard's memory at once (recordings.ts).
+ * - what is deleted leaves the dashboard's memory at once and browsers' frame
+ *   caches on their next dashboard page (recordings.ts, routes/cached.ts).
  */
 
 import { Hono } from "hono";
@@ -31,6 +32,7 @@ import { denied, message, notConfigured, storageUnavailable } from "./respond.ts
 import { actionRoutes } from "./routes/actions.tsx";
 import { activeRoutes } from "./routes/active.ts";
 import { assetRoutes } from "./routes/assets.ts";
+import { cachedRoutes } from "./routes/cached.ts";
 import { fidelityRoutes } from "./routes/fidelity.ts";
 import { fileRoutes } from "./routes/files.tsx";
 import { index, indexRoutes } from "./routes/index.tsx";
@@ -53,7 +55,7 @@ export function createDashboard(replay: DashboardReplay, options: DashboardOptio
     if (c.req.method === "GET" && c.req.path === c.var.base + "/" && c.var.base !== "") return index(ctx, c);
     await next();
   });
-  for (const routes of [indexRoutes, activeRoutes, playerRoutes, liveRoutes, fileRoutes, actionRoutes, fidelityRoutes, assetRoutes]) {
+  for (const routes of [indexRoutes, activeRoutes, playerRoutes, liveRoutes, fileRoutes, actionRoutes, fidelityRoutes, cachedRoutes, assetRoutes]) {
     routes(app, ctx);
   }
   app.all("*", async (c) => {

@@ -117,10 +117,16 @@ export interface ActiveRow {
  * The browser cache key of a finalized recording's frames (frame i is stored
  * under `${key}:${i}`): a new key whenever the recording's size, its first
  * frame's markup or the dashboard's `cacheVersion` changes, so a stale frame
- * is never shown.
+ * is never shown. The id is the second part, so the browser can tell which
+ * recording a cached frame belongs to and purge it when the recording is gone.
  */
 export function frameCacheKey(id: string, sizeBytes: number, firstFrameHash: string, cacheVersion: string): string {
   return ["v1", id, sizeBytes, firstFrameHash, cacheVersion].join(":");
+}
+
+/** The recording id of a `frameCacheKey` (ids never contain ":"). */
+export function recordingIdOfCacheKey(cacheKey: string): string {
+  return cacheKey.split(":")[1] ?? "";
 }
 
 export const SPEEDS = [0.5, 1, 2, 4, 8] as const;

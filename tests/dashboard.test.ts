@@ -606,6 +606,34 @@ test("delete and clear all are POSTs from the dashboard's own forms; cross-site 
   }
 });
 
+test("deleted elsewhere: the dashboard stops serving it, and tells browsers which cached recordings they may keep", async () => {
+  const { app: demo, replay } = createDemoApp({ storage: memoryStorage(), worker: false, beaconGraceMs: 0 });
+  try {
+    for (const name of ["Ada", "Bob", "Cy"]) await leave(demo, await typeIntoSignup(demo, name));
+    const [a, b, hidden] = await finalized(replay, 3);
+    const app = dashboardApp(replay, { authorize: (c, r) => c.req.header("x-role") === "admin" && r?.id !== hidden.id });
+    const admin = { headers: { "x-role": "admin" } };
+    const keep = async (ids: string[]) => ((await (await app.request(`/replay/cached?ids=${ids.join(",")}`, admin)).json()) as { keep: string[] }).keep;
+
+    // Served (and kept decoded by the dashboard), then deleted by someone else, through the store.
+    assert.is((await app.request(`/replay/r/${a.id}`, admin)).status, 200);
+    assert.is((await app.request(`/replay/r/${a.id}/frames`, admin)).status, 200);
+    assert.equal(await keep([a.id, b.id]), [a.id, b.id], "both exist: both may be kept");
+    await replay.store.deleteRecording(a.id);
+    assert.equal(await keep([a.id, b.id]), [b.id], "at once: answered from the store, not from memory");
+    await waitFor(async () => (await app.request(`/replay/r/${a.id}/frames`, admin)).status === 404, "the deleted recording to stop being served");
+    assert.is((await app.request(`/replay/r/${a.id}`, admin)).status, 404);
+
+    assert.equal(await keep([hidden.id, "0unknown-id"]), [], "neither one authorize refuses nor an unknown one: the answers are the same");
+    assert.is((await app.request(`/replay/cached?ids=${b.id}`)).status, 403, "asks authorize about the dashboard");
+    assert.is((await app.request(`/replay/cached?ids=${"x,".repeat(51)}`, admin)).status, 400);
+    assert.is((await app.request("/replay/cached?ids=..%2Fetc", admin)).status, 400);
+    assert.match(await (await app.request("/replay/", admin)).text(), 'data-cached-url="/replay/cached"', "every page tells the client where to ask");
+  } finally {
+    await replay.close();
+  }
+});
+
 test("an active recording: listed live on the index, its player follows it over server-sent events until it is finalized", async () => {
   const { app: demo, replay } = createDemoApp({ storage: memoryStorage(), worker: false, beaconGraceMs: 0 });
   try {
