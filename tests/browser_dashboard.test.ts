@@ -371,8 +371,7 @@ browserTest("the head option styles frames with the app's own stylesheet", async
   await dash.waitForSelector("#player-root[data-ready]");
   const background = () => dash.frameLocator(front).locator("body").evaluate((b) => getComputedStyle(b).backgroundColor);
   await dash.frameLocator(front).locator("#status").waitFor();
-  for (let i = 0; i < 50 && (await background()) !== "rgb(1, 2, 3)"; i++) await dash.waitForTimeout(50);
-  assert.is(await background(), "rgb(1, 2, 3)");
+  await waitFor(async () => (await background()) === "rgb(1, 2, 3)", "the app's stylesheet to style the frame", 10_000, 50);
   await dash.goto(`${ctx.origin}/replay/r/${ctx.recordingId}`);
   await dash.frameLocator(front).locator("#status").waitFor();
   assert.is(await background(), "rgba(0, 0, 0, 0)", "the demo's dashboard has no head option");

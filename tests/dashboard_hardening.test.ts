@@ -16,6 +16,7 @@ import { Hono } from "hono";
 import { createReplay, fileStorage, memoryStorage, type Replay, type RecordingSummary } from "../mod.ts";
 import { createDashboard, type DashboardOptions } from "../dashboard/mod.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
+import { waitFor } from "./support/wait.ts";
 
 type Fetcher = { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
 
@@ -30,15 +31,13 @@ async function recordSignup(demo: Fetcher, name: string) {
   await demo.request("http://127.0.0.1/__replay/leave", { method: "POST", headers: { cookie } });
 }
 
-async function finalized(replay: Replay, n: number): Promise<RecordingSummary[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+/** Waits (polling, no timing assertion) until the store lists `n` finalized recordings. */
+function finalized(replay: Replay, n: number): Promise<RecordingSummary[]> {
+  return waitFor(async () => {
     await replay.flush();
     const list = await replay.store.listRecordingSummaries();
-    if (list.length >= n) return list;
-    if (Date.now() > deadline) throw new Error(`expected ${n} finalized recordings, have ${list.length}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return list.length >= n && list;
+  }, `${n} finalized recordings`, 20_000);
 }
 
 function dashboardApp(replay: Replay, options: DashboardOptions) {
