@@ -10,7 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Hono } from "hono";
 import { gunzipSync } from "fflate";
-import { createReplay, memoryStorage, type Replay, type RecordingSummary } from "../mod.ts";
+import { createReplay, memoryStorage, type Replay, ReplayError, type RecordingSummary } from "../mod.ts";
 import { createDashboard, type DashboardOptions } from "../dashboard/mod.ts";
 import { buildClient } from "../dashboard/client/build.ts";
 import { clientJs } from "../dashboard/client/bundle.gen.ts";
@@ -684,6 +684,44 @@ test("an active recording: listed live on the index, its player follows it over 
     const resumed = sseData(await readSse(await app.request(`/replay/r/${active.id}/live`, { headers: { "last-event-id": "2" } }), (t) => t.includes('"final"')), "update") as LiveUpdate[];
     assert.is(resumed[0].events.length, data.eventCount + 2 - 2);
   } finally {
+    await replay.close();
+  }
+});
+
+test("a live stream that fails is counted and logged, not swallowed: storage outages once, other errors on the index too", async () => {
+  const { app: demo, replay } = createDemoApp({ storage: memoryStorage(), worker: false, beaconGraceMs: 0 });
+  const logged: string[] = [];
+  const quiet = console.error;
+  try {
+    const cookie = await typeIntoSignup(demo, "Ad");
+    const [active] = await replay.store.listActive();
+    // The store as the dashboard sees it, failing on demand.
+    let failing = false;
+    const store = new Proxy(replay.store, {
+      get(target, key) {
+        if (failing && key === "getActive") return () => Promise.reject(new ReplayError("simulated fault"));
+        if (failing && key === "listActive") return () => Promise.reject(new Error("connection reset"));
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const app = new Hono();
+    app.route("/replay", createDashboard({ store, views: replay.views, player: (r) => replay.player(r), engine: replay.engine }, { dangerouslyAllowOpenAccess: true }));
+    console.error = (...args: unknown[]) => void logged.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(" "));
+
+    const recording = await app.request(`/replay/r/${active.id}/live?after=${active.eventCount}`);
+    const list = await app.request("/replay/live");
+    failing = true;
+    await readSse(recording, () => false); // until the server ends it
+    await readSse(list, () => false);
+    failing = false;
+    assert.equal(logged.filter((l) => l.includes(`the live stream of recording ${active.id} failed`) && l.includes("simulated fault")).length, 1, logged.join("\n"));
+    assert.equal(logged.filter((l) => l.includes("storage is unavailable (connection reset)")).length, 1, "an outage, logged once");
+    const html = await (await app.request("/replay/")).text();
+    assert.match(html, /<span class="stat warn" data-stat="stream-errors"[^>]*><b>1<\/b>/, "shown on the index");
+    await leave(demo, cookie);
+  } finally {
+    console.error = quiet;
     await replay.close();
   }
 });
