@@ -19,8 +19,9 @@
  * - A response that brings its own policy (an export) keeps it; one that says
  *   how it may be cached (assets, frame batches) keeps that; everything else is
  *   `no-store`, because it shows recordings.
- * - The dashboard sets no Strict-Transport-Security: it is mounted inside an
- *   app, and whether a whole host is https-only is the app's decision.
+ * - The dashboard sets no Strict-Transport-Security and no
+ *   Origin-Agent-Cluster: it is mounted inside an app, and whether a whole host
+ *   is https-only, or how its origin is isolated, is the app's decision.
  * - Hono's `secureHeaders` sets the fixed headers; the policy and
  *   cache-control are set here only when missing, because `secureHeaders`
  *   keeps a header a handler set (`overwrite: false`) only in recent Hono
@@ -80,6 +81,7 @@ export function securityHeaders(policy: string): MiddlewareHandler[] {
     secureHeaders({
       referrerPolicy: "same-origin",
       strictTransportSecurity: false,
+      originAgentCluster: false,
       xFrameOptions: "SAMEORIGIN",
       crossOriginOpenerPolicy: "same-origin",
       crossOriginResourcePolicy: "same-origin",
