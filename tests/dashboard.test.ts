@@ -16,6 +16,7 @@ import { buildClient } from "../dashboard/client/build.ts";
 import { clientJs } from "../dashboard/client/bundle.gen.ts";
 import type { FrameBatch, LiveUpdate, PlayerData } from "../dashboard/shared.ts";
 import { createDemoApp, views } from "../examples/demo/app.tsx";
+import { finalized } from "./support/demo_visits.ts";
 import { waitFor } from "./support/wait.ts";
 
 // ---- helpers ----
@@ -42,15 +43,6 @@ async function typeIntoSignup(demo: Fetcher, name: string, email = "") {
 
 async function leave(demo: Fetcher, cookie: string) {
   await demo.request("http://127.0.0.1/__replay/leave", { method: "POST", headers: { cookie } });
-}
-
-/** Waits (polling, no timing assertion) until the store lists `n` finalized recordings. */
-function finalized(replay: Replay, n: number): Promise<RecordingSummary[]> {
-  return waitFor(async () => {
-    await replay.flush();
-    const list = await replay.store.listRecordingSummaries();
-    return list.length >= n && list;
-  }, `${n} finalized recordings`, 5_000);
 }
 
 function dashboardApp(replay: Replay, options: DashboardOptions, mount = "/replay") {
