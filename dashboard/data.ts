@@ -6,7 +6,7 @@
 
 import type { Recording, RecordingSummary, ReplayEvent } from "../format/mod.ts";
 import type { Player } from "../replay/mod.ts";
-import type { DiffEntry, EventRow, FrameData, FrameMeta, RecordingStatus } from "./shared.ts";
+import { type DiffEntry, type EventRow, type FrameData, type FrameMeta, pathOf, type RecordingStatus } from "./shared.ts";
 
 /** One printed assign longer than this is cut, so a huge list cannot blow up a batch. */
 const MAX_VALUE_TEXT = 20_000;
@@ -72,15 +72,6 @@ function print(value: unknown, indent: string, seen: Set<object>, depth: number)
 function compact(value: unknown): string {
   const text = inspect(value, MAX_DETAIL_TEXT).replace(/\s*\n\s*/g, " ");
   return text === "{}" ? "" : text;
-}
-
-function pathOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return u.pathname + u.search;
-  } catch {
-    return url;
-  }
 }
 
 export function eventRow(event: ReplayEvent, frame: number | undefined): EventRow {

@@ -6,4 +6,5 @@
  * ```
  * @module
  */
-export { createDashboard, type DashboardOptions } from "./server.tsx";
+export { createDashboard } from "./server.tsx";
+export type { DashboardOptions } from "./settings.ts";

@@ -8,11 +8,9 @@
 import type { ComponentChildren, VNode } from "preact";
 import { renderToString } from "preact-render-to-string";
 import type { RecordingSummary } from "../format/mod.ts";
-import type { SortKey } from "../storage/mod.ts";
-import { ActiveNow } from "./client/active.tsx";
 import { PlayerApp } from "./client/player.tsx";
 import { statusLabels } from "./data.ts";
-import { type ActiveRow, formatBytes, formatDuration, formatStart, type PlayerData, type RecordingStatus } from "./shared.ts";
+import { formatBytes, formatDuration, formatStart, pathOf, type PlayerData, type RecordingStatus } from "./shared.ts";
 
 export interface Assets {
   css: string;
@@ -33,7 +31,7 @@ export function scriptJson(value: unknown): string {
     .replace(/\u2029/g, "\\u2029");
 }
 
-function JsonData(props: { id: string; value: unknown }) {
+export function JsonData(props: { id: string; value: unknown }) {
   return <script type="application/json" id={props.id} dangerouslySetInnerHTML={{ __html: scriptJson(props.value) }} />;
 }
 
@@ -48,7 +46,9 @@ export function Layout(props: {
   nav?: boolean;
 }) {
   const body: Record<string, string> = {};
-  for (const [k, v] of Object.entries(props.bodyData ?? {})) body[`data-${k}`] = v;
+  // Every served page (not an export) tells the client where to ask which cached recordings it may keep.
+  const data = props.inline ? props.bodyData : { "cached-url": `${props.base}/cached`, ...props.bodyData };
+  for (const [k, v] of Object.entries(data ?? {})) body[`data-${k}`] = v;
   return (
     <html lang="en">
       <head>
@@ -74,146 +74,6 @@ export function Layout(props: {
         {props.inline && <script dangerouslySetInnerHTML={{ __html: props.inline.js }} />}
       </body>
     </html>
-  );
-}
-
-export interface IndexRow {
-  summary: RecordingSummary;
-  status: RecordingStatus;
-  href: string;
-  deleteUrl: string;
-  fidelity?: FidelityCell;
-}
-
-export interface FidelityCell {
-  label: string;
-  tone: "ok" | "bad" | "unknown";
-  title: string;
-}
-
-export interface IndexPageProps {
-  base: string;
-  assets: Assets;
-  title: string;
-  views: string[];
-  form: Record<string, string>;
-  rows: IndexRow[];
-  active: ActiveRow[];
-  liveUrl: string;
-  nextUrl?: string;
-  firstUrl?: string;
-  sortUrl: (key: SortKey) => string;
-  sort: SortKey;
-  order: "asc" | "desc";
-  csrf: string;
-  back: string;
-  notice?: string;
-}
-
-export function IndexPage(p: IndexPageProps) {
-  const input = (name: string) => p.form[name] ?? "";
-  const sortHeader = (key: SortKey, label: string) => (
-    <th class={key === "startedAt" ? "" : "num"}>
-      <a href={p.sortUrl(key)} class={p.sort === key ? "sorted" : ""} data-sort={key}>
-        {label}
-        {p.sort === key ? (p.order === "desc" ? " ▼" : " ▲") : ""}
-      </a>
-    </th>
-  );
-  return (
-    <Layout title={p.title} base={p.base} assets={p.assets} bodyData={{ "fidelity-url": `${p.base}/fidelity` }}>
-      <main>
-        {p.notice && <div class="notice-bar" id="notice">{p.notice}</div>}
-        <div class="card">
-          <form class="filters" id="filters" method="get" action={`${p.base}/`}>
-            <label>Search<input class="wide" type="search" name="q" value={input("q")} placeholder="view, URL or event name" /></label>
-            <label>View
-              <select name="view">
-                <option value="">any</option>
-                {p.views.map((v) => <option value={v} selected={input("view") === v}>{v}</option>)}
-              </select>
-            </label>
-            <label>URL contains<input name="url" value={input("url")} placeholder="/signup" /></label>
-            <label>Event name<input name="event" value={input("event")} placeholder="validate" /></label>
-            <label>From (UTC)<input type="datetime-local" name="from" value={input("from")} /></label>
-            <label>To (UTC)<input type="datetime-local" name="to" value={input("to")} /></label>
-            <label>Min duration (s)<input type="number" min="0" step="any" name="minDuration" value={input("minDuration")} /></label>
-            <label>Min events<input type="number" min="0" step="1" name="minEvents" value={input("minEvents")} /></label>
-            <label>Sort
-              <select name="sort">
-                {(["startedAt", "durationMs", "eventCount", "sizeBytes"] as const).map((k) => (
-                  <option value={k} selected={p.sort === k}>{({ startedAt: "start", durationMs: "duration", eventCount: "events", sizeBytes: "size" })[k]}</option>
-                ))}
-              </select>
-            </label>
-            <label>Order
-              <select name="order">
-                <option value="desc" selected={p.order === "desc"}>descending</option>
-                <option value="asc" selected={p.order === "asc"}>ascending</option>
-              </select>
-            </label>
-            <button class="primary" type="submit">Apply</button>
-            <a class="button" href={`${p.base}/`}>Reset</a>
-          </form>
-        </div>
-        <div class="card" id="active-root">
-          <ActiveNow rows={p.active} liveUrl={p.liveUrl} indexUrl={`${p.base}/${p.back}`} />
-        </div>
-        <JsonData id="active-data" value={{ rows: p.active, liveUrl: p.liveUrl, indexUrl: `${p.base}/${p.back}` }} />
-        <section class="card">
-          <div class="title-row">
-            <h2>Recordings <small>{p.rows.length}{p.nextUrl ? "+" : ""} on this page</small></h2>
-            <div class="actions"><a class="button danger" id="clear-all" href={`${p.base}/clear`}>Clear all…</a></div>
-          </div>
-          {p.rows.length === 0 ? (
-            <p class="muted" id="empty">No finalized recording matches.</p>
-          ) : (
-            <table class="recordings" id="recordings">
-              <thead>
-                <tr>
-                  {sortHeader("startedAt", "Started")}
-                  <th>View</th>
-                  <th>URL</th>
-                  {sortHeader("durationMs", "Duration")}
-                  {sortHeader("eventCount", "Events")}
-                  {sortHeader("sizeBytes", "Size")}
-                  <th>Status</th>
-                  <th>Fidelity</th>
-                  <th></th>
-                </tr>
-              </thead>
-              <tbody>
-                {p.rows.map((r) => (
-                  <tr data-id={r.summary.id}>
-                    <td><a href={r.href}>{formatStart(r.summary.startedAt)}</a></td>
-                    <td class="view">{r.summary.view}</td>
-                    <td class="url" title={r.summary.url}>{pathOf(r.summary.url)}</td>
-                    <td class="num">{formatDuration(r.summary.durationMs)}</td>
-                    <td class="num">{r.summary.eventCount}</td>
-                    <td class="num">{formatBytes(r.summary.sizeBytes)}</td>
-                    <td class="status-cell"><Status status={r.status} /></td>
-                    {r.fidelity
-                      ? <td class={`fidelity ${r.fidelity.tone}`} title={r.fidelity.title}>{r.fidelity.label}</td>
-                      : <td class="fidelity unknown" data-fidelity-pending={r.summary.id}>…</td>}
-                    <td>
-                      <form method="post" action={r.deleteUrl} data-confirm="Delete this recording? This cannot be undone.">
-                        <input type="hidden" name="_csrf" value={p.csrf} />
-                        <input type="hidden" name="back" value={p.back} />
-                        <button class="danger" type="submit">Delete</button>
-                      </form>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-          <div class="pager">
-            {p.firstUrl && <a class="button" id="first-page" href={p.firstUrl}>« First page</a>}
-            {p.nextUrl && <a class="button" id="next-page" href={p.nextUrl}>Next page »</a>}
-          </div>
-        </section>
-      </main>
-    </Layout>
   );
 }
 
@@ -304,13 +164,4 @@ export function ConfirmClearPage(props: { base: string; assets: Assets; count: s
       </form>
     </MessagePage>
   );
-}
-
-export function pathOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return u.pathname + u.search;
-  } catch {
-    return url;
-  }
 }

@@ -95,6 +95,13 @@ export interface LiveUpdate {
   final?: { cacheKey: string; sizeBytes: number; status: RecordingStatus };
 }
 
+/** A recording's fidelity as the index shows it: whether every frame re-renders byte-identical. */
+export interface FidelityCell {
+  label: string;
+  tone: "ok" | "bad" | "unknown";
+  title: string;
+}
+
 /** One row of the index's live "active now" table. */
 export interface ActiveRow {
   id: string;
@@ -104,6 +111,22 @@ export interface ActiveRow {
   durationMs: number;
   eventCount: number;
   href: string;
+}
+
+/**
+ * The browser cache key of a finalized recording's frames (frame i is stored
+ * under `${key}:${i}`): a new key whenever the recording's size, its first
+ * frame's markup or the dashboard's `cacheVersion` changes, so a stale frame
+ * is never shown. The id is the second part, so the browser can tell which
+ * recording a cached frame belongs to and purge it when the recording is gone.
+ */
+export function frameCacheKey(id: string, sizeBytes: number, firstFrameHash: string, cacheVersion: string): string {
+  return ["v1", id, sizeBytes, firstFrameHash, cacheVersion].join(":");
+}
+
+/** The recording id of a `frameCacheKey` (ids never contain ":"). */
+export function recordingIdOfCacheKey(cacheKey: string): string {
+  return cacheKey.split(":")[1] ?? "";
 }
 
 export const SPEEDS = [0.5, 1, 2, 4, 8] as const;
@@ -183,6 +206,16 @@ export function skipIdle(gaps: readonly [number, number][], t: number): number {
     if (t > from + IDLE_KEEP_MS && t < to - IDLE_KEEP_MS) return to - IDLE_KEEP_MS;
   }
   return t;
+}
+
+/** "https://a.example/signup?x=1" → "/signup?x=1"; what is not a URL, as it is. */
+export function pathOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return url; // recorded as given (a relative URL): shown as it is
+  }
 }
 
 /** The full document an iframe shows for a frame. */

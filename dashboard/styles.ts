@@ -43,6 +43,9 @@ table.recordings form{display:inline}
 .pager{display:flex;gap:.6rem;align-items:center;margin-top:.7rem}
 .pulse{font-size:.75rem;color:var(--muted);font-weight:400}.pulse.on{color:var(--hot)}
 .ended{background:#fffde7;border:1px solid #fff59d;padding:.4rem .6rem;border-radius:5px}
+.stats{color:var(--muted);font-size:.8rem;margin:0 0 .8rem}
+.stats .stat{margin-right:1rem;white-space:nowrap}.stats .stat b{color:var(--ink)}
+.stats .stat.warn,.stats .stat.warn b{color:#e65100}
 .notice-bar{background:#e8f5e9;border:1px solid #c8e6c9;padding:.4rem .7rem;border-radius:5px;margin-bottom:1rem}
 .meta{display:flex;flex-wrap:wrap;gap:.3rem 1.4rem;margin:.2rem 0 .9rem;color:var(--muted)}
 .meta b{color:var(--ink);font-weight:600}

@@ -371,8 +371,7 @@ browserTest("the head option styles frames with the app's own stylesheet", async
   await dash.waitForSelector("#player-root[data-ready]");
   const background = () => dash.frameLocator(front).locator("body").evaluate((b) => getComputedStyle(b).backgroundColor);
   await dash.frameLocator(front).locator("#status").waitFor();
-  for (let i = 0; i < 50 && (await background()) !== "rgb(1, 2, 3)"; i++) await dash.waitForTimeout(50);
-  assert.is(await background(), "rgb(1, 2, 3)");
+  await waitFor(async () => (await background()) === "rgb(1, 2, 3)", "the app's stylesheet to style the frame", 10_000, 50);
   await dash.goto(`${ctx.origin}/replay/r/${ctx.recordingId}`);
   await dash.frameLocator(front).locator("#status").waitFor();
   assert.is(await background(), "rgba(0, 0, 0, 0)", "the demo's dashboard has no head option");
@@ -469,5 +468,51 @@ browserTest("markup injected into recorded props is shown, never run", async () 
     dash.off("dialog", onDialog);
   }
 });
+
+browserTest("erasure reaches the browser: a recording deleted on the server leaves this browser's frame cache on its next dashboard page", async () => {
+  // Someone's session, finalized.
+  const user = await ctx.browser.newContext();
+  const page = await user.newPage();
+  await page.goto(`${ctx.origin}/note?text=${encodeURIComponent("to be erased")}`);
+  await page.goto(`${ctx.origin}/note?text=${encodeURIComponent("erase me too")}`);
+  await leave(user, page, "RawNote");
+  const id = await waitFor(async () => (await ctx.replay.store.listRecordingSummaries({ view: "RawNote" }))[0]?.id, "the note session to be recorded", 10_000, 100);
+
+  // An admin watches it: its frames go into this browser's IndexedDB (the positive control).
+  const dash = ctx.dash;
+  await dash.goto(`${ctx.origin}/replay/r/${id}`);
+  await dash.waitForSelector("#player-root[data-ready]");
+  await waitFor(async () => (await cachedKeys(dash)).some((k) => k.includes(`:${id}:`)), "the recording's frames in IndexedDB", 10_000, 50);
+  const others = (await cachedKeys(dash)).filter((k) => k.includes(`:${ctx.recordingId}:`));
+  assert.ok(others.length > 0, "another recording is cached too (it must stay)");
+
+  // Another admin deletes it (the store, not this browser's form); this browser opens any dashboard page.
+  assert.is(await ctx.replay.store.deleteRecording(id), true);
+  await dash.goto(`${ctx.origin}/replay/?view=SignupForm`);
+  await dash.waitForFunction(() => document.body.dataset.cacheChecked === "true");
+  const after = await cachedKeys(dash);
+  assert.equal(after.filter((k) => k.includes(id)), [], "nothing of the deleted recording is left, the list of cached recordings included");
+  assert.equal(after.filter((k) => k.includes(`:${ctx.recordingId}:`)), others, "the others are kept");
+});
+
+/**
+ * Every key of the dashboard's IndexedDB frame cache, read directly (not through the dashboard's code), and
+ * the entries of its "recent" list as "recent <key>:". A string, not a function: tsx would add helpers the page lacks.
+ */
+function cachedKeys(page: Page): Promise<string[]> {
+  return page.evaluate(`(async () => {
+    const read = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+    const db = await read(indexedDB.open("hono-replay-dashboard"));
+    try {
+      if (!db.objectStoreNames.contains("frames")) return [];
+      const store = db.transaction("frames", "readonly").objectStore("frames");
+      const keys = (await read(store.getAllKeys())).map(String).filter((k) => k !== "recent");
+      const recent = (await read(store.get("recent"))) ?? [];
+      return [...keys, ...recent.map(([k]) => "recent " + k + ":")];
+    } finally {
+      db.close();
+    }
+  })()`);
+}
 
 test.run();

@@ -10,12 +10,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Hono } from "hono";
 import { gunzipSync } from "fflate";
-import { createReplay, memoryStorage, type Replay, type RecordingSummary } from "../mod.ts";
+import { createReplay, memoryStorage, type Replay, ReplayError, type RecordingSummary } from "../mod.ts";
 import { createDashboard, type DashboardOptions } from "../dashboard/mod.ts";
 import { buildClient } from "../dashboard/client/build.ts";
 import { clientJs } from "../dashboard/client/bundle.gen.ts";
 import type { FrameBatch, LiveUpdate, PlayerData } from "../dashboard/shared.ts";
 import { createDemoApp, views } from "../examples/demo/app.tsx";
+import { finalized } from "./support/demo_visits.ts";
 import { waitFor } from "./support/wait.ts";
 
 // ---- helpers ----
@@ -42,15 +43,6 @@ async function typeIntoSignup(demo: Fetcher, name: string, email = "") {
 
 async function leave(demo: Fetcher, cookie: string) {
   await demo.request("http://127.0.0.1/__replay/leave", { method: "POST", headers: { cookie } });
-}
-
-/** Waits (polling, no timing assertion) until the store lists `n` finalized recordings. */
-function finalized(replay: Replay, n: number): Promise<RecordingSummary[]> {
-  return waitFor(async () => {
-    await replay.flush();
-    const list = await replay.store.listRecordingSummaries();
-    return list.length >= n && list;
-  }, `${n} finalized recordings`, 5_000);
 }
 
 function dashboardApp(replay: Replay, options: DashboardOptions, mount = "/replay") {
@@ -266,6 +258,36 @@ test("the index lists recordings with view, URL, start, duration, events, size, 
     assert.match(jsRes.headers.get("cache-control")!, "immutable");
     assert.is((await app.request(css)).status, 200);
     assert.is((await app.request("/replay/assets/client-0000.js")).status, 404);
+  } finally {
+    await replay.close();
+  }
+});
+
+test("the index says plainly what this instance did not record: sessions past the active cap, dropped frames, recorder errors", async () => {
+  const replay = createReplay({ views, storage: memoryStorage(), worker: false, maxActiveRecordings: 1 });
+  try {
+    const site = new Hono<import("../mod.ts").ReplayEnv>();
+    site.route("/replay", createDashboard(replay, { dangerouslyAllowOpenAccess: true }));
+    site.use(replay.recorder());
+    site.get("/", (c) => c.var.replay.render(views.SignupForm, { form: { name: "", email: "" }, errors: {}, strength: 0, strengthHint: "", submitted: false, checks: 0 }));
+    const stat = (html: string, key: string) => {
+      const m = html.match(new RegExp(`<span class="(stat[^"]*)" data-stat="${key}"[^>]*><b>(\\d+)</b>`));
+      assert.ok(m, `the stats line shows ${key}`);
+      return { count: Number(m![2]), warn: m![1].includes("warn") };
+    };
+    const before = await (await site.request("/replay/")).text();
+    assert.equal(stat(before, "capped"), { count: 0, warn: false }, "nothing capped yet");
+
+    for (let i = 0; i < 3; i++) assert.is((await site.request("/")).status, 200, "every visitor is served");
+    assert.is(replay.engine.capped, 2, "one session recorded, two past the cap");
+    const html = await (await site.request("/replay/")).text();
+    assert.match(html, /id="stats">This instance since it started:/);
+    assert.equal(stat(html, "capped"), { count: 2, warn: true }, "shown, and marked");
+    assert.equal(stat(html, "dropped").count, replay.engine.dropped);
+    assert.equal(stat(html, "recorder-errors").count, replay.engine.recorderErrors);
+    assert.equal(stat(html, "unserved").count, replay.engine.unservedRenders);
+    assert.equal(stat(html, "restarts").count, replay.engine.restarts);
+    assert.equal(stat(html, "stream-errors").count, 0);
   } finally {
     await replay.close();
   }
@@ -576,6 +598,34 @@ test("delete and clear all are POSTs from the dashboard's own forms; cross-site 
   }
 });
 
+test("deleted elsewhere: the dashboard stops serving it, and tells browsers which cached recordings they may keep", async () => {
+  const { app: demo, replay } = createDemoApp({ storage: memoryStorage(), worker: false, beaconGraceMs: 0 });
+  try {
+    for (const name of ["Ada", "Bob", "Cy"]) await leave(demo, await typeIntoSignup(demo, name));
+    const [a, b, hidden] = await finalized(replay, 3);
+    const app = dashboardApp(replay, { authorize: (c, r) => c.req.header("x-role") === "admin" && r?.id !== hidden.id });
+    const admin = { headers: { "x-role": "admin" } };
+    const keep = async (ids: string[]) => ((await (await app.request(`/replay/cached?ids=${ids.join(",")}`, admin)).json()) as { keep: string[] }).keep;
+
+    // Served (and kept decoded by the dashboard), then deleted by someone else, through the store.
+    assert.is((await app.request(`/replay/r/${a.id}`, admin)).status, 200);
+    assert.is((await app.request(`/replay/r/${a.id}/frames`, admin)).status, 200);
+    assert.equal(await keep([a.id, b.id]), [a.id, b.id], "both exist: both may be kept");
+    await replay.store.deleteRecording(a.id);
+    assert.equal(await keep([a.id, b.id]), [b.id], "at once: answered from the store, not from memory");
+    await waitFor(async () => (await app.request(`/replay/r/${a.id}/frames`, admin)).status === 404, "the deleted recording to stop being served");
+    assert.is((await app.request(`/replay/r/${a.id}`, admin)).status, 404);
+
+    assert.equal(await keep([hidden.id, "0unknown-id"]), [], "neither one authorize refuses nor an unknown one: the answers are the same");
+    assert.is((await app.request(`/replay/cached?ids=${b.id}`)).status, 403, "asks authorize about the dashboard");
+    assert.is((await app.request(`/replay/cached?ids=${"x,".repeat(51)}`, admin)).status, 400);
+    assert.is((await app.request("/replay/cached?ids=..%2Fetc", admin)).status, 400);
+    assert.match(await (await app.request("/replay/", admin)).text(), 'data-cached-url="/replay/cached"', "every page tells the client where to ask");
+  } finally {
+    await replay.close();
+  }
+});
+
 test("an active recording: listed live on the index, its player follows it over server-sent events until it is finalized", async () => {
   const { app: demo, replay } = createDemoApp({ storage: memoryStorage(), worker: false, beaconGraceMs: 0 });
   try {
@@ -626,6 +676,44 @@ test("an active recording: listed live on the index, its player follows it over 
     const resumed = sseData(await readSse(await app.request(`/replay/r/${active.id}/live`, { headers: { "last-event-id": "2" } }), (t) => t.includes('"final"')), "update") as LiveUpdate[];
     assert.is(resumed[0].events.length, data.eventCount + 2 - 2);
   } finally {
+    await replay.close();
+  }
+});
+
+test("a live stream that fails is counted and logged, not swallowed: storage outages once, other errors on the index too", async () => {
+  const { app: demo, replay } = createDemoApp({ storage: memoryStorage(), worker: false, beaconGraceMs: 0 });
+  const logged: string[] = [];
+  const quiet = console.error;
+  try {
+    const cookie = await typeIntoSignup(demo, "Ad");
+    const [active] = await replay.store.listActive();
+    // The store as the dashboard sees it, failing on demand.
+    let failing = false;
+    const store = new Proxy(replay.store, {
+      get(target, key) {
+        if (failing && key === "getActive") return () => Promise.reject(new ReplayError("simulated fault"));
+        if (failing && key === "listActive") return () => Promise.reject(new Error("connection reset"));
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const app = new Hono();
+    app.route("/replay", createDashboard({ store, views: replay.views, player: (r) => replay.player(r), engine: replay.engine }, { dangerouslyAllowOpenAccess: true }));
+    console.error = (...args: unknown[]) => void logged.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(" "));
+
+    const recording = await app.request(`/replay/r/${active.id}/live?after=${active.eventCount}`);
+    const list = await app.request("/replay/live");
+    failing = true;
+    await readSse(recording, () => false); // until the server ends it
+    await readSse(list, () => false);
+    failing = false;
+    assert.equal(logged.filter((l) => l.includes(`the live stream of recording ${active.id} failed`) && l.includes("simulated fault")).length, 1, logged.join("\n"));
+    assert.equal(logged.filter((l) => l.includes("storage is unavailable (connection reset)")).length, 1, "an outage, logged once");
+    const html = await (await app.request("/replay/")).text();
+    assert.match(html, /<span class="stat warn" data-stat="stream-errors"[^>]*><b>1<\/b>/, "shown on the index");
+    await leave(demo, cookie);
+  } finally {
+    console.error = quiet;
     await replay.close();
   }
 });

@@ -13,33 +13,12 @@ import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
-import { createReplay, fileStorage, memoryStorage, type Replay, type RecordingSummary } from "../mod.ts";
+import { createReplay, fileStorage, memoryStorage, type Replay } from "../mod.ts";
 import { createDashboard, type DashboardOptions } from "../dashboard/mod.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
+import { finalized, recordSignup } from "./support/demo_visits.ts";
 
 type Fetcher = { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
-
-async function recordSignup(demo: Fetcher, name: string) {
-  const first = await demo.request("http://127.0.0.1/signup");
-  const cookie = first.headers.get("set-cookie")!.split(";")[0];
-  await demo.request("http://127.0.0.1/signup/validate", {
-    method: "POST",
-    body: new URLSearchParams({ name, email: "" }),
-    headers: { cookie, "x-replay-event": "validate", "content-type": "application/x-www-form-urlencoded" },
-  });
-  await demo.request("http://127.0.0.1/__replay/leave", { method: "POST", headers: { cookie } });
-}
-
-async function finalized(replay: Replay, n: number): Promise<RecordingSummary[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    await replay.flush();
-    const list = await replay.store.listRecordingSummaries();
-    if (list.length >= n) return list;
-    if (Date.now() > deadline) throw new Error(`expected ${n} finalized recordings, have ${list.length}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function dashboardApp(replay: Replay, options: DashboardOptions) {
   const app = new Hono();

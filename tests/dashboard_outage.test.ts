@@ -15,21 +15,16 @@ import { Hono } from "hono";
 import { h } from "preact";
 import { createReplay, type ReplayEnv } from "../mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
-import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
+import { postgresNotOwned, startPostgres, type TestPostgres } from "./support/postgres.ts";
+import { testUnless } from "./support/skip.ts";
+import { waitFor } from "./support/wait.ts";
 
 function Counter(props: { n: number }) {
   return h("p", null, `n = ${props.n}`);
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const skip = postgresUnavailable();
+const skip = postgresNotOwned();
+const outageTest = testUnless(skip, "the dashboard outage test (it stops PostgreSQL)");
 let pg: TestPostgres;
 const journal = mkdtempSync(join(tmpdir(), "hono-replay-dash-outage-"));
 
@@ -41,9 +36,7 @@ test.after(async () => {
   rmSync(journal, { recursive: true, force: true });
 });
 
-test("PostgreSQL stopped: the dashboard answers 503 'storage unavailable' without a stack trace, and recovers by itself", async () => {
-  if (skip) return console.log(`skipped: ${skip}`);
-  if (pg.external) return console.log("skipped: DATABASE_URL names a server this test cannot stop");
+outageTest("PostgreSQL stopped: the dashboard answers 503 'storage unavailable' without a stack trace, and recovers by itself", async () => {
   const replay = createReplay({
     views: { Counter },
     storage: postgresStorage({ url: pg.url, table: "replay_dash_outage" }),
@@ -65,7 +58,7 @@ test("PostgreSQL stopped: the dashboard answers 503 'storage unavailable' withou
     const cookie = first.headers.get("set-cookie")!.split(";")[0];
     await app.request("/", { method: "POST", headers: { cookie } });
     await app.request("/done", { method: "POST", headers: { cookie } });
-    await until(async () => (await replay.flush(), (await replay.store.listRecordingSummaries()).length === 1), "the recording");
+    await waitFor(async () => (await replay.flush(), (await replay.store.listRecordingSummaries()).length === 1), "the recording", 60_000, 100);
     const [summary] = await replay.store.listRecordingSummaries();
     // The player is not opened before the outage: a finalized recording once opened is served from memory.
     const pages = ["/replay/", `/replay/r/${summary.id}`, "/replay/clear"];
@@ -87,7 +80,7 @@ test("PostgreSQL stopped: the dashboard answers 503 'storage unavailable' withou
     assert.is(during.status, 200);
 
     pg.start();
-    await until(async () => (await app.request("/replay/")).status === 200, "the dashboard to recover");
+    await waitFor(async () => (await app.request("/replay/")).status === 200, "the dashboard to recover", 60_000, 100);
     for (const path of pages) assert.is((await app.request(path)).status, 200, `${path} after the outage`);
     assert.match(await (await app.request("/replay/")).text(), summary.id);
   } finally {

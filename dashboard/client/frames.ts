@@ -1,24 +1,17 @@
 /**
- * Where the player gets rendered frames: in memory, then IndexedDB (finalized
- * recordings only, through idb-keyval), then the server in batches.
+ * Where the player gets rendered frames: in memory, then the browser's cache
+ * (finalized recordings only, frame_cache.ts), then the server in batches.
+ *
+ * At most two batches are in flight; a batch that fails is retried twice,
+ * then given up with a warning (the player shows the nearest frame it has and
+ * asks again when the playhead needs it).
  */
 
-import { createStore, delMany, get, getMany, set, setMany, type UseStore } from "idb-keyval";
 import type { FrameBatch, FrameData } from "../shared.ts";
+import { cacheStore, readFrames, saveFrames } from "./frame_cache.ts";
 import type { FrameSource } from "./static_frames.ts";
 
 export { type FrameSource, StaticFrames } from "./static_frames.ts";
-
-const KEEP_RECORDINGS = 30;
-let idbStore: UseStore | undefined;
-function cacheStore(): UseStore | undefined {
-  try {
-    if (typeof indexedDB === "undefined") return undefined;
-    return (idbStore ??= createStore("hono-replay-dashboard", "frames"));
-  } catch {
-    return undefined;
-  }
-}
 
 export class RemoteFrames implements FrameSource {
   private readonly frames = new Map<number, FrameData>();
@@ -63,20 +56,8 @@ export class RemoteFrames implements FrameSource {
   }
 
   private async load(from: number, to: number): Promise<void> {
-    const store = this.cacheKey ? cacheStore() : undefined;
-    const key = (i: number) => `${this.cacheKey}:${i}`;
-    if (store) {
-      try {
-        const indexes = Array.from({ length: to - from }, (_, k) => from + k);
-        const cached = await getMany<FrameData>(indexes.map(key), store);
-        cached.forEach((f) => f && this.frames.set(f.i, f));
-        this.cacheHits += cached.filter(Boolean).length;
-        while (from < to && this.frames.has(from)) from++;
-        if (from >= to) return;
-      } catch {
-        // No IndexedDB (private mode, quota): the network it is.
-      }
-    }
+    from = await this.fromCache(from, to);
+    if (from >= to) return;
     for (let attempt = 0; ; attempt++) {
       try {
         this.fetched++;
@@ -84,11 +65,7 @@ export class RemoteFrames implements FrameSource {
         if (!res.ok) throw new Error(`frames: HTTP ${res.status}`);
         const batch = (await res.json()) as FrameBatch;
         for (const f of batch.frames) this.frames.set(f.i, f);
-        if (store && !batch.active && batch.frames.length) {
-          void remember(this.cacheKey!, batch.frameCount, store)
-            .then(() => setMany(batch.frames.map((f) => [key(f.i), f]), store))
-            .catch(() => {});
-        }
+        this.toCache(batch);
         return;
       } catch (error) {
         if (attempt >= 2) {
@@ -99,14 +76,28 @@ export class RemoteFrames implements FrameSource {
       }
     }
   }
-}
 
-/** Keeps the frames of the last KEEP_RECORDINGS recordings opened; older ones are dropped. */
-async function remember(cacheKey: string, frameCount: number, store: UseStore): Promise<void> {
-  const recent = (await get<[string, number][]>("recent", store)) ?? [];
-  if (recent.some(([k]) => k === cacheKey)) return;
-  recent.push([cacheKey, frameCount]);
-  const evicted = recent.splice(0, Math.max(0, recent.length - KEEP_RECORDINGS));
-  await set("recent", recent, store);
-  for (const [k, n] of evicted) await delMany(Array.from({ length: n }, (_, i) => `${k}:${i}`), store);
+  /** Takes what the cache has of [from, to); returns where the frames still missing start. */
+  private async fromCache(from: number, to: number): Promise<number> {
+    const store = this.cacheKey ? cacheStore() : undefined;
+    if (!store) return from;
+    try {
+      for (const f of await readFrames(store, this.cacheKey!, from, to)) {
+        this.frames.set(f.i, f);
+        this.cacheHits++;
+      }
+    } catch (error) {
+      console.warn("hono-replay dashboard: the frame cache could not be read, fetching instead:", error);
+    }
+    while (from < to && this.frames.has(from)) from++;
+    return from;
+  }
+
+  private toCache(batch: FrameBatch): void {
+    const store = this.cacheKey ? cacheStore() : undefined;
+    if (!store || batch.active || batch.frames.length === 0) return;
+    saveFrames(store, this.cacheKey!, batch.frameCount, batch.frames).catch((error) => {
+      console.warn("hono-replay dashboard: frames could not be cached in this browser:", error);
+    });
+  }
 }

@@ -2,12 +2,15 @@
  * The dashboard's one client module, bundled by build.ts with Preact and
  * idb-keyval into bundle.gen.ts and served by the dashboard itself. It takes
  * over the server-rendered parts that move: the player, the live "active now"
- * table, the fidelity column, and confirmations before deleting.
+ * table, the fidelity column, and confirmations before deleting; and on every
+ * served page it purges the browser's cached frames of recordings the server
+ * no longer has (frame_cache.ts).
  */
 
 import { render } from "preact";
 import type { ActiveRow, FrameData, PlayerData } from "../shared.ts";
 import { ActiveNow } from "./active.tsx";
+import { reconcile } from "./frame_cache.ts";
 import { RemoteFrames, StaticFrames } from "./frames.ts";
 import { PlayerApp } from "./player.tsx";
 
@@ -65,8 +68,12 @@ async function fillFidelity() {
         cell.title = r.title;
         cell.removeAttribute("data-fidelity-pending");
       }
-    } catch {
-      for (const cell of chunk) cell.textContent = "?";
+    } catch (error) {
+      console.warn("hono-replay dashboard: fidelity unknown:", error);
+      for (const cell of chunk) {
+        cell.textContent = "?";
+        cell.title = `the dashboard did not answer (${(error as Error).message}); reload to try again`;
+      }
     }
   }
 }
@@ -79,7 +86,26 @@ function confirmForms() {
   });
 }
 
+/**
+ * Purges cached frames of recordings deleted since (or no longer shown to
+ * this user). `data-cache-checked` says when it is done, for tests and the
+ * curious: "true", or "failed" (the cache is kept until the next page).
+ */
+async function purgeDeleted() {
+  const url = document.body.dataset.cachedUrl;
+  if (!url) return; // an export: no server, nothing cached
+  try {
+    const purged = await reconcile(url);
+    if (purged.length) console.info(`hono-replay dashboard: removed this browser's cached frames of ${purged.length} deleted recording(s)`);
+    document.body.dataset.cacheChecked = "true";
+  } catch (error) {
+    console.warn("hono-replay dashboard: cached frames of deleted recordings could not be checked:", error);
+    document.body.dataset.cacheChecked = "failed";
+  }
+}
+
 confirmForms();
+void purgeDeleted();
 startActive();
 void fillFidelity();
 void startPlayer();
