@@ -26,6 +26,8 @@ export interface TestHooks {
   stats(): Promise<EngineStats>;
   /** Replaces the recorder's clock (epoch ms): idle timeouts and beacon grace follow it, not the wall clock. */
   useClock(now: () => number): void;
+  /** Asks the persistence worker to collect its garbage (only under --expose-gc; no worker: nothing happens). */
+  gcWorker(): void;
   /** Runs the recorder's sweep now (it lets go of what went idle by its clock), instead of waiting for its timer. */
   sweepRecorder(): void;
 }

@@ -180,6 +180,7 @@ function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<E
   return {
     crashWorker: () => host()?.crashWorker(),
     hangWorker: (ms) => host()?.hangWorker(ms),
+    gcWorker: () => host()?.collectWorkerGarbage(),
     stats: async () => (await hostStarting).request<EngineStats>({ type: "stats" }),
     useClock: (now) => void (recorder.now = now),
     sweepRecorder: () => recorder.sweep(recorder.now()),

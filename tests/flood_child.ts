@@ -9,21 +9,25 @@
 import process from "node:process";
 import { createDemoApp } from "../examples/demo/app.tsx";
 import { fileStorage } from "../storage/mod.ts";
+import { testHooks } from "../internal.ts";
 
 const visitors = Number(process.env.FLOOD_VISITORS ?? 30_000);
 const options = JSON.parse(process.env.FLOOD_OPTIONS ?? "{}");
 const { app, replay } = createDemoApp({ storage: fileStorage({ path: process.env.FLOOD_DIR! }), ...options });
 await replay.ready;
 const gc = (globalThis as { gc?: () => void }).gc;
+const hooks = testHooks(replay);
 if (!gc) throw new Error("run with --expose-gc (Node) or --v8-flags=--expose-gc (Deno)");
 
 // Not replay.flush(): that would write every held recording to the store, which is
 // exactly what a flood must not cause. The worker drains the ring by itself within its poll.
 const settle = async () => {
   await new Promise((resolve) => setTimeout(resolve, 300));
-  gc();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  gc();
+  for (let i = 0; i < 2; i++) {
+    hooks.gcWorker();
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 };
 // Warm up the runtime (code, caches, the worker's first batches), so the growth measured is the flood's.
 const warmUp = Number(process.env.FLOOD_WARM_UP ?? 500);

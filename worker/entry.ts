@@ -23,7 +23,8 @@ export type ToWorker =
   | WorkerInit
   | { type: "request"; id: number; request: EngineRequest }
   | { type: "crash" }
-  | { type: "hang"; ms: number };
+  | { type: "hang"; ms: number }
+  | { type: "gc" };
 export type FromWorker =
   | { type: "ready" }
   | { type: "failed"; message: string }
@@ -48,6 +49,9 @@ port.onMessage((message) => {
     // Used by the tests: a worker stuck in synchronous code stops its heartbeat.
     const until = Date.now() + m.ms;
     while (Date.now() < until);
+  } else if (m.type === "gc") {
+    // Used by the memory tests (run with --expose-gc, which worker threads share): the worker's garbage is collected too.
+    (globalThis as { gc?: () => void }).gc?.();
   } else if (m.type === "crash") {
     // Used by the tests to kill the worker the way a bug would: an uncaught error.
     setTimeout(() => {

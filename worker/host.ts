@@ -197,6 +197,11 @@ export class EngineHost {
     this.post({ type: "crash" });
   }
 
+  /** For tests run with --expose-gc: the worker collects its garbage (the request thread's `gc()` reaches only its own heap). */
+  collectWorkerGarbage(): void {
+    this.post({ type: "gc" });
+  }
+
   /** For tests: blocks the worker's thread for `ms`, as an endless loop in a bug would. */
   hangWorker(ms: number): void {
     this.post({ type: "hang", ms });
