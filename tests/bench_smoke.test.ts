@@ -62,7 +62,7 @@ test("the quick benchmark writes every section with finite numbers", async () =>
       }
     }
     const targets = results.targets.map((t) => t.id);
-    for (const id of ["size.tagged.hash.bytes", "hot.append", "request.recorder.rps", "request.recorder.p99", "replay.seekRender", "drain.persist", "drain.endToReadable"]) {
+    for (const id of ["size.tagged.hash.bytes", "hot.append", "request.recorder.cpu", "request.sampledOut.cpu", "request.recorder.p99", "replay.seekRender", "drain.persist", "drain.endToReadable"]) {
       assert.ok(targets.includes(id), `target ${id} is reported`);
     }
     const markdown = readFileSync(join(out, "results.md"), "utf8");
