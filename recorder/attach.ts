@@ -104,8 +104,12 @@ export class Capture {
 
 // ---------------------------------------------------------------- Preact
 
-/** Renders kept for requests to take; more renders than this during one request and its oldest are lost. */
-const RECENT = 256;
+/**
+ * Renders kept for requests to take; more renders than this during one request
+ * and its oldest are lost. Small: what is kept stays alive (and a young object
+ * that stays alive is what makes garbage collection expensive).
+ */
+const RECENT = 64;
 
 interface Rendered {
   view: View;
@@ -113,8 +117,19 @@ interface Rendered {
   shared: boolean;
 }
 
-/** Registered Preact views rendered while recorded requests were in flight, numbered by `count`. */
-const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, inFlight: 0 };
+/** Registered Preact views rendered while recorded requests were in flight, numbered by `count`; `quiet` while the recorder renders itself. */
+const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, inFlight: 0, quiet: false };
+
+/** Runs the recorder's own render (`c.var.replay.render`, which records its frame itself) unobserved. */
+export function unobserved<T>(render: () => T): T {
+  if (rendered.quiet) return render();
+  rendered.quiet = true;
+  try {
+    return render();
+  } finally {
+    rendered.quiet = false;
+  }
+}
 
 /** Preact views registered with any recorder in this process: the hook's only test for every other vnode. */
 const preactViews = new WeakSet<object>();
@@ -127,7 +142,7 @@ export function watchPreact(views: Iterable<View>) {
   hooked = true;
   const previous = options.diffed;
   options.diffed = (vnode: VNode) => {
-    if (rendered.inFlight > 0 && preactViews.has(vnode.type as object)) {
+    if (rendered.inFlight > 0 && !rendered.quiet && preactViews.has(vnode.type as object)) {
       // Copied now: props the handler changes after rendering are not what was rendered.
       const props = { ...(vnode.props as Record<string, unknown>) };
       rendered.ring[rendered.count++ % RECENT] = { view: vnode.type as View, props, shared: rendered.inFlight > 1 };

@@ -646,10 +646,11 @@ async function bodyParams(c: Context): Promise<Params> {
       return body !== null && typeof body === "object" && !Array.isArray(body) ? body : { body };
     }
     if (type.includes("form")) return (await c.req.parseBody({ all: true })) as Params;
+    return {};
   } catch {
-    // A body the handler consumed raw, or malformed: the event is still recorded.
+    // A body the handler consumed raw, or malformed: the event is still recorded, without params.
+    return {};
   }
-  return {};
 }
 
 /** The event's name, cut to MAX_EVENT_NAME_CHARS: it comes from the client (a header or a form field). */

@@ -260,12 +260,7 @@ export function redactUrl(url: string, allowParam?: (name: string) => boolean): 
   if (origin) {
     const path = head.slice(origin[0].length);
     const segments = path.split("/").map((segment) => {
-      let decoded = segment;
-      try {
-        decoded = decodeURIComponent(segment);
-      } catch {
-        // not percent-encoded text: judged as it is
-      }
+      const decoded = decodedOrAsIs(segment);
       if (looksLikeToken(decoded)) return encodeURIComponent(marker("token"));
       const { text, found } = redactSecretValues(decoded);
       return found.length ? encodeURIComponent(text) : segment;
@@ -308,4 +303,13 @@ export function redactEventName(name: string): string {
   );
   if (looksLikeToken(text)) return marker("token");
   return text.length > MAX_EVENT_NAME ? text.slice(0, MAX_EVENT_NAME) + "…" : text;
+}
+
+/** A path segment percent-decoded; one that is not valid percent-encoding is judged as it is. */
+function decodedOrAsIs(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
