@@ -206,7 +206,7 @@ export {
   postgresStorage,
   type PostgresStorageOptions,
 } from "./storage/mod.ts";
-export type { CleanupPolicy, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
+export type { CleanupPolicy, Erasure, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
 export {
   CorruptRecordingError,
   decode,
