@@ -32,6 +32,7 @@ import {
 import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import { type Active, Drainer } from "./drain.ts";
 import { Journal, RELEASED } from "./journal.ts";
+import { untrustedJournal } from "./private_dir.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
 import { zlibDeflate } from "./zlib.ts";
@@ -431,8 +432,14 @@ export class Engine {
     const own = await journalName(this.options.instanceId);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
+      if (name.endsWith(".journal.compact") && name !== `${own}.compact`) await removeIfStale(join(dir, name));
       if (!name.endsWith(".journal") || name === own) continue;
       const path = join(dir, name);
+      const distrusted = untrustedJournal(path);
+      if (distrusted) {
+        this.warn(`${path} is not delivered: ${distrusted}. Journals this library writes are this user's, mode 600; remove the file (or, if it is yours, chmod 600 it)`);
+        continue;
+      }
       if (!(await isOrphan(name, path))) continue;
       // `recovering-…` until done: one that stays (its instance died meanwhile) goes stale and is taken again.
       const claimed = join(dir, `recovering-${this.options.instanceId}-${randomToken(8)}.journal`);
@@ -517,6 +524,12 @@ function pidNamespace(): Promise<string> {
     () => "x", // no /proc (macOS, Windows) or no permission: liveness by heartbeat only
   );
   return namespace;
+}
+
+/** A compaction its instance died in the middle of: the journal it was made from still holds every frame. */
+async function removeIfStale(path: string): Promise<void> {
+  const touched = await stat(path).then((s) => s.mtimeMs, () => Date.now());
+  if (Date.now() - touched > STALE_JOURNAL_MS) await rm(path, { force: true });
 }
 
 async function isOrphan(name: string, path: string): Promise<boolean> {

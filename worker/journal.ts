@@ -16,12 +16,16 @@
  * followed by the recording's start frame and whatever arrived meanwhile, so
  * what follows a marker always stands alone). It is compacted by rewriting only
  * what is unsent once it grows past `compactBytes`.
+ *
+ * The directory is private to the app (private_dir.ts): checked, and created
+ * 0700, before the journal is opened.
  */
 
-import { closeSync, fdatasyncSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, futimesSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
 import { JOURNAL_ID } from "./drain.ts";
+import { ensurePrivateDir } from "./private_dir.ts";
 import { backgroundTimer } from "./runtime.ts";
 
 /** Name prefix of a journal its instance closed while it still held frames: free for any instance to recover. */
@@ -51,7 +55,7 @@ export class Journal {
     private readonly compactBytes = 16 * 1024 * 1024,
   ) {
     // Owner-only: the journal holds what users typed (as storage/file.ts does).
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dirname(path));
     this.fd = openSync(path, "a", 0o600);
     this.bytes = fstatSync(this.fd).size;
     this.stopTimer = backgroundTimer(() => this.tick(), syncIntervalMs, true);
