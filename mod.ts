@@ -232,6 +232,6 @@ export {
   sanitizeValue,
   type View,
 } from "./recorder/mod.ts";
-export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
+export { type ErasureReport, type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
 export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

@@ -15,6 +15,9 @@
  *   frame), unless the store shows another instance's activity after it;
  * - when the store shows no activity for `idleTimeoutMs`, by whichever instance
  *   sweeps first: that covers instances that were killed or scaled away.
+ *
+ * Erasure marks (erasure.ts) filter what leaves the ring and what a recovered
+ * journal holds, and a recording they cover is deleted instead of finalized.
  */
 
 import { readdir, readlink, rename, rm, stat, utimes } from "node:fs/promises";
@@ -29,8 +32,9 @@ import {
   randomToken,
   RecordingNotFoundError,
 } from "../format/mod.ts";
-import type { RecordingStorage, Segment } from "../storage/mod.ts";
+import type { Erasure, RecordingStorage, Segment } from "../storage/mod.ts";
 import { type Active, Drainer } from "./drain.ts";
+import { EngineErasures, ERASURE_POLL_MS } from "./erasure.ts";
 import { Journal, RELEASED } from "./journal.ts";
 import { untrustedJournal } from "./private_dir.ts";
 import { RingReader } from "./ring.ts";
@@ -61,6 +65,7 @@ export type EngineRequest =
   | { type: "flush" }
   | { type: "cleanup" }
   | { type: "stats" }
+  | { type: "erase"; erasure: Erasure }
   | { type: "shutdown" };
 
 export interface EngineStats {
@@ -103,6 +108,7 @@ const STALE_JOURNAL_MS = 30_000;
 export class Engine {
   private readonly reader: RingReader;
   private readonly drainer: Drainer;
+  private readonly erasures: EngineErasures;
   private journal?: Journal;
   private stopping = false;
   private loopDone?: Promise<void>;
@@ -138,20 +144,32 @@ export class Engine {
       maxFrames: options.segmentMaxFrames ?? 256,
       maxAgeMs: options.segmentMaxAgeMs ?? 1_000,
     });
+    this.erasures = new EngineErasures({
+      storage,
+      drainer: this.drainer,
+      warn,
+      settled: () => this.settled(),
+      compactJournal: () => this.journal?.compact(() => this.drainer.unsentFrames(), this.reader.position),
+      scrubJournals: () => (this.options.journalDir && !this.stopping ? this.recoverOrphans() : Promise.resolve()),
+    });
   }
 
   /** Rebuilds this instance's journal (after a worker restart), recovers dead instances' journals, then drains. */
   async start(): Promise<void> {
+    await this.erasures.poll();
     if (this.options.journalDir) {
       const path = join(this.options.journalDir, await journalName(this.options.instanceId));
       const previous = Journal.read(path);
-      this.drainer.ingest(previous.frames);
+      const frames = this.erasures.filter(previous.frames);
+      this.drainer.ingest(frames);
       for (const [id, sent] of previous.sent) {
         const rec = this.drainer.get(id);
         if (rec) rec.sentFrames = sent;
       }
       if (previous.position !== undefined) this.reader.skipTo(previous.position);
       this.journal = new Journal(path);
+      // The predecessor died before it took erased frames out: they go now.
+      if (frames.length < previous.frames.length) this.journal.compact(() => this.drainer.unsentFrames(), this.reader.position);
       await this.recoverOrphans();
     }
     this.stopTimers.push(backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true));
@@ -159,6 +177,7 @@ export class Engine {
     // journals of instances that died while this one runs are recovered by it too.
     const every = Math.max(250, Math.min(60_000, this.options.idleTimeoutMs / 4));
     this.stopTimers.push(backgroundTimer(() => void this.maintain(), every, true));
+    this.stopTimers.push(backgroundTimer(() => void this.erasures.poll(), ERASURE_POLL_MS, true));
     this.loopDone = this.loop();
   }
 
@@ -191,13 +210,14 @@ export class Engine {
 
   /** Moves one batch from the ring into the journal and the unsent frames. */
   private drainOnce(): number {
-    const frames = this.reader.readAvailable(BATCH);
-    if (frames.length === 0) return 0;
+    const read = this.reader.readAvailable(BATCH);
+    if (read.length === 0) return 0;
+    const frames = this.erasures.filter(read);
     this.journal?.append(frames, this.reader.position);
     this.reader.commit();
     this.drainer.ingest(frames);
     this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position);
-    return frames.length;
+    return read.length;
   }
 
   private drainAll(): void {
@@ -235,6 +255,7 @@ export class Engine {
     if (rec.unsent.length === 0) return;
     const { segment, frames } = this.drainer.segmentOf(rec, this.segmentPrefix);
     await this.storage.appendSegment(segment);
+    this.erasures.wrote(rec.id, rec.startLine);
     this.drainer.sent(rec, frames);
     this.counts.segments++;
     this.storeRecovered();
@@ -287,9 +308,15 @@ export class Engine {
       if (!assembled && segments.some((s) => s.lastAt > Date.now() - 2 * this.options.idleTimeoutMs)) return;
       // Nobody ended or let go of it: its instances vanished (killed, scaled away). Not ended normally.
       if (assembled && abandoned) assembled.meta.recovered = true;
+      const meta = assembled?.meta ?? base?.meta;
+      if (this.erasures.isErased(id, meta, assembled?.columns ?? base?.columns)) {
+        await this.storage.delete(id); // erased: what reached the store of it goes, instead of coming back
+        return;
+      }
       if (assembled && (base || assembled.interactions > 0)) {
         const bytes = encodeRecordingFile(assembled.meta, assembled.columns, zlibDeflate);
         await this.storage.save({ ...assembled.meta, sizeBytes: bytes.length }, bytes);
+        this.erasures.wrote(id, assembled.meta);
         this.counts.persisted++;
         if (!base) this.counts.finalized++;
       } else if (!base) {
@@ -356,6 +383,8 @@ export class Engine {
         return this.cleanup();
       case "stats":
         return this.stats();
+      case "erase":
+        return this.erasures.apply(request.erasure);
       case "shutdown":
         return this.shutdown();
     }
@@ -411,6 +440,7 @@ export class Engine {
     await this.loopDone;
     for (const stop of this.stopTimers) stop();
     await this.maintaining;
+    await this.erasures.idle();
     await this.sendAll();
     const unsent = this.drainer.due(Date.now(), true).length;
     // The host reports what could not be saved (stats().waitingForStorage).
@@ -428,6 +458,8 @@ export class Engine {
    * it to the next.
    */
   private async recoverOrphans(): Promise<void> {
+    // Until the erasure marks are known, nothing of a journal may be delivered: they decide what must not be.
+    if (!this.erasures.loaded) return;
     const dir = this.options.journalDir!;
     const own = await journalName(this.options.instanceId);
     const names = await readdir(dir).catch(() => [] as string[]);
@@ -462,7 +494,7 @@ export class Engine {
   }
 
   private async recoverJournal(path: string, name: string): Promise<void> {
-    const { frames } = Journal.read(path);
+    const frames = this.erasures.filter(Journal.read(path).frames);
     const byId = new Map<string, string[]>();
     /** Recordings the instance had ended (undefined) or let go (since). */
     const ended = new Map<string, number | undefined>();
@@ -483,6 +515,7 @@ export class Engine {
       const segment = journalSegment(id, lines, `${owner}-r`, crashed);
       if (segment) {
         await this.storage.appendSegment(segment);
+        this.erasures.wroteSegment(segment);
         this.counts.recovered++;
       }
       if (ended.has(id)) await this.schedule(id, () => this.finalize(id, ended.get(id)));

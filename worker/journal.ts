@@ -15,7 +15,8 @@
  * `<id> D` when the recording's frames before it are in the store (the marker is
  * followed by the recording's start frame and whatever arrived meanwhile, so
  * what follows a marker always stands alone). It is compacted by rewriting only
- * what is unsent once it grows past `compactBytes`.
+ * what is unsent once it grows past `compactBytes`, and at once when an erasure
+ * (worker/erasure.ts) must take frames out of it.
  *
  * The directory is private to the app (private_dir.ts): checked, and created
  * 0700, before the journal is opened.
@@ -105,7 +106,7 @@ export class Journal {
   }
 
   append(frames: string[], ringPosition: number): void {
-    this.write(frames.join("\n") + "\n" + positionLine(ringPosition) + "\n");
+    this.write((frames.length ? frames.join("\n") + "\n" : "") + positionLine(ringPosition) + "\n");
   }
 
   /**
@@ -119,12 +120,16 @@ export class Journal {
     this.write(frame(id, FrameKind.done, 0, label, "0") + "\n" + keep.map((line) => line + "\n").join(""));
   }
 
-  /** Rewrites the journal to hold only `active` frames; atomic by rename. */
+  /** Compacts once the journal is large. */
   compactIfLarge(active: () => Iterable<string>, ringPosition: number): void {
     // Past the threshold and at least twice what the last compaction left: when the
     // active recordings alone exceed the threshold, compacting on every batch would
     // rewrite the whole journal each time.
-    if (this.bytes < Math.max(this.compactBytes, 2 * this.compactedBytes)) return;
+    if (this.bytes >= Math.max(this.compactBytes, 2 * this.compactedBytes)) this.compact(active, ringPosition);
+  }
+
+  /** Rewrites the journal to hold only `active` frames; atomic by rename. */
+  compact(active: () => Iterable<string>, ringPosition: number): void {
     const temp = this.path + ".compact";
     const fd = openSync(temp, "w", 0o600);
     let size = 0;
