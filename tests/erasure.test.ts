@@ -17,41 +17,21 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileStorage, type RecordingStorage } from "../mod.ts";
 import { parseFrameHeader, randomToken } from "../format/mod.ts";
 import { defaultJournalDir } from "../options.ts";
 import { postgresStorage } from "../storage/postgres.ts";
-import { type ServerProcess, startServer, until, Visitor } from "./faults_support.ts";
+import { Fleet, type ServerProcess, until, Visitor } from "./faults_support.ts";
 import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
 import { hits, type Scanned, scanFiles, scanTables } from "./support/scan.ts";
 
-const temps: string[] = [];
-const running = new Set<ServerProcess>();
+const fleet = new Fleet();
 let pg: TestPostgres | undefined;
 
 test.after(async () => {
-  for (const server of running) await server.kill("SIGKILL");
+  await fleet.cleanup();
   await pg?.close();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
-
-async function startInstances(count: number, env: Record<string, string>): Promise<ServerProcess[]> {
-  const out: ServerProcess[] = [];
-  for (let i = 0; i < count; i++) {
-    const server = await startServer("tests/faults_server.ts", { PORT: "0", IDLE_TIMEOUT_MS: "3000", BEACON_GRACE_MS: "300", ...env });
-    running.add(server);
-    out.push(server);
-  }
-  return out;
-}
-
-async function stop(server: ServerProcess, signal: "SIGKILL" | "SIGTERM") {
-  await server.kill(signal);
-  running.delete(server);
-}
 
 const post = (server: ServerProcess, path: string) => fetch(server.origin + path, { method: "POST" }).then(async (r) => {
   assert.ok(r.ok, `${path}: ${r.status} ${await r.clone().text()}`);
@@ -86,9 +66,8 @@ async function gone(scan: () => Promise<Scanned[]>, marker: string, what: string
 }
 
 test("fileStorage, three instances, one killed: a session erased through one instance is gone from every file at once, and stays gone while the session goes on", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hono-replay-erasure-file-"));
-  temps.push(dir);
-  const [a, b, c] = await startInstances(3, { REPLAY_DIR: dir });
+  const dir = fleet.tempDir("erasure-file");
+  const [a, b, c] = await fleet.startMany(3, { REPLAY_DIR: dir });
   const storage = fileStorage({ path: dir });
   const marker = `Zq${randomToken(10)}`;
   const scan = async () => scanFiles(dir);
@@ -108,7 +87,7 @@ test("fileStorage, three instances, one killed: a session erased through one ins
   const erased = await sessionRecordings(storage, todo.sessionKey);
   assert.equal([...erased.keys()].sort(), ["SignupForm", "TodoList"]);
 
-  await stop(c, "SIGKILL"); // its journal stays behind, holding the marker
+  await fleet.stop(c, "SIGKILL"); // its journal stays behind, holding the marker
   visitor.reroute([a.origin, b.origin]);
   assert.ok(hits(await scan(), marker).some((f) => f.includes(`-${c.pid}-`)), "the killed instance's journal holds the marker");
   const report = await post(a, `/__test/erase?session=${todo.sessionKey}`) as { recordings: string[]; sessions: string[] };
@@ -127,7 +106,7 @@ test("fileStorage, three instances, one killed: a session erased through one ins
   assert.equal([...after.keys()], ["PostIndex"], "the erased recordings stay erased; the session's new one is recorded");
 
   // A clean shutdown finalizes what the instances hold: nothing erased among it.
-  for (const server of [a, b]) await stop(server, "SIGTERM");
+  for (const server of [a, b]) await fleet.stop(server, "SIGTERM");
   const final = await until(async () => {
     const items = (await storage.list({ sessionKey: todo.sessionKey })).items;
     return items.length > 0 && (await storage.listSegments()).length === 0 && items;
@@ -142,8 +121,8 @@ pgTest("PostgreSQL, two instances, the default journal directory: a user erased 
   const table = `replay_erasure_${randomToken(6)}`;
   const storage = postgresStorage({ url: pg.url, table });
   const journal = defaultJournalDir(storage)!;
-  temps.push(journal);
-  const [a, b] = await startInstances(2, { DATABASE_URL: pg.url, REPLAY_TABLE: table });
+  fleet.removeLater(journal);
+  const [a, b] = await fleet.startMany(2, { DATABASE_URL: pg.url, REPLAY_TABLE: table });
   const { default: postgres } = await import("postgres");
   const sql = postgres(pg.url, { onnotice: () => {} });
   const marker = `Zq${randomToken(10)}`;
@@ -173,7 +152,7 @@ pgTest("PostgreSQL, two instances, the default journal directory: a user erased 
     for (const server of [a, b]) await post(server, "/__test/flush");
     assert.equal(hits(await scan(), marker), [], "nothing came back");
     assert.equal([...(await sessionRecordings(storage, report.sessions[0])).keys()], ["PostIndex"], "the session's new recording is recorded");
-    for (const server of [a, b]) await stop(server, "SIGTERM");
+    for (const server of [a, b]) await fleet.stop(server, "SIGTERM");
     await until(async () => (await storage.listSegments()).length === 0, "everything to be finalized");
     assert.equal(hits(await scan(), marker), [], "not in any row or journal after shutdown either");
   } finally {
