@@ -248,7 +248,7 @@ export {
   postgresStorage,
   type PostgresStorageOptions,
 } from "./storage/mod.ts";
-export type { CleanupPolicy, CorruptRecording, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
+export type { CleanupPolicy, CorruptRecording, Erasure, RecordingStorage, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./storage/mod.ts";
 export {
   CorruptRecordingError,
   decode,
@@ -274,6 +274,6 @@ export {
   sanitizeValue,
   type View,
 } from "./recorder/mod.ts";
-export { type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
+export { type ErasureReport, type FidelityReport, Player, reconstruct, type RenderedFrame, ReplayStore, Timeline } from "./replay/mod.ts";
 export type { EngineStats } from "./worker/mod.ts";
 export { createDashboard, type DashboardOptions } from "./dashboard/mod.ts";

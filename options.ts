@@ -27,6 +27,7 @@ import { defaultSanitizer, type SanitizeLimits, type Sanitizer } from "./recorde
 import { fileStorage } from "./storage/file.ts";
 import type { RecordingStorage } from "./storage/types.ts";
 import type { HostOptions } from "./worker/host.ts";
+import { currentUid } from "./worker/private_dir.ts";
 
 /** Options of `createReplay`. Every default is in `DEFAULTS` (defaults.ts) and README.md's Configuration table. */
 export interface ReplayOptions {
@@ -68,7 +69,11 @@ export interface ReplayOptions {
   persistenceRetryDelayMs?: number;
   /** Run the drain loop in a worker (default) or, with false, in the request thread. */
   worker?: boolean;
-  /** Directory of the crash journal and spilled recordings; false for none. Default: `<storage path>/.journal`, else a temp dir. */
+  /**
+   * Directory of the crash journal; false for none. Private to the app: created 0700, refused if
+   * another user owns it or could replace it. Default: `<storage path>/.journal`, else
+   * `<tmp>/hono-replay-<uid>/<storage hash>`.
+   */
   journal?: string | false;
   /** A worker whose heartbeat stops this long is replaced. Default 5,000. */
   heartbeatTimeoutMs?: number;
@@ -197,6 +202,16 @@ function journalDir(option: string | false | undefined, storage: RecordingStorag
   if (option === false) return undefined;
   if (typeof option === "string") return option;
   if (storage.journalDir) return storage.journalDir;
-  // One directory per storage: a journal or a spilled recording must only ever be delivered to its own storage.
-  return storage.spec ? join(tmpdir(), "hono-replay-journal", shortHash(JSON.stringify(storage.spec))) : undefined;
+  return defaultJournalDir(storage);
+}
+
+/**
+ * A storage's journal directory when neither it nor the options name one: one per
+ * storage (a journal must only ever be delivered to its own storage), under a
+ * directory of this user's own, so that no other user can create it first and
+ * plant journals in it (worker/private_dir.ts checks both).
+ */
+export function defaultJournalDir(storage: RecordingStorage): string | undefined {
+  if (!storage.spec) return undefined;
+  return join(tmpdir(), `hono-replay-${currentUid() ?? "journal"}`, shortHash(JSON.stringify(storage.spec)));
 }

@@ -9,11 +9,20 @@
  * Before reading active recordings this instance writes its own unsent frames,
  * so what it recorded itself is never missing; other instances' frames are at
  * most a segment (about a second) behind.
+ *
+ * Deleting is erasing (storage/erasure.ts): `deleteRecording`, `clearAll`,
+ * `eraseSession` and `eraseWhere` leave a mark in the store that every
+ * instance applies within about a second, remove what this instance holds at
+ * once, then search the store. A mark lasts `maxRecordingAgeMs` (at least a
+ * day), so what it covers cannot come back while cleanup would not remove it.
  */
 
 import {
   assembleSegments,
   assertValidId,
+  isValidId,
+  randomToken,
+  ReplayError,
   decodeRecordingColumns,
   decodeRecordingFile,
   type Recording,
@@ -22,13 +31,29 @@ import {
   type RecordingSummary,
   recordingText,
 } from "../format/mod.ts";
-import type { CorruptRecording, RecordingStorage, Segment, SummaryFilter, SummaryPage } from "../storage/mod.ts";
+import { type Erased, eraseEverywhere } from "../storage/erasure.ts";
+import type { CorruptRecording, Erasure, RecordingStorage, Segment, SummaryFilter, SummaryPage } from "../storage/mod.ts";
 import type { EngineHost } from "../worker/mod.ts";
 
 export interface CleanupSettings {
   maxRecordings: number;
   maxRecordingAgeMs: number;
 }
+
+/** What an erasure removed. */
+export interface ErasureReport {
+  /** The mark it left in the store: every instance applies it within about a second; kept until `erasure.until`. */
+  erasure: Erasure;
+  /** Recordings removed, finalized or active: from the store, or from this instance's memory and journal. */
+  recordings: string[];
+  /** The sessions (`RecordingSummary.sessionKey`) those recordings belonged to. */
+  sessions: string[];
+}
+
+const DAY = 86_400_000;
+/** The longest a mark is kept, whatever `maxRecordingAgeMs` says (it may be Infinity). */
+const MAX_MARK_MS = 3_650 * DAY;
+const NOTHING: Erased = { recordings: [], sessions: [] };
 
 export class ReplayStore {
   constructor(
@@ -117,12 +142,59 @@ export class ReplayStore {
     await (await this.host()).request({ type: "sendSegments" });
   }
 
+  /**
+   * Erases one recording, finalized or active, everywhere this library wrote it
+   * (see `eraseSession`); its session's later requests do not bring it back.
+   * True when something of it was found.
+   */
   async deleteRecording(id: string): Promise<boolean> {
-    return this.storage.delete(assertValidId(id));
+    return (await this.erase({ recordingId: assertValidId(id) })).recordings.length > 0;
   }
 
-  clearAll(): Promise<void> {
-    return this.storage.clear();
+  /** Erases every recording, finalized or active, everywhere (see `eraseSession`); recordings started after it are kept. */
+  async clearAll(): Promise<void> {
+    await this.erase({}, async (storage) => {
+      await storage.clear();
+      return NOTHING;
+    });
+  }
+
+  /**
+   * Erases a session's recordings (`sessionKey` of their summaries), finalized
+   * and active, from the store (recordings, index, segments, claims), from
+   * every instance's memory and journal (this one at once, the others within
+   * about a second) and from journals of instances that are gone; what the
+   * session still sends to a recording it had open is dropped. Recordings the
+   * session starts afterwards are recorded.
+   */
+  async eraseSession(sessionKey: string): Promise<ErasureReport> {
+    if (!isValidId(sessionKey)) {
+      throw new ReplayError(`eraseSession: ${JSON.stringify(String(sessionKey)).slice(0, 80)} is not a session key; pass a recording's \`sessionKey\` (RecordingSummary.sessionKey)`);
+    }
+    return this.erase({ sessionKey });
+  }
+
+  /**
+   * Erases, as `eraseSession` does, every session one of whose recordings
+   * stored `session()` data with these fields, e.g. `{ session: { userId: "42" } }`
+   * (values compared as strings; nested objects field by field). Finalized
+   * recordings are read to find them: it takes a while on a large store.
+   */
+  async eraseWhere(where: { session: Record<string, unknown> }): Promise<ErasureReport> {
+    checkSessionFields(where?.session, "session");
+    return this.erase({ session: structuredClone(where.session) });
+  }
+
+  private erase(target: Pick<Erasure, "recordingId" | "sessionKey" | "session">, purge?: Parameters<typeof eraseEverywhere>[3]): Promise<ErasureReport> {
+    const at = Date.now();
+    const keep = Math.min(MAX_MARK_MS, Math.max(DAY, this.cleanupSettings.maxRecordingAgeMs));
+    const erasure: Erasure = { id: `${at.toString(36)}-${randomToken(12)}`, at, until: at + keep, ...target };
+    return eraseEverywhere(this.storage, erasure, (e) => this.eraseHere(e), purge).then((found) => ({ erasure, ...found }));
+  }
+
+  /** This instance's part: its engine forgets what it holds, rewrites its journal, undoes its recent writes. A closed replay has nothing. */
+  private async eraseHere(e: Erasure): Promise<Erased> {
+    return (await (await this.host()).request<Erased | undefined>({ type: "erase", erasure: e })) ?? NOTHING;
   }
 
   /**
@@ -140,5 +212,18 @@ export class ReplayStore {
       maxRecordings: this.cleanupSettings.maxRecordings,
       maxAgeMs: this.cleanupSettings.maxRecordingAgeMs,
     });
+  }
+}
+
+/** An eraseWhere criterion must name something, in values a mark can store (JSON). */
+function checkSessionFields(fields: unknown, path: string): void {
+  if (!fields || typeof fields !== "object" || Array.isArray(fields) || Object.keys(fields).length === 0) {
+    throw new ReplayError(`eraseWhere: ${path} must name at least one field of your session() data, e.g. eraseWhere({ session: { userId: "42" } })`);
+  }
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== null && typeof value === "object") checkSessionFields(value, `${path}.${key}`);
+    else if (!(value === null || typeof value === "string" || typeof value === "boolean" || Number.isFinite(value))) {
+      throw new ReplayError(`eraseWhere: ${path}.${key} must be a string, a finite number, a boolean, null, or an object of those`);
+    }
   }
 }

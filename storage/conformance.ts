@@ -16,7 +16,8 @@
  * It covers save/load/list with every filter, sort and page, replace, delete,
  * clear, cleanup by age and by count (also from two instances at once),
  * concurrent writers, a 10,000-event recording, unknown and hostile ids,
- * corrupt stored data, and a session recorded through createReplay.
+ * corrupt stored data, a session recorded through createReplay, and erasure
+ * (conformance_erasure.ts).
  *
  * The fixtures are built with the format helpers, the way the drain engine
  * builds recordings, so they are real recording files.
@@ -44,6 +45,7 @@ import {
 } from "../format/mod.ts";
 import type { ReplayEnv } from "../recorder/mod.ts";
 import { Player, ReplayStore } from "../replay/mod.ts";
+import { erasureCases } from "./conformance_erasure.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
 import type { RecordingStorage, SortKey, SummaryFilter } from "./types.ts";
 import { createReplay } from "../mod.ts";
@@ -233,13 +235,13 @@ export function fixtureSet(): Fixture[] {
   const rows: FixtureOptions[] = [
     { id: "0aaa-signup-1", view: "SignupForm", url: "http://localhost/signup", startedAt: T0, durationMs: 4_000, events: 9, eventNames: ["validate", "submit"] },
     { id: "0aab-signup-2", view: "SignupForm", url: "http://localhost/signup?ref=mail", startedAt: T0 + 1 * MINUTE, durationMs: 12_000, events: 41, eventNames: ["validate"] },
-    { id: "0aac-todos-1", view: "TodoList", url: "http://localhost/todos", startedAt: T0 + 2 * MINUTE, durationMs: 4_000, events: 7, eventNames: ["add", "toggle"] },
+    { id: "0aac-todos-1", view: "TodoList", url: "http://localhost/todos", startedAt: T0 + 2 * MINUTE, durationMs: 4_000, events: 7, eventNames: ["add", "toggle"], sessionKey: "s3ss10n2" },
     { id: "0aad-todos-2", view: "TodoList", url: "http://localhost/todos?filter=done", startedAt: T0 + 3 * MINUTE, durationMs: 30_000, events: 9, eventNames: ["add", "delete"] },
     { id: "0aae-posts-1", view: "PostIndex", url: "http://localhost/posts?q=ring", startedAt: T0 + 4 * MINUTE, durationMs: 900, events: 3, eventNames: ["search"] },
     { id: "0aaf-posts-2", view: "PostIndex", url: "http://localhost/posts?tag=deno", startedAt: T0 + 5 * MINUTE, durationMs: 60_000, events: 101, eventNames: ["search", "Open-Post"] },
     { id: "0aag-signup-3", view: "SignupForm", url: "http://localhost/signup", startedAt: T0 + 6 * MINUTE, durationMs: 12_000, events: 9, eventNames: ["submit"] },
     { id: "0aah-todos-3", view: "TodoList", url: "http://localhost/todos", startedAt: T0 + 7 * MINUTE, durationMs: 2_500, events: 21, eventNames: ["toggle"] },
-    { id: "0aai-posts-3", view: "PostIndex", url: "http://localhost/posts", startedAt: T0 + 8 * MINUTE, durationMs: 7_000, events: 5, eventNames: ["search"] },
+    { id: "0aai-posts-3", view: "PostIndex", url: "http://localhost/posts", startedAt: T0 + 8 * MINUTE, durationMs: 7_000, events: 5, eventNames: ["search"], sessionKey: "s3ss10n2" },
     { id: "0aaj-signup-4", view: "SignupForm", url: "http://localhost/signup?ref=ad", startedAt: T0 + 9 * MINUTE, durationMs: 1_000, events: 3, eventNames: ["validate"] },
     // Same start as the one before: sorting by start falls back to the id.
     { id: "0aak-todos-4", view: "TodoList", url: "http://localhost/todos?filter=open", startedAt: T0 + 9 * MINUTE, durationMs: 4_000, events: 9, eventNames: ["add"] },
@@ -360,6 +362,8 @@ export function storageConformance(target: StorageUnderTest): ConformanceSuite {
     const filters: SummaryFilter[] = [
       { view: "TodoList" },
       { view: "Nope" },
+      { sessionKey: "s3ss10n2" },
+      { sessionKey: "s3ss10n", view: "TodoList" },
       { urlContains: "?ref=" },
       { urlContains: "posts?q" },
       { from: T0 + 5 * MINUTE },
@@ -389,6 +393,7 @@ export function storageConformance(target: StorageUnderTest): ConformanceSuite {
     assert.equal(ids((await storage.list({ eventName: "submit", order: "asc" })).items), ["0aaa-signup-1", "0aag-signup-3", "0aam-signup-5"]);
     assert.equal(ids((await storage.list({ text: "REPLAY" })).items), ["0aal-posts-4"], "case-insensitive");
     assert.equal(ids((await storage.list({ from: T0 + 9 * MINUTE, to: T0 + 11 * MINUTE })).items), ["0aak-todos-4", "0aaj-signup-4"]);
+    assert.equal(ids((await storage.list({ sessionKey: "s3ss10n2" })).items), ["0aai-posts-3", "0aac-todos-1"], "one session's recordings");
   });
 
   test("awkward text in views, URLs and event names survives and filters", async () => {
@@ -717,6 +722,8 @@ export function storageConformance(target: StorageUnderTest): ConformanceSuite {
     assert.equal([0, 1, 2, 3].map((i) => player.renderFrame(i).html), ["<p>count 0</p>", "<p>count 1</p>", "<p>count 3</p>", "<p>count 6</p>"]);
     assert.is(player.fidelity().identical, 4, "every frame byte-identical to what was served");
   });
+
+  erasureCases({ test, storage: () => storage, other: () => other, borrowed, view: FixtureView });
 
   return conformance;
 }

@@ -157,13 +157,13 @@ test("a missing chunk is a CorruptRecordingError for that recording; the others 
 });
 
 /** Every value under the prefix: its key and size. */
-/** Every entry under the storage's prefix but the store's shared secret (which clear() keeps by design). */
+/** Every entry under the storage's prefix but the store's shared secret and erasure marks (which clear() keeps by design). */
 async function rawEntries(): Promise<{ key: unknown[]; size: number }[]> {
   const kv = await rawKv();
   try {
     const out: { key: unknown[]; size: number }[] = [];
     for await (const entry of kv.list({ prefix: ["hono_replay"] })) {
-      if (entry.key.length === 2 && entry.key[1] === "secret") continue;
+      if ((entry.key.length === 2 && entry.key[1] === "secret") || entry.key[1] === "erasure") continue;
       out.push({ key: entry.key, size: entry.value instanceof Uint8Array ? entry.value.length : JSON.stringify(entry.value).length });
     }
     return out;

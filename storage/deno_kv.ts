@@ -14,6 +14,7 @@
  *   [...prefix, "seg", id, key]                 → segment header: lastAt, generation, chunk count, byte count
  *   [...prefix, "segd", id, key, generation, i] → chunk i of the segment's text (UTF-8)
  *   [...prefix, "claim", id]                    → the lease: owner, until (epoch ms)
+ *   [...prefix, "erasure", erasure id]          → an erasure mark (JSON), expiring at its `until`; kept by clear()
  *
  * Every value is a Uint8Array (summaries as UTF-8 JSON): KV stores bytes as
  * they are, whereas objects go through V8 serialization, whose version differs
@@ -36,8 +37,8 @@ import {
   RecordingNotFoundError,
   type RecordingSummary,
 } from "../format/mod.ts";
-import { idsToClean, pageSummaries } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
+import { checkErasure, idsToClean, pageSummaries, parseErasure, unexpired } from "./filter.ts";
+import type { CleanupPolicy, Erasure, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
 
 export interface DenoKvStorageOptions {
   /**
@@ -172,6 +173,8 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
   const claimKey = (id: string): KvKey => [...prefix, "claim", id];
   /** The store's shared secret (storage/types.ts sharedSecret): kept by clear(). */
   const secretKey: KvKey = [...prefix, "secret"];
+  /** Erasure marks: kept by clear() too. */
+  const erasurePrefix: KvKey = [...prefix, "erasure"];
   let implementation: "Deno.openKv" | "@deno/kv" | "given" = "given";
   let opened: Promise<Kv> | undefined;
   let closed = false;
@@ -504,7 +507,8 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
     async clear() {
       const db = await kv();
       const secret = JSON.stringify(secretKey);
-      await deleteKeys(db, (await listAll(db, prefix, 500)).map((entry) => entry.key).filter((key) => JSON.stringify(key) !== secret));
+      const kept = (key: KvKey) => JSON.stringify(key) === secret || key[erasurePrefix.length - 1] === "erasure";
+      await deleteKeys(db, (await listAll(db, prefix, 500)).map((entry) => entry.key).filter((key) => !kept(key)));
     },
 
     async cleanup(policy: CleanupPolicy) {
@@ -583,6 +587,20 @@ export function denoKvStorage(options: DenoKvStorageOptions = {}): DenoKvStorage
       await commitOp(db, (op) => op.check({ key: secretKey, versionstamp: null }).set(secretKey, encoder.encode(randomToken(43))));
       const entry = await get(db, secretKey);
       return decoder.decode(entry.value as Uint8Array);
+    },
+
+    async addErasure(erasure) {
+      const value = encoder.encode(JSON.stringify(checkErasure(erasure)));
+      const expireIn = Math.max(1, Math.ceil(erasure.until - Date.now()));
+      const key = [...erasurePrefix, erasure.id];
+      // Only where none is: the same id again changes nothing.
+      await commitOp(await kv(), (op) => op.check({ key, versionstamp: null }).set(key, value, { expireIn }));
+    },
+
+    async listErasures() {
+      const entries = await listAll(await kv(), erasurePrefix, 500);
+      const marks = entries.flatMap((entry) => (entry.value instanceof Uint8Array ? [parseErasure(decoder.decode(entry.value))] : []));
+      return unexpired(marks.filter((mark): mark is Erasure => mark !== undefined));
     },
 
     async release(recordingId, owner) {

@@ -9,6 +9,7 @@
  *   <path>/segments/<id>/<key>.<lastAt>.seg             one appended segment
  *   <path>/segments/<id>/<key>.<lastAt>.<bytes>.<token>.tmp   being written
  *   <path>/claims/<id>/<generation>                     {"owner","until","nonce"}
+ *   <path>/erasures/<erasure id>.json                   an erasure mark (file_erasures.ts)
  *
  * Every write goes to a temporary file that is renamed into place, so a reader
  * (another thread, another process, a crash) sees the old file or the new one,
@@ -77,6 +78,7 @@ import {
   RecordingNotFoundError,
   type RecordingSummary,
 } from "../format/mod.ts";
+import { fileErasures } from "./file_erasures.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
 import type { CleanupPolicy, CorruptRecording, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
 
@@ -731,6 +733,7 @@ export function fileStorage(options: FileStorageOptions = {}): RecordingStorage 
     deleteSegments,
     claim,
     release,
+    ...fileErasures(root),
   };
 }
 

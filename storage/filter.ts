@@ -1,10 +1,11 @@
-/** Filtering, sorting and cursor paging over summaries, for backends that hold them in memory. */
+/** Filtering, sorting and cursor paging over summaries, for backends that hold them in memory; the checks of erasure marks every backend shares. */
 
-import type { RecordingSummary } from "../format/mod.ts";
-import type { CleanupPolicy, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
+import { assertValidId, type RecordingSummary } from "../format/mod.ts";
+import type { CleanupPolicy, Erasure, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
 
 export function matchesFilter(s: RecordingSummary, f: SummaryFilter): boolean {
   if (f.view !== undefined && s.view !== f.view) return false;
+  if (f.sessionKey !== undefined && s.sessionKey !== f.sessionKey) return false;
   if (f.urlContains && !s.url.includes(f.urlContains)) return false;
   if (f.from !== undefined && s.startedAt < f.from) return false;
   if (f.to !== undefined && s.startedAt >= f.to) return false;
@@ -58,4 +59,27 @@ export function idsToClean(all: RecordingSummary[], policy: CleanupPolicy): stri
     if (now - s.startedAt > policy.maxAgeMs || i >= policy.maxRecordings) doomed.push(s.id);
   });
   return doomed;
+}
+
+/** Throws for an erasure no backend should store: an id that could escape a key space, times that are not epoch ms. */
+export function checkErasure(erasure: Erasure): Erasure {
+  assertValidId(erasure?.id);
+  if (!Number.isFinite(erasure.at) || !Number.isFinite(erasure.until)) {
+    throw new TypeError(`erasure ${erasure.id}: at and until must be epoch milliseconds, got ${erasure.at} and ${erasure.until}`);
+  }
+  return erasure;
+}
+
+/** The marks of `all` whose `until` has not passed. */
+export function unexpired(all: Iterable<Erasure>, now = Date.now()): Erasure[] {
+  return [...all].filter((e) => e.until > now);
+}
+
+/** A stored mark back, or undefined when `text` is not one. */
+export function parseErasure(text: string): Erasure | undefined {
+  try {
+    return checkErasure(JSON.parse(text) as Erasure);
+  } catch {
+    return undefined;
+  }
 }

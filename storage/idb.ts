@@ -1,6 +1,6 @@
 /**
  * IndexedDB storage through idb-keyval, for runtimes that have IndexedDB
- * (browsers, service workers; Node and Deno with fake-indexeddb). Four
+ * (browsers, service workers; Node and Deno with fake-indexeddb). Five
  * databases (idb-keyval keeps one object store per database), so that listing
  * reads summaries only:
  *
@@ -8,6 +8,7 @@
  *   <name>-data      object store "data":      id → recording bytes
  *   <name>-segments  object store "segments":  "<id>/<key>" → segment
  *   <name>-claims    object store "claims":    id → { owner, until }
+ *   <name>-erasures  object store "erasures":  erasure id → erasure mark (kept by clear())
  *
  * A save writes the data before the summary and a delete removes the summary
  * first, so whatever is listed can be loaded. Cleanup reads and deletes the
@@ -25,8 +26,8 @@
 
 import { clear, createStore, del, delMany, get, promisifyRequest, set, type UseStore, values } from "idb-keyval";
 import { assertValidId, isValidId, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
-import { idsToClean, pageSummaries } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
+import { checkErasure, idsToClean, pageSummaries, unexpired } from "./filter.ts";
+import type { CleanupPolicy, Erasure, RecordingStorage, Segment, SegmentInfo, SummaryFilter, SummaryPage } from "./types.ts";
 
 export interface IdbStorageOptions {
   /** Database name; the data goes to `<name>-data`. Default "hono-replay". */
@@ -35,13 +36,14 @@ export interface IdbStorageOptions {
 
 export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
   const name = options.name ?? "hono-replay";
-  let stores: { summaries: UseStore; data: UseStore; segments: UseStore; claims: UseStore } | undefined;
+  let stores: { summaries: UseStore; data: UseStore; segments: UseStore; claims: UseStore; erasures: UseStore } | undefined;
   // Opened on first use: importing this module must not touch indexedDB.
   const open = () => (stores ??= {
     summaries: createStore(name, "summaries"),
     data: createStore(`${name}-data`, "data"),
     segments: createStore(`${name}-segments`, "segments"),
     claims: createStore(`${name}-claims`, "claims"),
+    erasures: createStore(`${name}-erasures`, "erasures"),
   });
 
   return {
@@ -141,6 +143,24 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
         };
         return promisifyRequest(store.transaction).then(() => won);
       });
+    },
+
+    async addErasure(erasure) {
+      const mark = structuredClone(checkErasure(erasure));
+      await open().erasures("readwrite", (store) => {
+        // Only where none is (the same id again changes nothing); expired marks go.
+        store.getKey(mark.id).onsuccess = function () {
+          if (this.result === undefined) store.put(mark, mark.id);
+        };
+        store.getAll().onsuccess = function () {
+          for (const old of this.result as Erasure[]) if (old.until <= Date.now()) store.delete(old.id);
+        };
+        return promisifyRequest(store.transaction);
+      });
+    },
+
+    async listErasures() {
+      return unexpired(await values<Erasure>(open().erasures));
     },
 
     async release(recordingId, owner) {

@@ -1,6 +1,6 @@
 import { assertValidId, randomToken, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
-import { idsToClean, pageSummaries } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, Segment, SummaryFilter, SummaryPage } from "./types.ts";
+import { checkErasure, idsToClean, pageSummaries, unexpired } from "./filter.ts";
+import type { CleanupPolicy, Erasure, RecordingStorage, Segment, SummaryFilter, SummaryPage } from "./types.ts";
 
 /** Keeps recordings in this thread's memory: for tests and throwaway runs. Runs the drain loop in-process. */
 export function memoryStorage(): RecordingStorage {
@@ -9,6 +9,7 @@ export function memoryStorage(): RecordingStorage {
   /** recording id → segment key → segment */
   const segments = new Map<string, Map<string, Segment>>();
   const claims = new Map<string, { owner: string; until: number }>();
+  const erasures = new Map<string, Erasure>();
   const secret = randomToken(43);
   const forget = (id: string) => {
     files.delete(id);
@@ -77,6 +78,13 @@ export function memoryStorage(): RecordingStorage {
     },
     async sharedSecret() {
       return secret;
+    },
+    async addErasure(erasure) {
+      if (!erasures.has(checkErasure(erasure).id)) erasures.set(erasure.id, structuredClone(erasure));
+      for (const [id, e] of erasures) if (e.until <= Date.now()) erasures.delete(id);
+    },
+    async listErasures() {
+      return unexpired(erasures.values()).map((e) => structuredClone(e));
     },
   };
 }

@@ -4,4 +4,4 @@ export { memoryStorage } from "./memory.ts";
 export { postgresMigrationSql, type PostgresStorage, postgresStorage, type PostgresStorageOptions } from "./postgres.ts";
 export { type DenoKvStorage, denoKvStorage, type DenoKvStorageOptions } from "./deno_kv.ts";
 export { idsToClean, matchesFilter, pageSummaries } from "./filter.ts";
-export type { CleanupPolicy, CorruptRecording, RecordingStorage, Segment, SegmentInfo, SegmentStore, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./types.ts";
+export type { CleanupPolicy, CorruptRecording, Erasure, ErasureStore, RecordingStorage, Segment, SegmentInfo, SegmentStore, SortKey, StorageSpec, SummaryFilter, SummaryPage } from "./types.ts";

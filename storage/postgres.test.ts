@@ -48,7 +48,7 @@ if (skip) {
     await storage.close();
     const db = await sql();
     for (const t of [table, extra]) {
-      for (const suffix of ["", "_segments", "_claims"]) await db`DROP TABLE IF EXISTS ${db(t + suffix)}`;
+      for (const suffix of ["", "_segments", "_claims", "_erasures"]) await db`DROP TABLE IF EXISTS ${db(t + suffix)}`;
     }
     await db.end({ timeout: 5 });
     await (await pg()).close();
@@ -66,29 +66,36 @@ if (skip) {
       "event_count",
       "event_names",
       "pkey",
+      "session_key",
       "size_bytes",
       "started_at",
       "view_started_at",
     ]);
     for (const s of racers) await s.close();
-    const [{ segments, claims }] = await db`SELECT to_regclass(${extra + "_segments"}) IS NOT NULL AS segments, to_regclass(${extra + "_claims"}) IS NOT NULL AS claims`;
-    assert.ok(segments && claims, "the segments and claims tables are there");
+    const [{ segments, claims, erasures }] = await db`SELECT to_regclass(${extra + "_segments"}) IS NOT NULL AS segments, to_regclass(${extra + "_claims"}) IS NOT NULL AS claims, to_regclass(${extra + "_erasures"}) IS NOT NULL AS erasures`;
+    assert.ok(segments && claims && erasures, "the segments, claims and erasures tables are there");
     assert.match(postgresMigrationSql(), 'CREATE TABLE IF NOT EXISTS "replay_recordings"');
     assert.match(postgresMigrationSql(), 'CREATE TABLE IF NOT EXISTS "replay_recordings_segments"');
     assert.match(postgresMigrationSql("s.r"), 'CREATE TABLE IF NOT EXISTS "s"."r_claims"');
     assert.throws(() => postgresStorage({ url, table: "x; DROP TABLE y" }), /plain name/);
   });
 
-  test("a database migrated before segments existed gets the segment tables, and keeps its recordings", async () => {
+  test("a database migrated before segments and erasure existed gets their tables and index, and keeps its recordings", async () => {
     const db = await sql();
     const url = (await pg()).url;
     const f = fixtureRecording({ id: "0pg-before-segments", startedAt: Date.UTC(2026, 0, 1) });
     await storage.save(f.summary, f.bytes);
     await db`DROP TABLE ${db(extra + "_segments")}`;
     await db`DROP TABLE ${db(extra + "_claims")}`;
+    await db`DROP TABLE ${db(extra + "_erasures")}`;
+    await db`DROP INDEX ${db(extra + "_session_key")}`;
     const upgraded = postgresStorage({ url, table: extra });
     try {
       await upgraded.appendSegment({ recordingId: "0pg-upgraded", key: "i1-000001", lastAt: 1, text: "frames" });
+      const mark = { id: "0pg-upgraded-mark", at: 1, until: Date.now() + 60_000, sessionKey: "k" };
+      await upgraded.addErasure(mark);
+      assert.equal(await upgraded.listErasures(), [mark]);
+      assert.is((await upgraded.list({ sessionKey: f.summary.sessionKey })).items.length, 1, "listed by its session");
       assert.is(await upgraded.claim("0pg-upgraded", "instance-a", 60_000), true);
       assert.equal((await upgraded.loadSegments("0pg-upgraded")).map((s) => s.text), ["frames"]);
       assert.equal([...(await upgraded.load(f.summary.id))], [...f.bytes], "the old recording is still there");

@@ -21,6 +21,10 @@
  *     (now()), written and compared there, so instances whose clocks disagree
  *     still agree on who holds a lease.
  *
+ *   <table>_erasures (id) → body, until
+ *     Erasure marks (storage/types.ts `Erasure`), the mark as JSON; kept by
+ *     `clear()`, removed once past `until` by the next `addErasure`.
+ *
  * `delete(id)`, `clear()` and `cleanup()` remove a recording's segments and
  * claim with it, in the same statement or transaction.
  *
@@ -34,8 +38,8 @@
 
 import type { Sql } from "postgres";
 import { assertValidId, type Format, randomToken, RecordingNotFoundError, type RecordingSummary } from "../format/mod.ts";
-import { makeCursor, parseCursor } from "./filter.ts";
-import type { CleanupPolicy, RecordingStorage, Segment, SegmentInfo, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
+import { checkErasure, makeCursor, parseCursor, parseErasure } from "./filter.ts";
+import type { CleanupPolicy, Erasure, RecordingStorage, Segment, SegmentInfo, SortKey, SummaryFilter, SummaryPage } from "./types.ts";
 
 export interface PostgresStorageOptions {
   /** `postgres://user:password@host:port/database`. Default: the DATABASE_URL environment variable. */
@@ -97,6 +101,7 @@ function quoted(table: string): string {
 const INDEXES: [string, string][] = [
   ["started_at", "(started_at, id)"],
   ["view_started_at", "(view, started_at, id)"],
+  ["session_key", "(session_key, started_at)"],
   ["duration_ms", "(duration_ms, id)"],
   ["event_count", "(event_count, id)"],
   ["size_bytes", "(size_bytes, id)"],
@@ -118,8 +123,10 @@ function names(table: string) {
     qualifiedIndex: (suffix: string) => `${schema}"${base}_${suffix}"`,
     segments: `${schema}"${base}_segments"`,
     claims: `${schema}"${base}_claims"`,
+    erasures: `${schema}"${base}_erasures"`,
     segmentsTable: `${plainSchema}${base}_segments`,
     claimsTable: `${plainSchema}${base}_claims`,
+    erasuresTable: `${plainSchema}${base}_erasures`,
   };
 }
 
@@ -165,6 +172,12 @@ CREATE TABLE IF NOT EXISTS ${n.claims} (
   recording_id text COLLATE "C" PRIMARY KEY,
   owner        text NOT NULL,
   until        timestamptz NOT NULL
+);
+-- Erasure marks: what was erased must not come back (a late segment, a recovered journal), until "until".
+CREATE TABLE IF NOT EXISTS ${n.erasures} (
+  id    text COLLATE "C" PRIMARY KEY,
+  body  text NOT NULL,
+  until timestamptz NOT NULL
 );
 `;
 }
@@ -257,7 +270,7 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
     // The DDL locks the table even when there is nothing to do: skip it when
     // everything is there, so a starting instance does not stall the others.
     const n = names(table);
-    const relations = [n.table, ...INDEXES.map(([suffix]) => n.qualifiedIndex(suffix)), n.segments, n.claims];
+    const relations = [n.table, ...INDEXES.map(([suffix]) => n.qualifiedIndex(suffix)), n.segments, n.claims, n.erasures];
     const checks = relations.map((name) => sql`to_regclass(${name}) IS NOT NULL`).reduce((all, c) => sql`${all} AND ${c}`);
     const [{ present }] = await sql<{ present: boolean }[]>`SELECT ${checks} AS present`;
     if (present) return;
@@ -323,6 +336,7 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
       const desc = (f.order ?? "desc") === "desc";
       const conditions = [];
       if (f.view !== undefined) conditions.push(sql`view = ${f.view}`);
+      if (f.sessionKey !== undefined) conditions.push(sql`session_key = ${f.sessionKey}`);
       if (f.urlContains) conditions.push(sql`strpos(url, ${f.urlContains}) > 0`);
       if (f.from !== undefined) conditions.push(sql`started_at >= ${new Date(f.from)}`);
       if (f.to !== undefined) conditions.push(sql`started_at < ${new Date(f.to)}`);
@@ -458,6 +472,24 @@ export function postgresStorage(options: PostgresStorageOptions = {}): PostgresS
     async release(recordingId, owner) {
       const sql = await db();
       await sql`DELETE FROM ${sql(n.claimsTable)} WHERE recording_id = ${recordingId} AND owner = ${owner}`;
+    },
+
+    async addErasure(erasure) {
+      const body = JSON.stringify(checkErasure(erasure));
+      const sql = await db();
+      await sql`
+        INSERT INTO ${sql(n.erasuresTable)} (id, body, until) VALUES (${erasure.id}, ${body}, ${new Date(erasure.until)})
+        ON CONFLICT (id) DO NOTHING`;
+      await sql`DELETE FROM ${sql(n.erasuresTable)} WHERE until <= now()`;
+    },
+
+    async listErasures() {
+      const sql = await db();
+      const rows = await sql<{ body: string }[]>`SELECT body FROM ${sql(n.erasuresTable)} WHERE until > now()`;
+      return rows.flatMap((row): Erasure[] => {
+        const mark = parseErasure(row.body);
+        return mark ? [mark] : [];
+      });
     },
 
     async close() {

@@ -16,6 +16,8 @@ export type SortKey = "startedAt" | "durationMs" | "eventCount" | "sizeBytes";
 
 export interface SummaryFilter {
   view?: string;
+  /** The recordings of one session (`RecordingSummary.sessionKey`). */
+  sessionKey?: string;
   urlContains?: string;
   /** Started at or after (epoch ms). */
   from?: number;
@@ -61,7 +63,7 @@ export interface CleanupPolicy {
  * One interface for every backend; the conformance suite holds them to it.
  * `delete` and `clear` remove segments too: erasure covers active recordings.
  */
-export interface RecordingStorage extends SegmentStore {
+export interface RecordingStorage extends SegmentStore, ErasureStore {
   readonly name: string;
   readonly spec?: StorageSpec;
   /**
@@ -77,8 +79,9 @@ export interface RecordingStorage extends SegmentStore {
   list(filter?: SummaryFilter): Promise<SummaryPage>;
   /** True when something was deleted. */
   delete(id: string): Promise<boolean>;
+  /** Deletes every recording and segment; the shared secret and the erasures stay. */
   clear(): Promise<void>;
-  /** Deletes what is older than maxAgeMs and, oldest first, what exceeds maxRecordings; returns the ids. */
+  /** Deletes what is older than maxAgeMs and, oldest first, what exceeds maxRecordings; returns the ids. Erasures stay. */
   cleanup(policy: CleanupPolicy): Promise<string[]>;
   /**
    * Stored recordings that cannot be read, with the reason, newest first.
@@ -141,4 +144,37 @@ export interface SegmentStore {
   claim(recordingId: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives the claim up (only if `owner` holds it). */
   release(recordingId: string, owner: string): Promise<void>;
+}
+
+/**
+ * The mark of an erasure (replay/store.ts): every recording it covers that
+ * started at or before `at` was erased, and must not come back — not from a
+ * segment that reaches the store late, a journal recovered later, nor a
+ * session still running. Every instance reads the marks (worker/erasure.ts)
+ * and drops what they cover; a mark is kept until `until`, when whatever it
+ * covers is past `maxRecordingAgeMs` and cleanup would remove it anyway.
+ *
+ * Covered: with `recordingId`, that recording; with `sessionKey`, the
+ * session's recordings; with `session`, recordings whose mount stored
+ * `session()` data with these fields (values compared as strings, nested
+ * objects in part); with none of them, every recording (clearAll).
+ */
+export interface Erasure {
+  /** Unique; adding an erasure whose id is stored already changes nothing. Same alphabet as recording ids. */
+  id: string;
+  /** Epoch ms: recordings started later are not covered. */
+  at: number;
+  /** Epoch ms after which the store may drop the mark. */
+  until: number;
+  recordingId?: string;
+  sessionKey?: string;
+  session?: Record<string, unknown>;
+}
+
+/** Where instances leave erasure marks for each other; every backend implements it, the conformance suite checks it. */
+export interface ErasureStore {
+  /** Stores the mark, for every handle on the store to list. */
+  addErasure(erasure: Erasure): Promise<void>;
+  /** Every mark not past its `until`, in any order; a store may drop expired ones meanwhile. */
+  listErasures(): Promise<Erasure[]>;
 }

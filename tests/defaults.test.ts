@@ -26,7 +26,7 @@ const DESCRIBED: Record<string, RegExp> = {
   storage: /^`fileStorage\(\{ path: "replay_recordings" \}\)`$/,
   session: /^none$/,
   sanitizer: /^built in$/,
-  journal: /^`<storage path>\/\.journal`, else a temp dir$/,
+  journal: /^`<storage path>\/\.journal`, else `<tmp>\/hono-replay-<uid>\/<storage hash>`$/,
   fidelityKey: /^env `HONO_REPLAY_FIDELITY_KEY`, else derived from `secret`/,
   secret: /^env `HONO_REPLAY_SECRET`, else the store's shared secret$/,
   allowlist: /^none$/,

@@ -9,7 +9,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Player, type View } from "../mod.ts";
@@ -18,29 +18,19 @@ import { postgresStorage } from "../storage/postgres.ts";
 import { SignupForm, TodoList } from "../examples/demo/views.tsx";
 import { postgresNotOwned, startPostgres, type TestPostgres } from "./support/postgres.ts";
 import { testUnless } from "./support/skip.ts";
-import { assertRecoveredSignup, FIDELITY_KEY, type ServerProcess, sleep, startServer, until, Visitor } from "./faults_support.ts";
+import { assertRecoveredSignup, FIDELITY_KEY, Fleet, type ServerProcess, sleep, until, Visitor } from "./faults_support.ts";
 
 const clusterTest = testUnless(postgresNotOwned(), "the cluster test (it restarts PostgreSQL)");
-const temps: string[] = [];
-const running = new Set<ServerProcess>();
+const fleet = new Fleet();
 let pg: TestPostgres | undefined;
 
 test.after(async () => {
-  for (const server of running) await server.kill("SIGKILL");
+  await fleet.cleanup();
   await pg?.close();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(env: Record<string, string>): Promise<ServerProcess> {
-  const server = await startServer("tests/faults_server.ts", env);
-  running.add(server);
-  return server;
-}
-
-async function stop(server: ServerProcess, signal: "SIGKILL" | "SIGTERM") {
-  await server.kill(signal);
-  running.delete(server);
-}
+const start = (env: Record<string, string>): Promise<ServerProcess> => fleet.start(env);
+const stop = (server: ServerProcess, signal: "SIGKILL" | "SIGTERM") => fleet.stop(server, signal);
 
 /** A visitor signing up: opens the form and types an email, one validation per keystroke. */
 async function signup(origin: string, name: string, email: string, pauseMs = 20): Promise<Visitor> {
@@ -74,7 +64,7 @@ clusterTest("two servers, one database restarted, one server killed: everything 
   const table = "replay_cluster";
   const journalA = mkdtempSync(join(tmpdir(), "hono-replay-cluster-a-"));
   const journalB = mkdtempSync(join(tmpdir(), "hono-replay-cluster-b-"));
-  temps.push(journalA, journalB);
+  fleet.removeLater(journalA, journalB);
   const envOf = (journal: string) => ({ PORT: "0", DATABASE_URL: pg!.url, REPLAY_TABLE: table, JOURNAL_DIR: journal, BEACON_GRACE_MS: "200", IDLE_TIMEOUT_MS: "2000" });
   const a = await start(envOf(journalA));
   const b = await start(envOf(journalB));

@@ -44,7 +44,8 @@ function writeJournal(dir: string, name: string, id: string, clicks: number, age
     lines.push(frame(id, FrameKind.render, i * 100 + 1, "", payload.render(encode({ count: i }), [])));
   }
   const path = join(dir, name);
-  writeFileSync(path, lines.join("\n") + "\n");
+  // Owner-only, as the engine writes them: anything else is not delivered (worker/private_dir.ts).
+  writeFileSync(path, lines.join("\n") + "\n", { mode: 0o600 });
   const then = new Date(Date.now() - ageMs);
   utimesSync(path, then, then);
   return path;

@@ -8,7 +8,9 @@
  *
  * Test-only routes: POST /__test/crash-worker kills the persistence worker the
  * way a bug would; GET /__test/engine reports the engine, GET /__test/stats its stats; POST /__test/flush
- * writes what the engine holds and answers its stats. SIGINT or SIGTERM shuts down
+ * writes what the engine holds and answers its stats; POST /__test/erase?session=<key>
+ * (or ?demoUser=<id>) erases as an app's admin endpoint would, answering the
+ * report. SIGINT or SIGTERM shuts down
  * cleanly (every recording ended and saved); SIGKILL is what the tests use.
  */
 
@@ -45,6 +47,11 @@ app.get("/__test/stats", async (c) => c.json(await testHooks(replay).stats()));
 app.post("/__test/flush", async (c) => c.json(await replay.flush()));
 // One pass of the engine's store sweep and orphan-journal scan, now.
 app.post("/__test/maintain", async (c) => c.text((await replay.engine.maintain()) ? "done" : "no engine here"));
+// Erasure, as an app's admin endpoint would call it: a session by its key, or a user by the demo's session data.
+app.post("/__test/erase", async (c) => {
+  const session = c.req.query("session");
+  return c.json(session ? await replay.store.eraseSession(session) : await replay.store.eraseWhere({ session: { demoUser: c.req.query("demoUser") ?? "" } }));
+});
 
 await replay.ready;
 const server = await serve(app.fetch, Number(env.PORT ?? 0));

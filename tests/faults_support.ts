@@ -4,6 +4,9 @@
  */
 
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import * as assert from "uvu/assert";
@@ -83,6 +86,55 @@ export function startServer(
     child.stderr!.on("data", (chunk) => (output += chunk));
     void exited.then((code) => reject(new Error(`${script} exited (${code}) before it listened:\n${output}`)));
   });
+}
+
+/**
+ * The fault server processes (tests/faults_server.ts) and temporary
+ * directories of one test file: `cleanup()`, in the file's `after`, kills
+ * (SIGKILL) every server still running and removes the directories, whatever
+ * the tests did, so that nothing outlives the file.
+ */
+export class Fleet {
+  readonly running = new Set<ServerProcess>();
+  private readonly dirs: string[] = [];
+
+  /** A new directory under the system temp dir, removed by cleanup(). */
+  tempDir(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), `hono-replay-${prefix}-`));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** Paths made elsewhere, removed by cleanup() too. */
+  removeLater(...paths: string[]): void {
+    this.dirs.push(...paths);
+  }
+
+  async start(env: Record<string, string>, options?: Parameters<typeof startServer>[2]): Promise<ServerProcess> {
+    const server = await startServer("tests/faults_server.ts", env, options);
+    this.running.add(server);
+    return server;
+  }
+
+  /** `count` instances on one store, quick to end recordings: idle after 3 s, 300 ms of beacon grace. */
+  async startMany(count: number, env: Record<string, string>): Promise<ServerProcess[]> {
+    const out: ServerProcess[] = [];
+    for (let i = 0; i < count; i++) out.push(await this.start({ PORT: "0", IDLE_TIMEOUT_MS: "3000", BEACON_GRACE_MS: "300", ...env }));
+    return out;
+  }
+
+  /** Sends `signal` and waits for the exit; resolves with the exit code (or the signal). */
+  async stop(server: ServerProcess, signal: "SIGKILL" | "SIGTERM"): Promise<number | string> {
+    const code = await server.kill(signal);
+    this.running.delete(server);
+    return code;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const server of this.running) await server.kill("SIGKILL");
+    this.running.clear();
+    for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 import type { Sent } from "./support/visitor.ts";

@@ -11,33 +11,26 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import process from "node:process";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { denoKvStorage, fileStorage, Player, type RecordingStorage, type RecordingSummary, type View } from "../mod.ts";
 import { decodeRecordingFile } from "../format/mod.ts";
 import { postgresStorage } from "../storage/postgres.ts";
 import { SignupForm, TodoList } from "../examples/demo/views.tsx";
 import { postgresUnavailable, startPostgres, type TestPostgres } from "./support/postgres.ts";
-import { type ServerProcess, startServer, until, Visitor, FIDELITY_KEY } from "./faults_support.ts";
+import { FIDELITY_KEY, Fleet, type ServerProcess, until, Visitor } from "./faults_support.ts";
 
 const views: Record<string, View> = { SignupForm, TodoList };
-const temps: string[] = [];
-const running = new Set<ServerProcess>();
+const fleet = new Fleet();
 let pg: TestPostgres | undefined;
 
 test.after(async () => {
-  for (const server of running) await server.kill("SIGKILL");
+  await fleet.cleanup();
   await pg?.close();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
-function temp(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `hono-replay-${prefix}-`));
-  temps.push(dir);
-  return dir;
-}
+const temp = (prefix: string) => fleet.tempDir(prefix);
 
 interface Backend {
   name: string;
@@ -74,19 +67,10 @@ const backends: Backend[] = [
   },
 ];
 
-async function startInstances(count: number, env: Record<string, string>): Promise<ServerProcess[]> {
-  const out: ServerProcess[] = [];
-  for (let i = 0; i < count; i++) {
-    const server = await startServer("tests/faults_server.ts", { PORT: "0", IDLE_TIMEOUT_MS: "3000", BEACON_GRACE_MS: "300", ...env });
-    running.add(server);
-    out.push(server);
-  }
-  return out;
-}
+const startInstances = (count: number, env: Record<string, string>) => fleet.startMany(count, env);
 
 async function stop(server: ServerProcess, signal: "SIGKILL" | "SIGTERM") {
-  const code = await server.kill(signal);
-  running.delete(server);
+  const code = await fleet.stop(server, signal);
   // (Deno's child_process reports a child sent SIGTERM as killed by it even when it exits 0: the stored recordings are the proof there.)
   if (signal === "SIGTERM" && !("Deno" in globalThis)) assert.is(code, 0, `a clean shutdown:\n${server.output()}`);
 }
@@ -208,8 +192,7 @@ const unshare = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "--kill
   const wrap = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"];
   const servers: ServerProcess[] = [];
   for (let i = 0; i < 2; i++) {
-    const server = await startServer("tests/faults_server.ts", { PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "60000" }, { wrap });
-    running.add(server);
+    const server = await fleet.start({ PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "60000" }, { wrap });
     servers.push(server);
   }
   const storage = fileStorage({ path: dir });
@@ -248,8 +231,7 @@ if ("Deno" in globalThis) test("like Deno Deploy: Deno KV, no write permission b
   const denoPermissions = ["--allow-net", "--allow-env", "--allow-read", `--allow-write=${kvDir}`, "--unstable-kv"];
   const servers: ServerProcess[] = [];
   for (let i = 0; i < 2; i++) {
-    const server = await startServer("tests/faults_server.ts", { PORT: "0", REPLAY_KV: path, IDLE_TIMEOUT_MS: "60000" }, { denoPermissions });
-    running.add(server);
+    const server = await fleet.start({ PORT: "0", REPLAY_KV: path, IDLE_TIMEOUT_MS: "60000" }, { denoPermissions });
     servers.push(server);
   }
   const storage = denoKvStorage({ path });
@@ -265,7 +247,7 @@ if ("Deno" in globalThis) test("like Deno Deploy: Deno KV, no write permission b
       process.kill(server.pid, "SIGINT");
       await server.exited;
       clearTimeout(killer);
-      running.delete(server);
+      fleet.running.delete(server);
     }
     const items = await finalized(storage, 1);
     assert.equal(items.map((s) => s.view), ["SignupForm"]);
@@ -281,8 +263,7 @@ test("instances that share only the store, no configured secret, accept each oth
   const servers: ServerProcess[] = [];
   for (let i = 0; i < 2; i++) {
     // An empty HONO_REPLAY_SECRET is no secret: the store's shared one signs the session ids.
-    const server = await startServer("tests/faults_server.ts", { PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "3000", HONO_REPLAY_SECRET: "" });
-    running.add(server);
+    const server = await fleet.start({ PORT: "0", REPLAY_DIR: dir, IDLE_TIMEOUT_MS: "3000", HONO_REPLAY_SECRET: "" });
     servers.push(server);
   }
   const storage = fileStorage({ path: dir });

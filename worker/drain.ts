@@ -182,6 +182,11 @@ export class Drainer {
     return rec;
   }
 
+  /** Every recording this instance holds (an erasure looks for what it covers). */
+  all(): IterableIterator<Active> {
+    return this.active.values();
+  }
+
   /** Recordings whose frames stopped coming without an end (a lost frame): the idle safety net. */
   idle(now: number, idleTimeoutMs: number): Active[] {
     return [...this.active.values()].filter((rec) => !rec.ending && now - rec.lastSeen > idleTimeoutMs);

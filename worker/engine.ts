@@ -25,6 +25,9 @@
  * memory stays bounded however long the outage, and delivery resumes by itself.
  * Near the bound, recordings nobody interacted with yet are written too, so a
  * flood of page views cannot hold the loop up while the store works.
+ *
+ * Erasure marks (erasure.ts) filter what leaves the ring and what a recovered
+ * journal holds, and a recording they cover is deleted instead of finalized.
  */
 
 import { readdir, readlink, rename, rm, stat, utimes } from "node:fs/promises";
@@ -39,9 +42,11 @@ import {
   randomToken,
   RecordingNotFoundError,
 } from "../format/mod.ts";
-import type { RecordingStorage, Segment } from "../storage/mod.ts";
+import type { Erasure, RecordingStorage, Segment } from "../storage/mod.ts";
 import { type Active, Drainer } from "./drain.ts";
+import { EngineErasures, ERASURE_POLL_MS } from "./erasure.ts";
 import { COMPACTING, Journal, RELEASED } from "./journal.ts";
+import { untrustedJournal } from "./private_dir.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, currentPid, processAlive, sleep, yieldToEventLoop } from "./runtime.ts";
@@ -78,6 +83,7 @@ export type EngineRequest =
   | { type: "stats" }
   /** close() is under way: read the ring whatever the engine holds, so the request thread's overflow can move in. */
   | { type: "closing" }
+  | { type: "erase"; erasure: Erasure }
   | { type: "shutdown" };
 
 export interface EngineStats {
@@ -124,6 +130,7 @@ const STALE_JOURNAL_MS = 30_000;
 export class Engine {
   private readonly reader: RingReader;
   private readonly drainer: Drainer;
+  private readonly erasures: EngineErasures;
   private journal?: Journal;
   private stopping = false;
   /** Set by a closing request: the held-frames bound no longer stops the ring from being read. */
@@ -163,20 +170,32 @@ export class Engine {
       maxFrames: options.segmentMaxFrames ?? 256,
       maxAgeMs: options.segmentMaxAgeMs ?? 1_000,
     });
+    this.erasures = new EngineErasures({
+      storage,
+      drainer: this.drainer,
+      warn,
+      settled: () => this.settled(),
+      compactJournal: () => this.journal?.compact(() => this.drainer.unsentFrames(), this.reader.position),
+      scrubJournals: () => (this.options.journalDir && !this.stopping ? this.recoverOrphans() : Promise.resolve()),
+    });
   }
 
   /** Rebuilds this instance's journal (after a worker restart), recovers dead instances' journals, then drains. */
   async start(): Promise<void> {
+    await this.erasures.poll();
     if (this.options.journalDir) {
       const path = join(this.options.journalDir, await journalName(this.options.instanceId));
       const previous = Journal.read(path);
-      this.drainer.ingest(previous.frames);
+      const frames = this.erasures.filter(previous.frames);
+      this.drainer.ingest(frames);
       for (const [id, sent] of previous.sent) {
         const rec = this.drainer.get(id);
         if (rec) rec.sentFrames = sent;
       }
       if (previous.position !== undefined) this.reader.skipTo(previous.position);
       this.journal = new Journal(path, undefined, undefined, this.warn);
+      // The predecessor died before it took erased frames out: they go now.
+      if (frames.length < previous.frames.length) this.journal.compact(() => this.drainer.unsentFrames(), this.reader.position);
       await this.recoverOrphans();
     }
     this.stopTimers.push(backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true));
@@ -184,6 +203,7 @@ export class Engine {
     // journals of instances that died while this one runs are recovered by it too.
     const every = Math.max(250, Math.min(60_000, this.options.idleTimeoutMs / 4));
     this.stopTimers.push(backgroundTimer(() => void this.maintain(), every, true));
+    this.stopTimers.push(backgroundTimer(() => void this.erasures.poll(), ERASURE_POLL_MS, true));
     this.loopDone = this.loop();
   }
 
@@ -222,14 +242,15 @@ export class Engine {
    * is left goes to the store or the journal now). Retries a failed journal.
    */
   private drainOnce(): number {
-    const frames = this.stopping || this.closing || !this.full() ? this.reader.readAvailable(BATCH) : [];
-    if (frames.length) {
+    const read = this.stopping || this.closing || !this.full() ? this.reader.readAvailable(BATCH) : [];
+    if (read.length) {
+      const frames = this.erasures.filter(read);
       this.journal?.append(frames, this.reader.position);
       this.reader.commit();
       this.drainer.ingest(frames);
     }
     this.journal?.compactIfLarge(() => this.drainer.unsentFrames(), this.reader.position);
-    return frames.length;
+    return read.length;
   }
 
   private full(): boolean {
@@ -280,6 +301,7 @@ export class Engine {
     if (rec.unsent.length === 0) return;
     const { segment, frames } = this.drainer.segmentOf(rec, this.segmentPrefix);
     await this.storage.appendSegment(segment);
+    this.erasures.wrote(rec.id, rec.startLine);
     this.drainer.sent(rec, frames);
     this.counts.segments++;
     this.storeRecovered();
@@ -337,9 +359,15 @@ export class Engine {
       if (!assembled && segments.some((s) => s.lastAt > Date.now() - 2 * this.options.idleTimeoutMs)) return;
       // Nobody ended or let go of it: its instances vanished (killed, scaled away). Not ended normally.
       if (assembled && abandoned) assembled.meta.recovered = true;
+      const meta = assembled?.meta ?? base?.meta;
+      if (this.erasures.isErased(id, meta, assembled?.columns ?? base?.columns)) {
+        await this.storage.delete(id); // erased: what reached the store of it goes, instead of coming back
+        return;
+      }
       if (assembled && (base || assembled.interactions > 0)) {
         const bytes = encodeRecordingFile(assembled.meta, assembled.columns, zlibDeflate);
         await this.storage.save({ ...assembled.meta, sizeBytes: bytes.length }, bytes);
+        this.erasures.wrote(id, assembled.meta);
         this.counts.persisted++;
         if (!base) this.counts.finalized++;
       } else if (!base) {
@@ -409,6 +437,8 @@ export class Engine {
       case "closing":
         this.closing = true;
         return true;
+      case "erase":
+        return this.erasures.apply(request.erasure);
       case "shutdown":
         return this.shutdown();
     }
@@ -478,6 +508,7 @@ export class Engine {
       await this.loopDone;
       for (const stop of this.stopTimers) stop();
       await this.maintaining;
+      await this.erasures.idle();
       await this.sendAll();
       const unsent = this.drainer.due(Date.now(), true).length;
       // The host reports what could not be saved (stats().waitingForStorage, journalFailure).
@@ -500,13 +531,20 @@ export class Engine {
    * it to the next.
    */
   private async recoverOrphans(): Promise<void> {
+    // Until the erasure marks are known, nothing of a journal may be delivered: they decide what must not be.
+    if (!this.erasures.loaded) return;
     const dir = this.options.journalDir!;
     const own = await journalName(this.options.instanceId);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
-      if (name.endsWith(COMPACTING)) await this.removeAbandoned(join(dir, name));
+      if (name.endsWith(COMPACTING) && name !== own + COMPACTING) await this.removeAbandoned(join(dir, name));
       if (!name.endsWith(".journal") || name === own) continue;
       const path = join(dir, name);
+      const distrusted = untrustedJournal(path);
+      if (distrusted) {
+        this.warn(`${path} is not delivered: ${distrusted}. Journals this library writes are this user's, mode 600; remove the file (or, if it is yours, chmod 600 it)`);
+        continue;
+      }
       if (!(await isOrphan(name, path))) continue;
       // `recovering-…` until done: one that stays (its instance died meanwhile) goes stale and is taken again.
       const claimed = join(dir, `recovering-${this.options.instanceId}-${randomToken(8)}.journal`);
@@ -541,7 +579,7 @@ export class Engine {
   }
 
   private async recoverJournal(path: string, name: string): Promise<void> {
-    const { frames } = Journal.read(path);
+    const frames = this.erasures.filter(Journal.read(path).frames);
     const byId = new Map<string, string[]>();
     /** Recordings the instance had ended (undefined) or let go (since). */
     const ended = new Map<string, number | undefined>();
@@ -562,6 +600,7 @@ export class Engine {
       const segment = journalSegment(id, lines, `${owner}-r`, crashed);
       if (segment) {
         await this.storage.appendSegment(segment);
+        this.erasures.wroteSegment(segment);
         this.counts.recovered++;
       }
       if (ended.has(id)) await this.schedule(id, () => this.finalize(id, ended.get(id)));
@@ -604,6 +643,8 @@ function pidNamespace(): Promise<string> {
   );
   return namespace;
 }
+
+/** A compaction its instance died in the middle of: the journal it was made from still holds every frame. */
 
 async function isOrphan(name: string, path: string): Promise<boolean> {
   if (name.startsWith(RELEASED)) return true;

@@ -170,9 +170,9 @@ export class EngineHost {
   }
 
   request<T>(request: EngineRequest): Promise<T> {
-    // After close nothing is active, and no worker is left to ask.
+    // After close nothing is active (nothing to send, nothing to erase here), and no worker is left to ask.
     if (this.closed) {
-      if (request.type === "sendSegments") return Promise.resolve(undefined as T);
+      if (request.type === "sendSegments" || request.type === "erase") return Promise.resolve(undefined as T);
       return Promise.reject(new Error(`hono-replay: ${request.type} after close()`));
     }
     return new Promise<T>((resolve, reject) => {

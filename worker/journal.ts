@@ -15,7 +15,11 @@
  * `<id> D` when the recording's frames before it are in the store (the marker is
  * followed by the recording's start frame and whatever arrived meanwhile, so
  * what follows a marker always stands alone). It is compacted by rewriting only
- * what is unsent once it grows past `compactBytes`.
+ * what is unsent once it grows past `compactBytes`, and at once when an erasure
+ * (worker/erasure.ts) must take frames out of it.
+ *
+ * The directory is private to the app (private_dir.ts): checked, and created
+ * 0700, before the journal is opened.
  *
  * A write that fails (a full disk: ENOSPC) never reaches the caller, which is
  * the drain loop: throwing there killed the worker, and its replacement died
@@ -33,10 +37,11 @@
  * there) and a crash loses them; `failure` says why.
  */
 
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, futimesSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, futimesSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
 import { JOURNAL_ID } from "./drain.ts";
+import { ensurePrivateDir } from "./private_dir.ts";
 import { backgroundTimer } from "./runtime.ts";
 
 /** Name prefix of a journal its instance closed while it still held frames: free for any instance to recover. */
@@ -77,7 +82,7 @@ export class Journal {
     private readonly warn: (message: string) => void = (m) => console.warn(`hono-replay: ${m}`),
   ) {
     // Owner-only: the journal holds what users typed (as storage/file.ts does).
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dirname(path));
     this.fd = openSync(path, "a", 0o600);
     this.bytes = fstatSync(this.fd).size;
     this.stopTimer = backgroundTimer(() => this.tick(), syncIntervalMs, true);
@@ -133,7 +138,7 @@ export class Journal {
   }
 
   append(frames: string[], ringPosition: number): void {
-    this.write(frames.join("\n") + "\n" + positionLine(ringPosition) + "\n");
+    this.write((frames.length ? frames.join("\n") + "\n" : "") + positionLine(ringPosition) + "\n");
   }
 
   /**
@@ -166,6 +171,11 @@ export class Journal {
     // active recordings alone exceed the threshold, compacting on every batch would
     // rewrite the whole journal each time.
     if (this.bytes < Math.max(this.compactBytes, 2 * this.compactedBytes)) return;
+    this.rewrite(active, ringPosition);
+  }
+
+  /** Rewrites the journal to hold only `active` frames now (an erasure must take frames out of it). Never throws. */
+  compact(active: () => Iterable<string>, ringPosition: number): void {
     this.rewrite(active, ringPosition);
   }
 
