@@ -631,7 +631,7 @@ function journalSegment(id: string, lines: string[], key: string, crashed: boole
  * `<pid namespace>-<pid>-<instance>.journal`: the pid says whether the owner
  * is alive only when read from inside the same PID namespace.
  */
-async function journalName(instanceId: string): Promise<string> {
+export async function journalName(instanceId: string): Promise<string> {
   return `${await pidNamespace()}-${await currentPid()}-${instanceId}.journal`;
 }
 

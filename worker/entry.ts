@@ -6,6 +6,10 @@
  * then waits to be terminated: the host decides whether to try again or to run
  * the engine in-process, and says so once. Throwing instead would print an
  * uncaught error per attempt and tell the host only "it died".
+ *
+ * The engine takes the ring only once the host says it may (`attach`, then
+ * `attached`): after a worker died, the host journals the ring in its place
+ * while this one loads (worker/bridge.ts), and the ring has one drainer at a time.
  */
 
 import type { RecordingStorage, StorageSpec } from "../storage/mod.ts";
@@ -22,10 +26,14 @@ export interface WorkerInit {
 export type ToWorker =
   | WorkerInit
   | { type: "request"; id: number; request: EngineRequest }
+  /** The answer to `attach`: the engine may read the journal and the ring now. */
+  | { type: "attached" }
   | { type: "crash" }
   | { type: "hang"; ms: number }
   | { type: "gc" };
 export type FromWorker =
+  /** Loaded, and asking for the ring. */
+  | { type: "attach" }
   | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "reply"; id: number; value?: unknown; error?: string }
@@ -34,6 +42,7 @@ export type FromWorker =
 const port = await parentPort();
 let engine: Promise<Engine> | undefined;
 let storage: RecordingStorage | undefined;
+let attached: (() => void) | undefined;
 
 port.onMessage((message) => {
   const m = message as ToWorker;
@@ -43,6 +52,8 @@ port.onMessage((message) => {
       () => port.postMessage({ type: "ready" } satisfies FromWorker),
       (error) => port.postMessage({ type: "failed", message: String(error?.message ?? error) } satisfies FromWorker),
     );
+  } else if (m.type === "attached") {
+    attached?.();
   } else if (m.type === "request") {
     void answer(m.id, m.request);
   } else if (m.type === "hang") {
@@ -63,6 +74,11 @@ port.onMessage((message) => {
 async function start(init: WorkerInit): Promise<Engine> {
   const module = await import(init.storage.module);
   storage = module[init.storage.export](init.storage.options) as RecordingStorage;
+  // Loading took a while; the engine reads the ring from where it is when the host lets go of it.
+  await new Promise<void>((resolve) => {
+    attached = resolve;
+    port.postMessage({ type: "attach" } satisfies FromWorker);
+  });
   const warn = (message: string) => port.postMessage({ type: "warn", message } satisfies FromWorker);
   const created = new Engine(init.buffer, storage, init.options, warn, "atomics");
   await created.start();

@@ -3,18 +3,25 @@
  * how many tries and which delays before it falls back, that a worker that
  * crashes once and then runs is simply replaced, that deaths outside the
  * window do not add up, and that flush() and close() settle at
- * shutdownTimeoutMs against a worker that never answers. No test sleeps:
+ * shutdownTimeoutMs against a worker that never answers, and that the ring
+ * is journaled while a dead worker is replaced. No test sleeps:
  * timers fire when the test says so. (Real workers and processes:
  * worker/worker.test.ts, tests/worker_fallback.test.ts.)
  */
 
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { frame, FrameKind } from "../format/mod.ts";
 import { memoryStorage } from "../storage/memory.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
+import { journalName } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./entry.ts";
 import { EngineHost, type HostDeps, type HostOptions } from "./host.ts";
-import { createRingBuffer } from "./ring.ts";
+import { Journal } from "./journal.ts";
+import { createRingBuffer, RingWriter } from "./ring.ts";
 import type { WorkerEvents, WorkerHandle } from "./runtime.ts";
 
 interface FakeTimer {
@@ -223,6 +230,40 @@ test("the same warning from the engine is printed once and counted after that", 
   assert.is(host.suppressedWarnings, 2);
   await host.close();
   assert.ok(f.warnings.some((w) => w.startsWith("2 repeated warning(s)")), "close() says how many were not printed");
+});
+
+test("while a dead worker is replaced the ring goes into its journal, until the replacement asks for it", async () => {
+  const f = new Fakes();
+  f.behave = (w) => f.workers.length === 1 && w.send({ type: "ready" }); // the replacement is still loading
+  const journalDir = mkdtempSync(join(tmpdir(), "hr-host-"));
+  const buffer = createRingBuffer(64 * 1024);
+  const host = await EngineHost.start(buffer, specStorage(), options({ journalDir }), f.deps);
+  const path = join(journalDir, await journalName("hosttest"));
+  const ring = new RingWriter(buffer);
+  const frames = Array.from({ length: 4 }, (_, i) => frame("0rec", FrameKind.event, i, "type", `{"i":${i}}`));
+  const tick = (t: FakeTimer) => !t.keepAlive && t.ms === 10;
+
+  f.workers[0].events.onExit("error: simulated crash");
+  ring.write(frames[0]);
+  await f.fire(tick, "the bridge's first batch");
+  assert.equal(Journal.read(path).frames, frames.slice(0, 1), "written while no worker reads the ring");
+  await f.fire((t) => !t.keepAlive && t.ms === 100, "the restart");
+  const replacement = f.workers[1];
+  ring.write(frames[1]);
+  await f.fire(tick, "a batch while the replacement loads");
+  assert.equal(Journal.read(path).frames, frames.slice(0, 2));
+  assert.is(ring.info().used, 0, "and committed");
+
+  ring.write(frames[2]);
+  replacement.send({ type: "attach" });
+  await turn();
+  assert.equal(replacement.received.map((m) => m.type), ["attached"], "the replacement may take the ring");
+  assert.equal(Journal.read(path).frames, frames.slice(0, 3), "once the bridge wrote what was left");
+  ring.write(frames[3]);
+  assert.equal(f.timers.filter((t) => tick(t) && !t.done), [], "and stopped");
+  assert.ok(ring.info().used > 0, "from here the replacement reads the ring");
+  replacement.send({ type: "ready" });
+  await host.close();
 });
 
 test.run();

@@ -6,7 +6,12 @@
  *
  * Invariants, and why:
  * - At most one drainer reads the ring. A dead or hung worker is terminated
- *   (awaited) before its replacement, or the in-process engine, starts.
+ *   (awaited) before its replacement, or the in-process engine, takes the ring.
+ * - Frames are journaled while a worker is replaced. Between a death and the
+ *   replacement attaching (it asks once its modules are loaded, which takes a
+ *   while) this thread journals the ring in its place (worker/bridge.ts), and
+ *   stops before answering: a process killed meanwhile loses no more than the
+ *   journal's usual last second.
  * - Replacing workers is bounded. A worker that fails to start, is not ready
  *   within `workerStartTimeoutMs`, dies or stops its heartbeat counts as a death;
  *   after `restartLimit` deaths within `restartWindowMs` the host gives up on
@@ -29,9 +34,11 @@
  *   rare and always printed.
  */
 
-import { HOST_DEFAULTS } from "../defaults.ts";
+import { join } from "node:path";
+import { DEFAULTS, HOST_DEFAULTS } from "../defaults.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
-import { Engine, type EngineOptions, type EngineRequest, type EngineStats } from "./engine.ts";
+import { JournalBridge } from "./bridge.ts";
+import { Engine, type EngineOptions, type EngineRequest, type EngineStats, journalName } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./entry.ts";
 import { backgroundTimer, isDeno, spawnWorker, type WorkerHandle } from "./runtime.ts";
 import { RingReader } from "./ring.ts";
@@ -104,8 +111,13 @@ interface Life {
   handle?: WorkerHandle;
   ready: boolean;
   dead: boolean;
+  /** It asked for the ring (its modules are loaded): no bridge starts for it from then on. */
+  attached: boolean;
   cancelStartTimer?: () => void;
 }
+
+/** How often the bridge journals the ring, as often as an idle worker looks at it. */
+const BRIDGE_POLL_MS = 10;
 
 export class EngineHost {
   private life?: Life;
@@ -127,6 +139,10 @@ export class EngineHost {
   /** Worker terminations in progress: the next drainer waits for them. */
   private terminating: Promise<void> = Promise.resolve();
   private readonly seenWarnings = new Map<string, number>();
+  /** This thread journaling the ring while a dead worker is replaced. */
+  private bridge?: JournalBridge;
+  private cancelBridgeTick?: () => void;
+  private journalPath?: Promise<string>;
   /** How many times a dead worker was replaced. */
   restarts = 0;
   /** Why the host gave up on workers, once it has. */
@@ -225,6 +241,8 @@ export class EngineHost {
       report.unfinished = `close() could not finish: ${(error as Error).message}. Recordings still active were not saved; a journal, if there is one, keeps them for the next start to recover`;
     }
     this.closed = true;
+    // What it journaled stays there for the next start (the report says so).
+    this.stopBridge();
     this.stopWatchdog?.();
     this.cancelRestart?.();
     const life = this.life;
@@ -247,7 +265,7 @@ export class EngineHost {
   // ── workers ──────────────────────────────────────────────────────────────
 
   private async spawn(): Promise<void> {
-    const life: Life = { generation: ++this.generation, ready: false, dead: false };
+    const life: Life = { generation: ++this.generation, ready: false, dead: false, attached: false };
     this.life = life;
     const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
     const entry = new URL(`./entry${ext}`, import.meta.url);
@@ -277,6 +295,8 @@ export class EngineHost {
       life.cancelStartTimer?.();
       this.settledStart();
       this.dispatch();
+    } else if (m.type === "attach") {
+      void this.attach(life);
     } else if (m.type === "failed") {
       this.onDeath(life, m.message);
     } else if (m.type === "warn") {
@@ -309,6 +329,7 @@ export class EngineHost {
     const delay = Math.min(this.options.restartDelayMaxMs ?? HOST_DEFAULTS.restartDelayMaxMs, base * 2 ** (this.deaths.length - 1));
     // A worker that never started is retried quietly: the fallback warning, if it comes to that, says why.
     if (life.ready) this.deps.warn(`persistence worker died (${reason}); starting a new one in ${delay} ms`);
+    void this.startBridge();
     this.cancelRestart = this.deps.timer(() => {
       this.cancelRestart = undefined;
       if (this.closed || this.engine || this.fallingBack) return;
@@ -341,6 +362,7 @@ export class EngineHost {
       const window = ((this.deps.now() - (this.deaths[0] ?? this.deps.now())) / 1000).toFixed(1);
       const tries = this.deaths.length;
       await this.terminating;
+      this.stopBridge();
       let note = "";
       try {
         this.engine = await this.startInProcess(this.options);
@@ -368,6 +390,55 @@ export class EngineHost {
       }
     });
     return this.fallingBack;
+  }
+
+  /**
+   * A worker about to read the journal and the ring: once its predecessor is
+   * terminated and the bridge stopped, it may.
+   */
+  private async attach(life: Life): Promise<void> {
+    life.attached = true;
+    await this.terminating;
+    if (life !== this.life || life.dead) return;
+    this.stopBridge();
+    life.handle?.postMessage({ type: "attached" } satisfies ToWorker);
+  }
+
+  /** Journals the ring in a dead worker's place until a replacement attaches (worker/bridge.ts). */
+  private async startBridge(): Promise<void> {
+    const dir = this.options.journalDir;
+    if (!dir) return;
+    this.journalPath ??= journalName(this.options.instanceId).then((name) => join(dir, name));
+    const path = await this.journalPath;
+    await this.terminating;
+    if (this.bridge || this.closed || this.engine || this.fallingBack || this.life?.attached) return;
+    let bridge: JournalBridge;
+    try {
+      bridge = new JournalBridge(this.buffer, path, this.options.maxHeldChars ?? DEFAULTS.overflowLimit, (m) => this.warn(m));
+    } catch (error) {
+      this.warn(`the crash journal ${path} cannot be opened while the persistence worker is replaced (${(error as Error)?.message ?? error}): frames wait in memory for the replacement (a crash meanwhile loses them)`);
+      return;
+    }
+    this.bridge = bridge;
+    const tick = () => {
+      if (this.bridge !== bridge) return;
+      bridge.tick();
+      this.cancelBridgeTick = this.deps.timer(tick, BRIDGE_POLL_MS, false);
+    };
+    tick();
+  }
+
+  /** Stops the bridge after a last batch, before anything else reads the ring or the journal. */
+  private stopBridge(): void {
+    const bridge = this.bridge;
+    if (!bridge) return;
+    this.bridge = undefined;
+    this.cancelBridgeTick?.();
+    try {
+      bridge.stop();
+    } catch (error) {
+      this.warn(`closing the crash journal ${bridge.path} failed: ${(error as Error)?.message ?? error}`);
+    }
   }
 
   private async startInProcess(options: HostOptions): Promise<Engine> {

@@ -138,7 +138,7 @@ export class Journal {
   }
 
   append(frames: string[], ringPosition: number): void {
-    this.write((frames.length ? frames.join("\n") + "\n" : "") + positionLine(ringPosition) + "\n");
+    this.write(batchText(frames, ringPosition));
   }
 
   /**
@@ -263,7 +263,7 @@ export class Journal {
 }
 
 /** An error as people search for it: with its code (Deno's messages leave "ENOSPC" out). */
-function describe(error: unknown): string {
+export function describe(error: unknown): string {
   const message = (error as Error)?.message ?? String(error);
   const code = (error as NodeJS.ErrnoException)?.code;
   return code && !message.includes(code) ? `${code}: ${message}` : message;
@@ -271,6 +271,12 @@ function describe(error: unknown): string {
 
 function positionLine(position: number): string {
   return frame(JOURNAL_ID, FrameKind.position, position >>> 0, "", "0");
+}
+
+/** A drained batch as the journal holds it: its frames, then the ring position after them. */
+export function batchText(frames: string[], ringPosition: number): string {
+  // An erasure can leave a batch with no frames: then only the position is written.
+  return (frames.length ? frames.join("\n") + "\n" : "") + positionLine(ringPosition) + "\n";
 }
 
 const encoder = new TextEncoder();
@@ -304,7 +310,7 @@ function writeLines(target: string | number, lines: Iterable<string>, ringPositi
 }
 
 /** writeSync until every byte is written: a short write (a full disk) must not tear a batch silently. */
-function writeAll(fd: number, text: string): number {
+export function writeAll(fd: number, text: string): number {
   const bytes = encoder.encode(text);
   let done = 0;
   while (done < bytes.length) {
