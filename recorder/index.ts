@@ -120,7 +120,7 @@ export class Recorder {
    */
   unserved = 0;
   /** The clock every offset, idle time and beacon grace is measured with: tests move it instead of sleeping (internal.ts). */
-  now: () => number = Date.now;
+  now: () => number = () => Date.now(); // read at each call: a test (or a virtual clock) may replace Date.now
   /** Recordings not started (one per request of a session past the cap) because `maxActiveRecordings` sessions were held already. */
   capped = 0;
 

@@ -98,6 +98,9 @@ clusterTest("two servers, one database restarted, one server killed: everything 
     // B starts again on its journal directory; A shuts down cleanly.
     const b2nd = await start(envOf(journalB));
     await until(async () => (await storage.list()).items.length === 7 || undefined, "all seven recordings");
+    // B's journal is recovered once its erasure marks are known: a recovered segment can arrive after the
+    // store sweep finalized its recording, and the next sweep merges it in (it must not stay a segment).
+    await until(async () => (await storage.listSegments()).length === 0 || undefined, "late recovered segments merged in");
     await stop(a, "SIGTERM");
     await stop(b2nd, "SIGTERM");
     assert.equal(await storage.listSegments(), [], "every frame reached a finalized recording");
