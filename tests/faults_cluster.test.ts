@@ -67,7 +67,10 @@ clusterTest("two servers, one database restarted, one server killed: everything 
   fleet.removeLater(journalA, journalB);
   const envOf = (journal: string) => ({ PORT: "0", DATABASE_URL: pg!.url, REPLAY_TABLE: table, JOURNAL_DIR: journal, BEACON_GRACE_MS: "200", IDLE_TIMEOUT_MS: "2000" });
   const a = await start(envOf(journalA));
-  const b = await start(envOf(journalB));
+  // Eve's session on B pauses while the test waits for both servers to deliver after the database
+  // returns (store retries are up to 5 s apart): B's idle timeout must outlast that pause, or her
+  // recording rightly ends idle and her next keystroke starts another (seen on a loaded machine).
+  const b = await start({ ...envOf(journalB), IDLE_TIMEOUT_MS: "20000" });
   const storage = postgresStorage({ url: pg.url, table });
 
   try {
