@@ -54,7 +54,10 @@ export function ensurePrivateDir(dir: string): void {
   }
   if (own.mode & 0o077) chmodSync(path, 0o700);
   for (let above = dirname(path); ; above = dirname(above)) {
-    const problem = replaceableBy(statSync(above), uid);
+    const info = statAbove(above);
+    // Deno allowed to read only the storage: the directories above cannot be examined; the journal's own was.
+    if (!info) return;
+    const problem = replaceableBy(info, uid);
     if (problem) {
       throw new ReplayError(`the journal directory ${path} is not private: ${above} ${problem}, so another user could replace the journal directory; set \`journal\` to a directory of this app's own, or fix that directory's owner or mode`);
     }
@@ -63,6 +66,17 @@ export function ensurePrivateDir(dir: string): void {
 }
 
 /** Why others could rename entries of this directory (ours), or undefined when they cannot. */
+/** The directory's stat, or undefined when Deno's permissions do not allow reading it. */
+function statAbove(dir: string): Stats | undefined {
+  try {
+    return statSync(dir);
+  } catch (error) {
+    const name = (error as Error)?.name;
+    if (name === "NotCapable" || name === "PermissionDenied") return undefined;
+    throw error;
+  }
+}
+
 function replaceableBy(info: Stats, uid: number | undefined): string | undefined {
   if (uid !== undefined && info.uid !== uid && info.uid !== 0) return `belongs to user ${info.uid}`;
   if (info.mode & 0o022 && !(info.mode & STICKY)) return `is writable by ${info.mode & 0o002 ? "every user" : "its group"}`;
