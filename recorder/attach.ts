@@ -44,8 +44,8 @@
  *   recorder would otherwise hold the response until the stream ended — and is
  *   not recorded (counted in `Recorder.unserved`).
  * - **Nothing when nothing was seen.** A request that rendered no registered
- *   view pays for the capture object and two closures (three with hono/jsx
- *   views registered); the recorder looks at nothing after `next()`.
+ *   view pays for the capture object and two bound wrappers (three with
+ *   hono/jsx views registered); the recorder looks at nothing after `next()`.
  */
 
 import type { Context } from "hono";
