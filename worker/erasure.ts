@@ -171,11 +171,14 @@ export class EngineErasures {
     // Writes under way land first (and journal their frames); then the journal is rewritten without them.
     await this.host.settled();
     this.host.compactJournal();
+    const undone = new Set<string>();
     for (const write of this.writes) {
+      if (undone.has(write.id)) continue; // a recording written many times is deleted once
       const known = typeof write.start === "string" ? knownOf(write.start) : write.start;
       const subject = { id: write.id, sessionKey: known?.sessionKey, startedAt: known?.startedAt };
       if (!covers(e, subject)) continue;
       await this.host.storage.delete(write.id);
+      undone.add(write.id);
       take(subject);
     }
     await this.host.scrubJournals();
