@@ -180,12 +180,16 @@ export class Engine {
     });
   }
 
-  /** Rebuilds this instance's journal (after a worker restart), recovers dead instances' journals, then drains. */
+  /** Rebuilds this instance's journal (after a worker restart), drains, and recovers dead instances' journals. */
   async start(): Promise<void> {
-    await this.erasures.poll();
+    // The erasure marks come from the store, which may be slow or down: the ring is drained
+    // meanwhile (applying a mark takes out what it covers, from the journal too), and other
+    // instances' journals wait for them (recoverOrphans).
+    const marksRead = this.erasures.poll();
     if (this.options.journalDir) {
       const path = join(this.options.journalDir, await journalName(this.options.instanceId));
       const previous = Journal.read(path);
+      // Marks already read filter it here; marks read later take out what they cover when applied.
       const frames = this.erasures.filter(previous.frames);
       this.drainer.ingest(frames);
       for (const [id, sent] of previous.sent) {
@@ -196,7 +200,6 @@ export class Engine {
       this.journal = new Journal(path, undefined, undefined, this.warn);
       // The predecessor died before it took erased frames out: they go now.
       if (frames.length < previous.frames.length) this.journal.compact(() => this.drainer.unsentFrames(), this.reader.position);
-      await this.recoverOrphans();
     }
     this.stopTimers.push(backgroundTimer(() => void this.cleanup(), this.options.cleanupIntervalMs, true));
     // Recordings whose instances went away are finalized by the store sweep;
@@ -205,6 +208,8 @@ export class Engine {
     this.stopTimers.push(backgroundTimer(() => void this.maintain(), every, true));
     this.stopTimers.push(backgroundTimer(() => void this.erasures.poll(), ERASURE_POLL_MS, true));
     this.loopDone = this.loop();
+    await marksRead;
+    if (this.options.journalDir) await this.recoverOrphans();
   }
 
   /** Finalizes what went idle in the store and recovers orphaned journals; one run at a time. */

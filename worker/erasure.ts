@@ -32,6 +32,13 @@ import { type Drainer, JOURNAL_ID } from "./drain.ts";
 
 /** How often every instance reads the erasure marks: what it holds of an erased recording goes within about this. */
 export const ERASURE_POLL_MS = 1_000;
+/**
+ * While reading the marks fails (the store is down) the reads back off, doubling up to this. A
+ * read a second would add a failed connection a second to the engine's own retries, and database
+ * clients back off on those (postgres.js waits 3^failures / 100 s, up to 20 s, before it connects
+ * again): the store, once back, would take that much longer to get the recordings that waited.
+ */
+const MAX_POLL_BACKOFF_MS = 30_000;
 /** Store writes kept for undoing, at most (only reached while reading the marks keeps failing). */
 const MAX_WRITES = 100_000;
 /** Frame verdicts cached, at most. */
@@ -79,7 +86,9 @@ export class EngineErasures {
   private clear = new Set<string>();
   private writes: Write[] = [];
   private polling?: Promise<void>;
-  private failing = false;
+  /** Reads of the marks that failed in a row; while any did, the next waits until `retryAt`. */
+  private failures = 0;
+  private retryAt = 0;
   /** The marks were read at least once: journals of other instances may be delivered. */
   loaded = false;
 
@@ -93,6 +102,7 @@ export class EngineErasures {
 
   private async pollOnce(): Promise<void> {
     const started = Date.now();
+    if (started < this.retryAt) return;
     if (typeof this.host.storage.listErasures !== "function") {
       // A backend written before erasure marks: journals are still recovered, erasure reaches only the instance asked.
       if (!this.loaded) this.host.warn(`storage ${this.host.storage.name} has no listErasures(): an erasure reaches only the instance it was asked of; implement addErasure and listErasures (storage/types.ts, checked by hono-replay/conformance)`);
@@ -111,11 +121,12 @@ export class EngineErasures {
         if (mark.session !== undefined) for (const key of found.sessions) await this.eraseSession(mark, key);
       }
       this.loaded = true;
-      this.failing = false;
+      this.failures = 0;
+      this.retryAt = 0;
       this.writes = this.writes.filter((w) => w.at >= started);
     } catch (error) {
-      if (!this.failing) this.host.warn(`reading or applying the erasure marks failed (${(error as Error)?.message ?? error}); tried again every ${ERASURE_POLL_MS} ms`);
-      this.failing = true;
+      if (this.failures++ === 0) this.host.warn(`reading or applying the erasure marks failed (${(error as Error)?.message ?? error}); tried again, less often while it fails (at most ${MAX_POLL_BACKOFF_MS / 1000} s apart)`);
+      this.retryAt = Date.now() + Math.min(MAX_POLL_BACKOFF_MS, ERASURE_POLL_MS * 2 ** this.failures);
     }
   }
 
@@ -160,11 +171,14 @@ export class EngineErasures {
     // Writes under way land first (and journal their frames); then the journal is rewritten without them.
     await this.host.settled();
     this.host.compactJournal();
+    const undone = new Set<string>();
     for (const write of this.writes) {
+      if (undone.has(write.id)) continue; // a recording written many times is deleted once
       const known = typeof write.start === "string" ? knownOf(write.start) : write.start;
       const subject = { id: write.id, sessionKey: known?.sessionKey, startedAt: known?.startedAt };
       if (!covers(e, subject)) continue;
       await this.host.storage.delete(write.id);
+      undone.add(write.id);
       take(subject);
     }
     await this.host.scrubJournals();
