@@ -22,6 +22,7 @@ import { islandRecorder, type IslandRecorderOptions } from "./islands/recorder.t
 
 export type { ReplayOptions } from "./options.ts";
 export { DEFAULTS } from "./defaults.ts";
+export { consoleLogger, type Logger } from "./logger.ts";
 export type { Allowlist, AllowlistRules } from "./recorder/allowlist.ts";
 export type { IslandRecorderOptions } from "./islands/recorder.ts";
 

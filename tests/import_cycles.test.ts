@@ -17,7 +17,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const LIBRARY = ["mod.ts", "idb.ts", "defaults.ts", "options.ts", "internal.ts", "format", "recorder", "worker", "storage", "replay", "dashboard"];
+const LIBRARY = ["mod.ts", "idb.ts", "defaults.ts", "logger.ts", "options.ts", "internal.ts", "format", "recorder", "worker", "storage", "replay", "dashboard"];
 const isLibraryFile = (f: string) => /\.tsx?$/.test(f) && !/\.test\.tsx?$|\.fixture\.ts$|\.gen\.ts$|\.d\.ts$/.test(f);
 
 function libraryFiles(): string[] {
