@@ -47,6 +47,28 @@ export function shortHash(text: string): string {
   return ((h ^ (h >>> 13)) >>> 0).toString(36);
 }
 
+/**
+ * 160 bits that change whenever `text` does (the four lanes, the tail folded
+ * into the first, and the length), for a keyed hash to take in place of the
+ * text itself: the fidelity HMAC then hashes 20 bytes instead of the page's
+ * UTF-8 (recorder/fidelity.ts). Not collision-resistant against someone who
+ * picks the text; it only has to tell a re-render from the page served. The
+ * bytes are a view of one buffer that the next call overwrites: use them at once.
+ */
+export function contentDigest(text: string): Uint8Array {
+  const n = text.length;
+  const body = n - (n & 3);
+  fnvLanes(text, body);
+  let a = lanes[0];
+  for (let i = body; i < n; i++) a = Math.imul(a ^ text.charCodeAt(i), 0x01000193);
+  digestWords.set(lanes);
+  digestWords[0] = a;
+  digestWords[4] = n;
+  return digestBytes;
+}
+const digestWords = new Int32Array(5);
+const digestBytes = new Uint8Array(digestWords.buffer);
+
 /** The four lanes' state, written by `fnvLanes`. */
 const lanes = new Int32Array(4);
 

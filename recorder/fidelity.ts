@@ -9,10 +9,18 @@
  * matches. So:
  *
  * - With a key (`fidelityKey`, else `HONO_REPLAY_FIDELITY_KEY`, else derived
- *   from `secret` / `HONO_REPLAY_SECRET`), every frame stores
- *   `#` + 32 bits of HMAC-SHA256(key, html). Without the key a guess cannot be
+ *   from `secret` / `HONO_REPLAY_SECRET`), every frame stores `%` + 32 bits of
+ *   HMAC-SHA256(key, contentDigest(html)). Without the key a guess cannot be
  *   tested; the key is never stored with recordings. Every instance and every
  *   process that replays must have the same key.
+ * - Why the HMAC takes the page's 160-bit FNV digest (format/ids.ts) and not
+ *   the page: SHA-256 over a served page's UTF-8 was a fifth of everything a
+ *   recorded request cost (83,000 instructions in SHA-256 and 24,000 in UTF-8
+ *   conversion per 2.7 KB page, counted with valgrind in bench/request's
+ *   scenario); the digest costs a few thousand and the HMAC then hashes 20
+ *   bytes. The digest needs no key to compute, but the stored value does: it
+ *   is still no oracle. Frames stored as `#` + HMAC-SHA256(key, html) (before
+ *   the digest) still verify.
  * - Without a configured key, a frame stores the plain 32-bit hash only when
  *   its assigns came through the default sanitizer whole (`isExactCopy`): that
  *   page is a function of the stored assigns alone, so its hash tells nothing
@@ -27,9 +35,17 @@
  */
 
 import { createHmac } from "node:crypto";
-import { shortHash } from "../format/mod.ts";
+import { contentDigest, shortHash } from "../format/mod.ts";
 
-const KEYED = "#";
+/** HMAC over the page's digest (see the header). */
+const KEYED = "%";
+/** HMAC over the page itself: frames recorded before the digest. */
+const KEYED_PAGE = "#";
+
+/** Whether a stored hash needs the key to verify (it proves nothing to whoever lacks it). */
+export function isKeyedHash(hash: string): boolean {
+  return hash.startsWith(KEYED) || hash.startsWith(KEYED_PAGE);
+}
 
 /** The key to use: the option, the environment, derived from the session secret, or none. */
 export function resolveFidelityKey(option: string | undefined, secret: string | undefined): string | undefined {
@@ -49,13 +65,19 @@ export function fidelityHash(html: string, key: string, configured: boolean, exa
 /** true: identical; false: differs; undefined: cannot tell (no hash, or a keyed one and no key). */
 export function verifyFidelity(html: string, expected: string | undefined, key: string | undefined): boolean | undefined {
   if (expected === undefined) return undefined;
-  if (!expected.startsWith(KEYED)) return shortHash(html) === expected;
-  return key === undefined ? undefined : keyedHash(html, key) === expected;
+  if (!isKeyedHash(expected)) return shortHash(html) === expected;
+  if (key === undefined) return undefined;
+  return (expected.startsWith(KEYED) ? keyedHash(html, key) : keyedPageHash(html, key)) === expected;
 }
 
 function keyedHash(html: string, key: string): string {
-  const digest = createHmac("sha256", key).update(html).digest();
-  return KEYED + digest.readUInt32BE(0).toString(36);
+  const mac = createHmac("sha256", key).update(contentDigest(html)).digest();
+  return KEYED + mac.readUInt32BE(0).toString(36);
+}
+
+function keyedPageHash(html: string, key: string): string {
+  const mac = createHmac("sha256", key).update(html).digest();
+  return KEYED_PAGE + mac.readUInt32BE(0).toString(36);
 }
 
 /** An environment variable, on Node and Deno; undefined where reading it is not allowed. */

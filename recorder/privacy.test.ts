@@ -7,6 +7,7 @@
  * the server's own, allowlist mode through the demo app, and file modes.
  */
 
+import { createHmac } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import { createReplay, fileStorage, memoryStorage, Player, type Recording, type 
 import { decodeRecordingFile, shortHash } from "../format/mod.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
 import { renderView } from "./render.ts";
+import { fidelityHash, isKeyedHash, verifyFidelity } from "./fidelity.ts";
 
 const EMAIL = "ada@example.test";
 const temps: string[] = [];
@@ -207,7 +209,7 @@ test("a PIN the sanitizer dropped cannot be brute-forced from a downloaded recor
     const { recording, player } = await recordPin(options);
     const mount = recording.events[0] as { assigns: Record<string, unknown>; htmlHash?: string };
     assert.equal(mount.assigns, { email: EMAIL }, "the PIN itself is dropped");
-    assert.ok(mount.htmlHash?.startsWith("#"), "keyed, because something was removed");
+    assert.ok(isKeyedHash(mount.htmlHash ?? ""), "keyed, because something was removed");
     assert.is(bruteForce(recording, shortHash), undefined, "the plain hash finds nothing");
     assert.is(bruteForce(recording, (html) => shortHash("#" + html)), undefined);
     // The recorder's own player has the key: it knows the replay cannot show what the page showed (the PIN).
@@ -215,6 +217,24 @@ test("a PIN the sanitizer dropped cannot be brute-forced from a downloaded recor
     // A player without the key cannot tell — it does not claim a difference.
     assert.is(new Player(recording, PinPage).fidelity().unknown, player.frameCount);
   }
+});
+
+test("keyed hashes: the digest form tells every one-character change, and frames keyed over the whole page (older recordings) still verify", () => {
+  const key = "k-" + "7".repeat(30);
+  const html = renderView(PinPage, { email: EMAIL, pin: "4821" });
+  const hash = fidelityHash(html, key, true, true);
+  assert.ok(hash.startsWith("%") && isKeyedHash(hash));
+  assert.is(verifyFidelity(html, hash, key), true);
+  assert.is(verifyFidelity(html, hash, undefined), undefined, "without the key: unknown, never an oracle");
+  // Every position, the tail (length not a multiple of four) included.
+  for (let i = 0; i < html.length; i++) {
+    const changed = html.slice(0, i) + String.fromCharCode(html.charCodeAt(i) ^ 1) + html.slice(i + 1);
+    assert.is(verifyFidelity(changed, hash, key), false, `a change at ${i} of ${html.length}`);
+  }
+  assert.is(verifyFidelity(html + " ", hash, key), false, "one character longer");
+  const older = "#" + createHmac("sha256", key).update(html).digest().readUInt32BE(0).toString(36);
+  assert.is(verifyFidelity(html, older, key), true);
+  assert.is(verifyFidelity(html + " ", older, key), false);
 });
 
 test("frames from which nothing was removed keep the plain hash: verifiable in any process", async () => {
@@ -228,7 +248,7 @@ test("frames from which nothing was removed keep the plain hash: verifiable in a
     await replay.close();
     const [summary] = await replay.store.listRecordingSummaries();
     const recording = await replay.store.getRecording(summary.id);
-    assert.not.ok((recording.events[0] as { htmlHash: string }).htmlHash.startsWith("#"));
+    assert.not.ok(isKeyedHash((recording.events[0] as { htmlHash: string }).htmlHash));
     assert.is(new Player(recording, PinPage).fidelity().identical, 2, "a player in another process, without any key");
   } finally {
     await replay.close();
