@@ -17,8 +17,9 @@
  * - every response carries the security headers and a policy (policy.ts);
  * - a storage failure is a 503 page, never a stack trace, and recovers by
  *   itself (problems.ts, and the error handler below);
- * - a corrupt recording is shown as such and can be deleted (recordings.ts,
- *   recording_route.tsx, routes/actions.tsx);
+ * - a corrupt recording is shown as such and can be deleted: the index lists
+ *   what the store reports unreadable (corrupt_list.tsx), its page says so
+ *   (recording_route.tsx), the delete route takes it (routes/actions.tsx);
  * - what goes wrong is logged through the `logger` option (default: the
  *   replay's, `replay.store.logger`), never straight to the console; routes
  *   read and download through the store's API, never its storage;
