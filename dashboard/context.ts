@@ -34,11 +34,11 @@ export interface AssetNames {
 }
 
 export function createContext(replay: DashboardReplay, settings: DashboardSettings): DashboardContext {
-  const problems = new Problems();
+  const problems = new Problems(settings.logger);
   return {
     replay,
     settings,
-    access: new Access(settings),
+    access: new Access(settings, problems.faults),
     csrf: new Csrf(settings.csrfSecret, settings.origins),
     recordings: new Recordings(replay, problems, settings.cacheVersion),
     problems,

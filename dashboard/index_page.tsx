@@ -1,13 +1,15 @@
 /**
  * The index page: what this instance did not record, the filters, the active
- * recordings (kept current by the client), and one page of finalized ones.
+ * recordings (kept current by the client), one page of finalized ones, and
+ * the stored recordings that cannot be read (corrupt_list.tsx).
  * Rendered on the server; recorded data only as text and attribute values
  * (escaped by Preact), or as JSON in a non-executed script element.
  */
 
 import type { RecordingSummary } from "../format/mod.ts";
-import type { SortKey } from "../storage/mod.ts";
+import type { CorruptRecording, SortKey } from "../storage/mod.ts";
 import { ActiveNow } from "./client/active.tsx";
+import { CorruptList } from "./corrupt_list.tsx";
 import { type Assets, JsonData, Layout, Status } from "./pages.tsx";
 import { type ActiveRow, type FidelityCell, formatBytes, formatDuration, formatStart, pathOf, type RecordingStatus } from "./shared.ts";
 
@@ -41,6 +43,8 @@ export interface IndexPageProps {
   views: string[];
   form: Record<string, string>;
   rows: IndexRow[];
+  /** Stored recordings that cannot be read (`replay.store.listCorrupt()`), newest first. */
+  corrupt: CorruptRecording[];
   active: ActiveRow[];
   liveUrl: string;
   nextUrl?: string;
@@ -79,6 +83,7 @@ export function IndexPage(p: IndexPageProps) {
             {p.nextUrl && <a class="button" id="next-page" href={p.nextUrl}>Next page »</a>}
           </div>
         </section>
+        <CorruptList base={p.base} corrupt={p.corrupt} csrf={p.csrf} back={p.back} />
       </main>
     </Layout>
   );

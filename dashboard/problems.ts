@@ -10,13 +10,17 @@
  *   outage is logged once, with its cause, and the first call that succeeds
  *   ends it, so the next outage is logged again. Nothing about the failure is
  *   cached: recovery needs no restart.
- * - A live stream's error is logged the 1st, 10th, 100th… time (with the
- *   count), not every time: browsers reconnect every few seconds, and a
- *   persistent fault must not fill the log. A client that hangs up is not an
- *   error (hono's stream writes ignore a closed connection).
+ * - A live stream's error, and an `authorize` that throws, are logged the
+ *   1st, 10th, 100th… time (with the count; logger.ts `Faults`), not every
+ *   time: browsers reconnect every few seconds and every request asks
+ *   authorize, and a persistent fault must not fill the log. A client that
+ *   hangs up is not an error (hono's stream writes ignore a closed connection).
+ * - Everything goes to the dashboard's `logger` (its option; by default the
+ *   replay's, `replay.store.logger`), never straight to the console.
  */
 
 import { ReplayError } from "../format/mod.ts";
+import { Faults, type Logger } from "../logger.ts";
 
 /** The storage threw something that is not about one recording: it is down or unreachable. */
 export class StorageUnavailableError extends Error {}
@@ -24,12 +28,25 @@ export class StorageUnavailableError extends Error {}
 /** A store call that did not settle in time: the replay is closing, or the storage hangs. */
 export class TimeoutError extends Error {}
 
+/** The `Faults` kinds the dashboard counts. */
+export const STREAM_FAULT = "dashboard live stream";
+export const AUTHORIZE_FAULT = "dashboard authorize";
+
 export class Problems {
   /** Store calls that failed as unavailable, since the dashboard was created. */
   storageFailures = 0;
-  /** Live streams that ended because of an error (not because the browser left). */
-  streamErrors = 0;
+  /** Faults that can repeat on every request (a live stream, `authorize`): counted, logged 1, 10, 100… times. */
+  readonly faults: Faults;
   private inOutage = false;
+
+  constructor(readonly logger: Logger) {
+    this.faults = new Faults(logger);
+  }
+
+  /** Live streams that ended because of an error (not because the browser left). */
+  get streamErrors(): number {
+    return this.faults.count(STREAM_FAULT);
+  }
 
   /** Runs a store call: a failure that is not about one recording means the storage is unavailable. */
   async stored<T>(work: () => Promise<T>): Promise<T> {
@@ -49,21 +66,14 @@ export class Problems {
     this.storageFailures++;
     if (this.inOutage) return;
     this.inOutage = true;
-    console.error(`hono-replay dashboard: the recording storage is unavailable (${error.message}); answering 503 until it is back`);
+    this.logger.error(`dashboard: the recording storage is unavailable (${error.message}); answering 503 until it is back`);
   }
 
   /** A live stream failed: storage outages go through `storageDown`; anything else is counted and logged 1, 10, 100… times. */
   streamFailed(stream: string, error: unknown): void {
     if (error instanceof StorageUnavailableError) return this.storageDown(error);
-    this.streamErrors++;
-    if (!isPowerOfTen(this.streamErrors)) return;
-    console.error(`hono-replay dashboard: the live stream ${stream} failed (${this.streamErrors} stream errors so far; the browser reconnects):`, error);
+    this.faults.report(STREAM_FAULT, error, () => `dashboard: the live stream ${stream} failed; the browser reconnects`);
   }
-}
-
-function isPowerOfTen(n: number): boolean {
-  while (n >= 10 && n % 10 === 0) n /= 10;
-  return n === 1;
 }
 
 /** Requests to a closed replay never settle; a stream must not wait on them forever. */

@@ -15,6 +15,9 @@
  *   browser may keep its cached frames of a recording (routes/cached.ts).
  * - A corrupt file is remembered with its reason (the index lists it as
  *   corrupt) and never makes a page fail; forgetting an id forgets that too.
+ *   When the index learns from the store that a file is corrupt
+ *   (`noteCorrupt`), a decoded copy of it is dropped at once, so its page says
+ *   so too; a file that reads again (restored) is no longer remembered as corrupt.
  */
 
 import { CorruptRecordingError, type Recording, RecordingNotFoundError, type RecordingSummary, shortHash } from "../format/mod.ts";
@@ -104,22 +107,30 @@ export class Recordings {
     }
   }
 
+  /** The store found these recordings' files unreadable: a kept copy of one is not served again, and why is remembered. */
+  noteCorrupt(found: readonly { id: string; reason: string }[]): void {
+    for (const { id, reason } of found) {
+      this.decoded.delete(id);
+      this.corrupt.set(id, reason);
+      this.fidelity.set(id, corruptCell(reason));
+    }
+  }
+
   /** The store's recording; undefined (and forgotten) when it has none. */
   private async read(id: string): Promise<Recording | undefined> {
+    let recording: Recording;
     try {
-      return await this.problems.stored(() => this.replay.store.getRecording(id));
+      recording = await this.problems.stored(() => this.replay.store.getRecording(id));
     } catch (error) {
       if (error instanceof RecordingNotFoundError) {
         this.forget(id);
         return undefined;
       }
-      if (error instanceof CorruptRecordingError) {
-        this.decoded.delete(id);
-        this.corrupt.set(id, error.message);
-        this.fidelity.set(id, corruptCell(error));
-      }
+      if (error instanceof CorruptRecordingError) this.noteCorrupt([{ id, reason: error.message }]);
       throw error;
     }
+    if (this.corrupt.has(id)) this.forget(id); // restored from a backup: what was remembered of the broken file is wrong
+    return recording;
   }
 
   private withPlayer(recording: Recording, active: boolean): Loaded {
@@ -135,8 +146,8 @@ export class Recordings {
 }
 
 /** The fidelity column of a recording whose file cannot be read: the reason is the title. */
-export function corruptCell(error: CorruptRecordingError): FidelityCell {
-  return { label: "corrupt", tone: "bad", title: error.message };
+export function corruptCell(reason: string): FidelityCell {
+  return { label: "corrupt", tone: "bad", title: reason };
 }
 
 export function summaryOf(recording: Recording): RecordingSummary {

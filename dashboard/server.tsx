@@ -17,8 +17,12 @@
  * - every response carries the security headers and a policy (policy.ts);
  * - a storage failure is a 503 page, never a stack trace, and recovers by
  *   itself (problems.ts, and the error handler below);
- * - a corrupt recording is shown as such and can be deleted (recordings.ts,
- *   recording_route.tsx, routes/actions.tsx);
+ * - a corrupt recording is shown as such and can be deleted: the index lists
+ *   what the store reports unreadable (corrupt_list.tsx), its page says so
+ *   (recording_route.tsx), the delete route takes it (routes/actions.tsx);
+ * - what goes wrong is logged through the `logger` option (default: the
+ *   replay's, `replay.store.logger`), never straight to the console; routes
+ *   read and download through the store's API, never its storage;
  * - what is deleted leaves the dashboard's memory at once and browsers' frame
  *   caches on their next dashboard page (recordings.ts, routes/cached.ts).
  */
@@ -43,7 +47,8 @@ import { type DashboardOptions, resolveSettings } from "./settings.ts";
 export type { DashboardOptions } from "./settings.ts";
 
 export function createDashboard(replay: DashboardReplay, options: DashboardOptions = {}): Hono<Env> {
-  const settings = resolveSettings(options);
+  // The replay's logger unless the dashboard is given its own (a double of the store may have none).
+  const settings = resolveSettings(options, replay.store.logger);
   const ctx = createContext(replay, settings);
   const app = new Hono<Env>();
   // First, so that its headers reach every answer, the error handler's included.
@@ -73,7 +78,7 @@ function answerError(ctx: DashboardContext, c: RequestContext, error: Error): Re
     ctx.problems.storageDown(error);
     return storageUnavailable(ctx, c);
   }
-  console.error("hono-replay dashboard: a request failed:", error);
+  ctx.settings.logger.error("dashboard: a request failed", error);
   return message(ctx, c, 500, "Something went wrong", "The dashboard failed to answer this request; the server log has the details.");
 }
 

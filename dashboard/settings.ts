@@ -17,6 +17,7 @@
 
 import type { Context } from "hono";
 import type { RecordingSummary } from "../format/mod.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
 
 export interface DashboardOptions {
   /**
@@ -62,6 +63,12 @@ export interface DashboardOptions {
    * Destructive POSTs must come from one of them. Default: the request URL's origin.
    */
   origin?: string | string[];
+  /**
+   * Where the dashboard reports what went wrong (storage outages, live streams
+   * that fail, an `authorize` that throws, requests that fail). Default: the
+   * replay's logger (`replay.store.logger`), else `consoleLogger`.
+   */
+  logger?: Logger;
 }
 
 /** The options with their defaults applied and checked. */
@@ -83,12 +90,14 @@ export interface DashboardSettings {
   csrfSecret?: string;
   /** Normalized origins; undefined: the request URL's. */
   origins?: string[];
+  logger: Logger;
 }
 
 /** The most frames one request may ask for (a batch), whatever `batchSize` says. */
 export const MAX_BATCH = 500;
 
-export function resolveSettings(options: DashboardOptions): DashboardSettings {
+/** `replayLogger`: the logger `options.logger` defaults to (the replay's). */
+export function resolveSettings(options: DashboardOptions, replayLogger?: Logger): DashboardSettings {
   if (options.dangerouslyAllowOpenAccess === true && options.authorize !== undefined) {
     throw new TypeError(
       "replay.dashboard: `authorize` and `dangerouslyAllowOpenAccess` were both given; open access would ignore authorize. " +
@@ -112,6 +121,7 @@ export function resolveSettings(options: DashboardOptions): DashboardSettings {
     basePath: options.basePath?.replace(/\/+$/, ""),
     csrfSecret: options.csrfSecret,
     origins: options.origin === undefined ? undefined : originsOf(options.origin),
+    logger: options.logger ?? replayLogger ?? consoleLogger,
   };
   warnOnce(settings);
   return settings;
@@ -127,16 +137,18 @@ function originsOf(origin: string | string[]): string[] {
   });
 }
 
-/** The loud warnings, once per process: a test suite or a dev server creates many dashboards. */
-const warned = new Set<string>();
+/** The loud warnings, once per logger (so once per process on the console): a test suite or a dev server creates many dashboards. */
+const warnedBy = new WeakMap<Logger, Set<string>>();
 
 function warnOnce(settings: DashboardSettings): void {
+  let warned = warnedBy.get(settings.logger);
+  if (!warned) warnedBy.set(settings.logger, (warned = new Set()));
   if (!settings.configured && !warned.has("unconfigured")) {
     warned.add("unconfigured");
-    console.warn("hono-replay dashboard: no `authorize` given, so every dashboard route answers 403 (see the page for how to configure it).");
+    settings.logger.warn("dashboard: no `authorize` given, so every dashboard route answers 403 (see the page for how to configure it).");
   } else if (settings.open && !warned.has("open")) {
     warned.add("open");
-    console.warn("hono-replay dashboard: OPEN ACCESS (dangerouslyAllowOpenAccess): anyone who can reach this server can watch every recording.");
+    settings.logger.warn("dashboard: OPEN ACCESS (dangerouslyAllowOpenAccess): anyone who can reach this server can watch every recording.");
   }
 }
 

@@ -34,6 +34,7 @@ table.recordings td.url{max-width:22rem;overflow:hidden;text-overflow:ellipsis}
 table.recordings td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.recordings tr:hover td{background:#fafbff}
 table.recordings form{display:inline}
+table.corrupt td.reason{white-space:normal;color:var(--bad)}
 .status{display:inline-block;padding:0 .45rem;border-radius:9px;font-size:.75rem;margin-right:.2rem;background:#eef0f5}
 .status-active{background:#fde7ef;color:var(--hot)}
 .status-finalized{background:#e8f5e9;color:var(--ok)}

@@ -31,6 +31,7 @@ import {
   type RecordingSummary,
   recordingText,
 } from "../format/mod.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
 import { type Erased, eraseEverywhere } from "../storage/erasure.ts";
 import type { CorruptRecording, Erasure, RecordingStorage, Segment, SummaryFilter, SummaryPage } from "../storage/mod.ts";
 import type { EngineHost } from "../worker/mod.ts";
@@ -50,17 +51,29 @@ export interface ErasureReport {
   sessions: string[];
 }
 
+/** What a ReplayStore may be given besides its storage: `new ReplayStore(storage, host, cleanup, { logger })`. */
+export interface ReplayStoreOptions {
+  /** Where handled errors go (a corrupt recording skipped by `listRecordings`). Default: `consoleLogger`. */
+  logger?: Logger;
+}
+
 const DAY = 86_400_000;
 /** The longest a mark is kept, whatever `maxRecordingAgeMs` says (it may be Infinity). */
 const MAX_MARK_MS = 3_650 * DAY;
 const NOTHING: Erased = { recordings: [], sessions: [] };
 
 export class ReplayStore {
+  /** Where this store reports what it skips; the dashboard reports through it too unless given its own. */
+  readonly logger: Logger;
+
   constructor(
     readonly storage: RecordingStorage,
     private readonly host: () => Promise<EngineHost>,
     private readonly cleanupSettings: CleanupSettings,
-  ) {}
+    options: ReplayStoreOptions = {},
+  ) {
+    this.logger = options.logger ?? consoleLogger;
+  }
 
   /** Finalized recordings' summaries, newest first unless `sort`/`order` say otherwise. */
   async listRecordingSummaries(filter: Omit<SummaryFilter, "limit" | "cursor"> = {}): Promise<RecordingSummary[]> {
@@ -79,7 +92,7 @@ export class ReplayStore {
       try {
         out.push(await this.getRecording(summary.id));
       } catch (error) {
-        console.warn(`hono-replay: ${(error as Error).message}`);
+        this.logger.warn((error as Error).message);
       }
     }
     return out;
@@ -96,6 +109,16 @@ export class ReplayStore {
     const merged = this.merge(id, segments, bytes);
     if (!merged) throw new RecordingNotFoundError(id);
     return merged;
+  }
+
+  /**
+   * A finalized recording's stored file, byte for byte as the storage has it
+   * (what the dashboard's download serves; a corrupt file too). Frames its
+   * session sent after it was finalized are in its segments, not in this file:
+   * `getRecording` merges them. Throws InvalidIdError or RecordingNotFoundError.
+   */
+  async getRecordingFile(id: string): Promise<Uint8Array> {
+    return await this.storage.load(assertValidId(id));
   }
 
   /** A recording still in progress, as recorded so far by every instance; undefined if it is finalized or unknown. */

@@ -10,7 +10,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -34,6 +34,7 @@ const PAYLOAD = `<img src="/x.png" onerror="window.top.__pwned=(window.top.__pwn
   `<script>window.top.__pwned=1;alert('script')</script><svg onload="alert('svg')"></svg><b>bold note</b>`;
 
 const ctx: {
+  dir: string;
   replay: Replay;
   server: Served;
   origin: string;
@@ -56,6 +57,7 @@ test.before(async () => {
   // A second dashboard that styles frames with the app's stylesheet, through the `head` option.
   app.get("/app.css", (c) => c.body("body { background: rgb(1, 2, 3) }", 200, { "content-type": "text/css" }));
   app.route("/styled", createDashboard(replay, { dangerouslyAllowOpenAccess: true, head: '<link rel="stylesheet" href="/app.css">' }));
+  ctx.dir = dir;
   ctx.replay = replay;
   ctx.server = await serve(app.fetch, 0);
   ctx.origin = `http://127.0.0.1:${ctx.server.port}`;
@@ -493,6 +495,29 @@ browserTest("erasure reaches the browser: a recording deleted on the server leav
   const after = await cachedKeys(dash);
   assert.equal(after.filter((k) => k.includes(id)), [], "nothing of the deleted recording is left, the list of cached recordings included");
   assert.equal(after.filter((k) => k.includes(`:${ctx.recordingId}:`)), others, "the others are kept");
+});
+
+browserTest("a corrupt recording file: listed on the index with the reason, deleted from there after confirming", async () => {
+  // Half of a real recording's file, as a process killed mid-copy leaves it; the index does not list it.
+  const real = readFileSync(join(ctx.dir, "recordings", `${ctx.recordingId}.hrp`));
+  const id = "half-copied";
+  const file = join(ctx.dir, "recordings", `${id}.hrp`);
+  writeFileSync(file, real.subarray(0, real.length >> 1));
+  const dash = ctx.dash;
+  await dash.goto(`${ctx.origin}/replay/`);
+  const row = dash.locator(`#corrupt tr[data-corrupt-id="${id}"]`);
+  assert.match((await row.locator("td.reason").textContent())!, `recording ${id} is corrupt (`);
+  const onConfirm = (d: { type(): string; accept(): Promise<void> }) => void (d.type() === "confirm" && d.accept());
+  dash.on("dialog", onConfirm);
+  try {
+    await Promise.all([dash.waitForURL(/notice=deleted/), row.locator("button.danger").click()]);
+  } finally {
+    dash.off("dialog", onConfirm);
+  }
+  assert.is(await dash.locator("#notice").textContent(), "The recording was deleted.");
+  assert.is(await dash.locator("#corrupt").count(), 0, "nothing corrupt is left");
+  assert.not.ok(existsSync(file), "the file is gone from disk");
+  assert.ok(existsSync(join(ctx.dir, "recordings", `${ctx.recordingId}.hrp`)), "the recording it was copied from stays");
 });
 
 /**

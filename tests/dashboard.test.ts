@@ -163,15 +163,15 @@ test("authorize(c, recording) is asked for every recording route, with that reco
     for (const path of [base, `${base}/frames`, `${base}/download`, `${base}/export`, "/replay"]) {
       assert.is((await app.request(path, admin)).status, 200, path);
     }
-    // An authorize that throws refuses instead of serving.
-    const throwing = dashboardApp(replay, { authorize: () => { throw new Error("session store down"); } });
-    const quiet = console.error;
-    console.error = () => {};
-    try {
-      assert.is((await throwing.request(base)).status, 403);
-    } finally {
-      console.error = quiet;
-    }
+    // An authorize that throws refuses instead of serving, and says why through the dashboard's logger (1, 10, 100… times).
+    const warned: string[] = [];
+    const logger = { warn: (m: string) => void warned.push(m), error: (m: string) => void warned.push(m) };
+    const throwing = dashboardApp(replay, { authorize: () => { throw new Error("session store down"); }, logger });
+    for (let i = 0; i < 10; i++) assert.is((await throwing.request(base)).status, 403);
+    assert.equal(warned, [
+      "dashboard: authorize threw, so the request is refused (session store down)",
+      "dashboard: authorize threw, so the request is refused (session store down); 10 times so far",
+    ]);
   } finally {
     await replay.close();
   }
@@ -683,7 +683,11 @@ test("an active recording: listed live on the index, its player follows it over 
 test("a live stream that fails is counted and logged, not swallowed: storage outages once, other errors on the index too", async () => {
   const { app: demo, replay } = createDemoApp({ storage: memoryStorage(), worker: false, beaconGraceMs: 0 });
   const logged: string[] = [];
-  const quiet = console.error;
+  // Through the dashboard's `logger` option: nothing of it reaches the console.
+  const logger = {
+    warn: (m: string) => void logged.push(m),
+    error: (m: string, e?: unknown) => void logged.push(e === undefined ? m : `${m} ${e instanceof Error ? e.message : String(e)}`),
+  };
   try {
     const cookie = await typeIntoSignup(demo, "Ad");
     const [active] = await replay.store.listActive();
@@ -698,8 +702,7 @@ test("a live stream that fails is counted and logged, not swallowed: storage out
       },
     });
     const app = new Hono();
-    app.route("/replay", createDashboard({ store, views: replay.views, player: (r) => replay.player(r), engine: replay.engine }, { dangerouslyAllowOpenAccess: true }));
-    console.error = (...args: unknown[]) => void logged.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(" "));
+    app.route("/replay", createDashboard({ store, views: replay.views, player: (r) => replay.player(r), engine: replay.engine }, { dangerouslyAllowOpenAccess: true, logger }));
 
     const recording = await app.request(`/replay/r/${active.id}/live?after=${active.eventCount}`);
     const list = await app.request("/replay/live");
@@ -713,7 +716,6 @@ test("a live stream that fails is counted and logged, not swallowed: storage out
     assert.match(html, /<span class="stat warn" data-stat="stream-errors"[^>]*><b>1<\/b>/, "shown on the index");
     await leave(demo, cookie);
   } finally {
-    console.error = quiet;
     await replay.close();
   }
 });

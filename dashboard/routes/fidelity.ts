@@ -26,7 +26,7 @@ export function fidelityRoutes(app: Hono<Env>, ctx: DashboardContext): void {
         loaded = await ctx.recordings.load(id);
       } catch (error) {
         if (!(error instanceof CorruptRecordingError)) throw error;
-        out[id] = corruptCell(error);
+        out[id] = corruptCell(error.message);
         continue;
       }
       if (!loaded || !(await ctx.access.allowed(c, summaryOf(loaded.recording)))) continue;

@@ -33,7 +33,7 @@ async function download(ctx: DashboardContext, c: RequestContext, loaded: Loaded
   if (loaded.active) return message(ctx, c, 409, "Still recording", "A recording can be downloaded once it has ended.");
   let bytes: Uint8Array;
   try {
-    bytes = await ctx.problems.stored(() => ctx.replay.store.storage.load(id));
+    bytes = await ctx.problems.stored(() => ctx.replay.store.getRecordingFile(id));
   } catch (error) {
     if (!(error instanceof RecordingNotFoundError)) throw error;
     ctx.recordings.forget(id);

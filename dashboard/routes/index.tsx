@@ -1,9 +1,10 @@
 /**
  * The index (`GET /`): one page of finalized recordings with the filters of
- * the URL, the active ones, and what this instance did not record (the
- * engine's counters). Rows `authorize` refuses are left out; the fidelity
- * column is filled from what is known and by the client for the rest
- * (routes/fidelity.ts).
+ * the URL, the active ones, the stored ones that cannot be read (marked in
+ * the table when they are on the page, and listed on their own), and what
+ * this instance did not record (the engine's counters). Rows `authorize`
+ * refuses are left out; the fidelity column is filled from what is known and
+ * by the client for the rest (routes/fidelity.ts).
  */
 
 import type { Hono } from "hono";
@@ -26,13 +27,15 @@ export async function index(ctx: DashboardContext, c: RequestContext): Promise<R
   const base = c.var.base;
   const { filter, form } = parseFilter((k) => c.req.query(k));
   const found = await ctx.problems.stored(() => ctx.replay.store.pageRecordingSummaries({ ...filter, limit: ctx.settings.pageSize }));
+  const corrupt = await ctx.problems.stored(() => ctx.replay.store.listCorrupt());
+  ctx.recordings.noteCorrupt(corrupt);
   const rows: IndexRow[] = [];
   for (const summary of found.items) {
     if (!(await ctx.access.allowed(c, summary))) continue;
-    const corrupt = ctx.recordings.corruptReason(summary.id);
+    const reason = ctx.recordings.corruptReason(summary.id);
     rows.push({
       summary,
-      status: corrupt !== undefined ? { ...statusOf(summary, false), corrupt } : statusOf(summary, false),
+      status: reason !== undefined ? { ...statusOf(summary, false), corrupt: reason } : statusOf(summary, false),
       href: `${base}/r/${summary.id}`,
       deleteUrl: `${base}/r/${summary.id}/delete`,
       fidelity: ctx.recordings.fidelity.get(summary.id),
@@ -57,6 +60,7 @@ export async function index(ctx: DashboardContext, c: RequestContext): Promise<R
       views={Object.keys(ctx.replay.views)}
       form={form}
       rows={rows}
+      corrupt={corrupt}
       active={await activeRows(ctx, c, filter)}
       liveUrl={`${base}/live${back}`}
       nextUrl={found.nextCursor ? query({ cursor: found.nextCursor }) : undefined}
