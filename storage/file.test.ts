@@ -474,6 +474,39 @@ test("segments: one file per segment named by its header, owner-only, no tempora
   assert.equal(allFiles(root).filter((name) => name.endsWith(".tmp") || name.includes(".tmp-")), []);
 });
 
+test("a logger in the options gets every warning of the storage's parts, and the console none", async () => {
+  const root = tempDir();
+  const messages: string[] = [];
+  const storage = fileStorage({ path: root, logger: { warn: (m) => void messages.push(m), error: (m) => void messages.push(m) } });
+  await save(storage, { id: "one" });
+  const old = (Date.now() - 10 * 60_000) / 1000;
+  const { warnings } = await quietly(async () => {
+    writeFileSync(join(root, "index.json"), "{not json"); // the index part rebuilds it
+    assert.equal(ids((await storage.list()).items), ["one"]);
+    mkdirSync(join(root, "claims", "rec-c"), { recursive: true }); // the claims part finds a generation that is no claim
+    writeFileSync(join(root, "claims", "rec-c", "1"), "garbage");
+    assert.ok(await storage.claim("rec-c", "me", 60_000));
+    mkdirSync(join(root, "segments", "rec-s"), { recursive: true }); // the segments part publishes an orphan
+    const orphan = join(root, "segments", "rec-s", "i9-000001.20.6.deadbeef.tmp");
+    writeFileSync(orphan, "frames");
+    utimesSync(orphan, old, old);
+    assert.is((await storage.loadSegments("rec-s")).length, 1);
+    mkdirSync(join(root, "erasures"), { recursive: true }); // the erasures part finds a file that is no mark
+    writeFileSync(join(root, "erasures", "junk.json"), "[]");
+    assert.equal(await storage.listErasures(), []);
+    const temp = join(root, "index.json.tmp-0badf00d"); // the sweep removes what a dead writer left
+    writeFileSync(temp, "{");
+    utimesSync(temp, old, old);
+    await storage.cleanup({ maxRecordings: 100, maxAgeMs: 365 * 24 * 3_600_000 });
+    assert.not.ok(existsSync(temp));
+  });
+  assert.equal(warnings, [], "nothing reaches the console");
+  for (const part of ["index.json is unreadable", "is not a claim", "published segment i9-000001", "is not an erasure mark", "removed 1 temporary file"]) {
+    assert.ok(messages.some((m) => m.includes(part)), `logged: ${part}\n${messages.join("\n")}`);
+  }
+  assert.ok(messages.every((m) => !m.startsWith("hono-replay:")), "the logger adds its own prefix");
+});
+
 test("segments: a writer killed between write and rename loses nothing; one killed mid-write leaves nothing", async () => {
   const root = tempDir();
   const storage = fileStorage({ path: root });

@@ -19,10 +19,11 @@
 import { link, mkdir, open, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { randomToken } from "../format/mod.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
 import { checkErasure, parseErasure } from "./filter.ts";
 import type { Erasure, ErasureStore } from "./types.ts";
 
-export function fileErasures(root: string): ErasureStore {
+export function fileErasures(root: string, logger: Logger = consoleLogger): ErasureStore {
   const dir = join(root, "erasures");
   /** Marks read before, by file name; `undefined` for a file that is not a mark. */
   const read = new Map<string, Erasure | undefined>();
@@ -36,7 +37,7 @@ export function fileErasures(root: string): ErasureStore {
     const text = await readFile(join(dir, name), "utf8").catch(gone);
     if (text === undefined) return undefined; // removed meanwhile (expired)
     const mark = parseErasure(text);
-    if (!mark) console.warn(`hono-replay: ${join(dir, name)} is not an erasure mark; it is ignored: remove it`);
+    if (!mark) logger.warn(`${join(dir, name)} is not an erasure mark; it is ignored: remove it`);
     read.set(name, mark);
     return mark;
   }

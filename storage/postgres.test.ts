@@ -142,6 +142,26 @@ if (skip) {
     }
   });
 
+  test("a stored erasure mark that cannot be read is skipped and reported once, to the logger in the options", async () => {
+    const db = await sql();
+    const messages: string[] = [];
+    const logged = postgresStorage({ url: (await pg()).url, table: extra, logger: { warn: (m) => void messages.push(m), error: (m) => void messages.push(m) } });
+    try {
+      const until = Date.now() + 3_600_000;
+      await logged.addErasure({ id: "0pg-mark", at: Date.now(), until, recordingId: "0pg-erased" });
+      await db`INSERT INTO ${db(extra + "_erasures")} (id, body, until) VALUES ('0pg-junk', 'not a mark', ${new Date(until)})`;
+      const first = (await logged.listErasures()).map((e) => e.id);
+      assert.ok(first.includes("0pg-mark"), "the good mark is listed");
+      assert.not.ok(first.includes("0pg-junk"), "the junk row is not");
+      await logged.listErasures();
+      assert.is(messages.length, 1, messages.join("\n"));
+      assert.match(messages[0], /"0pg-junk".*is not an erasure mark/);
+    } finally {
+      await db`DELETE FROM ${db(extra + "_erasures")}`;
+      await logged.close();
+    }
+  });
+
   test("with migrate: false nothing is created; a schema-qualified table works", async () => {
     const db = await sql();
     const url = (await pg()).url;
