@@ -28,12 +28,13 @@
 
 import { createHmac } from "node:crypto";
 import { shortHash } from "../format/mod.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
 
 const KEYED = "#";
 
 /** The key to use: the option, the environment, derived from the session secret, or none. */
-export function resolveFidelityKey(option: string | undefined, secret: string | undefined): string | undefined {
-  const key = option ?? env("HONO_REPLAY_FIDELITY_KEY");
+export function resolveFidelityKey(option: string | undefined, secret: string | undefined, logger: Logger = consoleLogger): string | undefined {
+  const key = option ?? env("HONO_REPLAY_FIDELITY_KEY", logger);
   if (key) return key;
   return secret ? createHmac("sha256", secret).update("hono-replay fidelity key v1").digest("base64url") : undefined;
 }
@@ -59,7 +60,7 @@ function keyedHash(html: string, key: string): string {
 }
 
 /** An environment variable, on Node and Deno; undefined where reading it is not allowed. */
-export function env(name: string): string | undefined {
+export function env(name: string, logger: Logger = consoleLogger): string | undefined {
   const deno = (globalThis as { Deno?: { env: { get(n: string): string | undefined } } }).Deno;
   try {
     return deno ? deno.env.get(name) : process.env[name];
@@ -67,7 +68,7 @@ export function env(name: string): string | undefined {
     // Deno without --allow-env: the option must be given in code instead.
     if (!warnedEnv) {
       warnedEnv = true;
-      console.warn(`hono-replay: cannot read ${name} (${(error as Error)?.message ?? error}); pass the option to createReplay instead`);
+      logger.warn(`cannot read ${name} (${(error as Error)?.message ?? error}); pass the option to createReplay instead`);
     }
     return undefined;
   }
