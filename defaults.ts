@@ -28,7 +28,8 @@ const DAY = 24 * HOUR;
  * Options that have no value as a default are described in options.ts and in
  * the README: `views` (required), `storage` (`fileStorage()`, whose own default
  * path is "replay_recordings"), `session` (none), `sanitizer` (the built-in one
- * with `limits`) and `journal` (the storage's `journalDir`, else a per-user temp dir: options.ts).
+ * with `limits`), `journal` (the storage's `journalDir`, else a per-user temp dir: options.ts)
+ * and `logger` (`consoleLogger`, logger.ts).
  */
 export const DEFAULTS = Object.freeze({
   format: "tagged" as "tagged" | "json",

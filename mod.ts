@@ -19,6 +19,7 @@ import { assertSinglePreact } from "./recorder/preact_check.ts";
 import { Player, ReplayStore } from "./replay/mod.ts";
 import { createRingBuffer, EngineHost, type EngineStats, EventLog } from "./worker/mod.ts";
 import { islandRecorder, type IslandRecorderOptions } from "./islands/recorder.ts";
+import type { Logger } from "./logger.ts";
 
 export type { ReplayOptions } from "./options.ts";
 export { DEFAULTS } from "./defaults.ts";
@@ -102,7 +103,7 @@ export function createReplay(options: ReplayOptions): Replay {
   // No configured secret: the store's shared one, so instances sharing the store accept each other's sessions.
   const secretReady = o.secretConfigured || !o.storage.sharedSecret ? Promise.resolve() : recorder.useSecretFrom(
     o.storage.sharedSecret().catch((error) => {
-      console.warn(`hono-replay: the store gave no shared secret (${(error as Error)?.message ?? error}); session ids are signed with this process's own key, so sessions do not cross instances: configure \`secret\``);
+      o.logger.warn(`the store gave no shared secret (${(error as Error)?.message ?? error}); session ids are signed with this process's own key, so sessions do not cross instances: configure \`secret\``);
       return undefined;
     }),
   );
@@ -137,10 +138,10 @@ export function createReplay(options: ReplayOptions): Replay {
       return (await hostStarting).request<EngineStats>({ type: "flush" });
     },
     close() {
-      closed ??= closeReplay(recorder, log, hostStarting, o.storage);
+      closed ??= closeReplay(recorder, log, hostStarting, o.storage, o.logger);
       return closed;
     },
-    closeOnSignals: (signalOptions) => closeOnSignals(() => replay.close(), signalOptions?.exit ?? true),
+    closeOnSignals: (signalOptions) => closeOnSignals(() => replay.close(), signalOptions?.exit ?? true, o.logger),
     engine: {
       get mode() {
         return host?.mode ?? "starting";
@@ -168,10 +169,10 @@ export function createReplay(options: ReplayOptions): Replay {
 }
 
 /** Ends every recording, saves what the store takes, stops the engine and the storage; says what it could not save. */
-async function closeReplay(recorder: Recorder, log: EventLog, hostStarting: Promise<EngineHost>, storage: { close?(): Promise<void> }): Promise<CloseReport> {
+async function closeReplay(recorder: Recorder, log: EventLog, hostStarting: Promise<EngineHost>, storage: { close?(): Promise<void> }, logger: Logger): Promise<CloseReport> {
   recorder.endAll();
   const host = await hostStarting;
-  await closeEngine(host, log);
+  await closeEngine(host, log, logger);
   const report = await host.close();
   await storage.close?.();
   return { unsaved: report.unfinished, dropped: log.droppedTotal, stats: report.stats };
@@ -193,23 +194,23 @@ function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<E
  * reading it whatever it holds; what cannot be moved (no engine answers) is
  * dropped and counted, so that close() goes on to save the rest.
  */
-async function closeEngine(host: EngineHost, log: EventLog): Promise<void> {
-  await host.request({ type: "closing" }).catch((error) => console.warn(`hono-replay: closing: ${(error as Error)?.message ?? error}`));
+async function closeEngine(host: EngineHost, log: EventLog, logger: Logger): Promise<void> {
+  await host.request({ type: "closing" }).catch((error) => logger.warn(`closing: ${(error as Error)?.message ?? error}`));
   try {
     await log.drainOverflow();
   } catch (error) {
     const dropped = log.dropPending();
-    console.warn(`hono-replay: ${(error as Error).message}: ${dropped} frame(s) still queued were dropped (counted in engine.dropped)`);
+    logger.warn(`${(error as Error).message}: ${dropped} frame(s) still queued were dropped (counted in engine.dropped)`);
   }
 }
 
-function closeOnSignals(close: () => Promise<CloseReport>, exit: boolean): () => void {
+function closeOnSignals(close: () => Promise<CloseReport>, exit: boolean, logger: Logger): () => void {
   const signals = ["SIGINT", "SIGTERM"] as const;
   const onSignal = () => {
     void close().then(
       (report) => exit && exitProcess(report.unsaved ? 1 : 0),
       (error) => {
-        console.warn(`hono-replay: close() failed on shutdown: ${(error as Error)?.message ?? error}`);
+        logger.warn(`close() failed on shutdown: ${(error as Error)?.message ?? error}`);
         if (exit) exitProcess(1);
       },
     );

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { Context } from "hono";
 import { DEFAULTS, ENGINE_IDLE_FACTOR } from "./defaults.ts";
 import { type Format, randomToken, shortHash } from "./format/mod.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
 import { type Allowlist, AllowlistFilter } from "./recorder/allowlist.ts";
 import { env, resolveFidelityKey } from "./recorder/fidelity.ts";
 import type { RecorderOptions } from "./recorder/index.ts";
@@ -112,12 +113,22 @@ export interface ReplayOptions {
   eventField?: string;
   /** Sessions recorded in memory at once; past it new sessions are not recorded (counted in `engine.capped`). Default 10,000. */
   maxActiveRecordings?: number;
+  /**
+   * Where warnings and handled errors go: the recorder's, the persistence
+   * worker's (it posts them to the request thread, which logs them here),
+   * close()'s. Default `consoleLogger` (`console.warn` / `console.error`,
+   * prefixed "hono-replay: "). Repeating faults are logged their 1st, 10th,
+   * 100th… time (`Faults` in logger.ts).
+   */
+  logger?: Logger;
 }
 
 /** `ReplayOptions` with every default filled in, grouped by the part that uses them. */
 export interface ResolvedOptions {
   views: Record<string, View>;
   storage: RecordingStorage;
+  /** Where every part's warnings go. */
+  logger: Logger;
   /** The event log: the ring and the overflow in front of it. */
   log: { ringBytes: number; overflowLimit: number };
   recorder: RecorderOptions;
@@ -139,16 +150,18 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
   const o = { ...DEFAULTS, ...definedOnly(options) };
   if (o.format !== "tagged" && o.format !== "json") throw new TypeError(`createReplay: format must be "tagged" or "json"`);
   const storage = options.storage ?? fileStorage();
+  const logger = options.logger ?? consoleLogger;
   const limits = { ...DEFAULTS.limits, ...options.limits };
   const cleanup = { maxRecordings: o.maxRecordings, maxRecordingAgeMs: o.maxRecordingAgeMs };
   // An empty string is no secret: unset.
-  const configuredSecret = options.secret || env("HONO_REPLAY_SECRET") || undefined;
-  const configuredFidelityKey = resolveFidelityKey(options.fidelityKey, configuredSecret);
+  const configuredSecret = options.secret || env("HONO_REPLAY_SECRET", logger) || undefined;
+  const configuredFidelityKey = resolveFidelityKey(options.fidelityKey, configuredSecret, logger);
   // Without one, frames that lost something are hashed with a key this process keeps in memory (recorder/fidelity.ts).
   const fidelityKey = configuredFidelityKey ?? randomToken(32);
   return {
     views: { ...options.views },
     storage,
+    logger,
     log: { ringBytes: o.ringBytes, overflowLimit: o.overflowLimit },
     recorder: {
       views: options.views,
@@ -174,6 +187,7 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
       trustProxy: o.trustProxy,
       allowlist: options.allowlist && new AllowlistFilter(options.allowlist),
       maxActiveRecordings: o.maxActiveRecordings,
+      logger,
     },
     fidelityKey,
     secretConfigured: configuredSecret !== undefined,
@@ -188,6 +202,7 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
       journalDir: journalDir(options.journal, storage),
       // The engine holds as much for the store as the request thread queues for the ring (at least a ring's worth).
       maxHeldChars: Math.max(o.overflowLimit, o.ringBytes),
+      logger,
     },
     cleanup,
   };

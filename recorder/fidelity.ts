@@ -29,13 +29,14 @@
  *   dashboard) verifies it, any other process reports it as unknown — never
  *   as an oracle.
  *
- * Verification follows the stored form: `#…` needs the key (without it the
+ * Verification follows the stored form: `%…` and `#…` need the key (without it the
  * frame is unknown, never "differs"); a plain hash is checked as before, so
  * recordings made before keys existed still verify.
  */
 
 import { createHmac } from "node:crypto";
 import { contentDigest, shortHash } from "../format/mod.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
 
 /** HMAC over the page's digest (see the header). */
 const KEYED = "%";
@@ -48,8 +49,8 @@ export function isKeyedHash(hash: string): boolean {
 }
 
 /** The key to use: the option, the environment, derived from the session secret, or none. */
-export function resolveFidelityKey(option: string | undefined, secret: string | undefined): string | undefined {
-  const key = option ?? env("HONO_REPLAY_FIDELITY_KEY");
+export function resolveFidelityKey(option: string | undefined, secret: string | undefined, logger: Logger = consoleLogger): string | undefined {
+  const key = option ?? env("HONO_REPLAY_FIDELITY_KEY", logger);
   if (key) return key;
   return secret ? createHmac("sha256", secret).update("hono-replay fidelity key v1").digest("base64url") : undefined;
 }
@@ -81,7 +82,7 @@ function keyedPageHash(html: string, key: string): string {
 }
 
 /** An environment variable, on Node and Deno; undefined where reading it is not allowed. */
-export function env(name: string): string | undefined {
+export function env(name: string, logger: Logger = consoleLogger): string | undefined {
   const deno = (globalThis as { Deno?: { env: { get(n: string): string | undefined } } }).Deno;
   try {
     return deno ? deno.env.get(name) : process.env[name];
@@ -89,7 +90,7 @@ export function env(name: string): string | undefined {
     // Deno without --allow-env: the option must be given in code instead.
     if (!warnedEnv) {
       warnedEnv = true;
-      console.warn(`hono-replay: cannot read ${name} (${(error as Error)?.message ?? error}); pass the option to createReplay instead`);
+      logger.warn(`cannot read ${name} (${(error as Error)?.message ?? error}); pass the option to createReplay instead`);
     }
     return undefined;
   }

@@ -29,6 +29,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { type Assigns, frame, FrameKind, newRecordingId, type Params, shortHash, truncateEventName } from "../format/mod.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { Capture, type Seen, unobserved, watchContext, watchPreact } from "./attach.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
@@ -72,6 +73,8 @@ export interface RecorderOptions {
    * must not grow the process without bound.
    */
   maxActiveRecordings?: number;
+  /** Where the warning of a failed recording goes. Default `consoleLogger`. */
+  logger?: Logger;
 }
 
 /** What handlers get as `c.var.replay`. */
@@ -588,7 +591,7 @@ export class Recorder {
     this.errors++;
     if (!this.warned) {
       this.warned = true;
-      console.warn(`hono-replay: recording failed and was skipped (further failures are counted silently): ${(error as Error)?.stack ?? error}`);
+      (this.options.logger ?? consoleLogger).warn(`recording failed and was skipped (further failures are counted silently): ${(error as Error)?.stack ?? error}`);
     }
   }
 }

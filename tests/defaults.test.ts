@@ -30,6 +30,7 @@ const DESCRIBED: Record<string, RegExp> = {
   fidelityKey: /^env `HONO_REPLAY_FIDELITY_KEY`, else derived from `secret`/,
   secret: /^env `HONO_REPLAY_SECRET`, else the store's shared secret$/,
   allowlist: /^none$/,
+  logger: /^console$/,
 };
 
 const UNITS: Record<string, number> = {

@@ -10,8 +10,13 @@
  * The engine takes the ring only once the host says it may (`attach`, then
  * `attached`): after a worker died, the host journals the ring in its place
  * while this one loads (worker/bridge.ts), and the ring has one drainer at a time.
+ *
+ * A function cannot be posted to a worker, so the app's `Logger` stays in the
+ * request thread: the engine here logs through one that posts each warning
+ * and error to the host (`warn` / `error` messages), which hands them to it.
  */
 
+import type { Logger } from "../logger.ts";
 import type { RecordingStorage, StorageSpec } from "../storage/mod.ts";
 import { Engine, type EngineOptions, type EngineRequest } from "./engine.ts";
 import { parentPort } from "./runtime.ts";
@@ -37,12 +42,21 @@ export type FromWorker =
   | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "reply"; id: number; value?: unknown; error?: string }
-  | { type: "warn"; message: string };
+  | { type: "warn"; message: string }
+  /** An error logged in the worker: `error` is the error's stack or message (an Error cannot always be posted). */
+  | { type: "error"; message: string; error?: string };
 
 const port = await parentPort();
 let engine: Promise<Engine> | undefined;
 let storage: RecordingStorage | undefined;
 let attached: (() => void) | undefined;
+
+/** The engine's logger in the worker: every message goes to the host, which logs it with the app's `Logger`. */
+const postingLogger: Logger = {
+  warn: (message) => port.postMessage({ type: "warn", message } satisfies FromWorker),
+  error: (message, error) =>
+    port.postMessage({ type: "error", message, error: error === undefined ? undefined : String((error as Error)?.stack ?? error) } satisfies FromWorker),
+};
 
 port.onMessage((message) => {
   const m = message as ToWorker;
@@ -79,8 +93,7 @@ async function start(init: WorkerInit): Promise<Engine> {
     attached = resolve;
     port.postMessage({ type: "attach" } satisfies FromWorker);
   });
-  const warn = (message: string) => port.postMessage({ type: "warn", message } satisfies FromWorker);
-  const created = new Engine(init.buffer, storage, init.options, warn, "atomics");
+  const created = new Engine(init.buffer, storage, init.options, postingLogger, "atomics");
   await created.start();
   return created;
 }

@@ -17,7 +17,7 @@ import * as assert from "uvu/assert";
 import { frame, FrameKind } from "../format/mod.ts";
 import { memoryStorage } from "../storage/memory.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
-import { journalName } from "./engine.ts";
+import { journalName } from "./journal_name.ts";
 import type { FromWorker, ToWorker } from "./entry.ts";
 import { EngineHost, type HostDeps, type HostOptions } from "./host.ts";
 import { Journal } from "./journal.ts";

@@ -27,97 +27,26 @@
  *   are unref'd; the worker and a deadline timer are ref'd only while someone
  *   awaits an answer; close() terminates the worker. After close() settles the
  *   process can exit.
- * - A warning from the engine that repeats (the same text but for ids and
- *   numbers, like one per recording while the storage is down) is printed once
- *   and then only counted; close() says how many were not printed. The host's
- *   own warnings (a worker died, the fallback, what close could not do) are
- *   rare and always printed.
+ * - Warnings and errors go to the `logger` option, the worker's included: a
+ *   function cannot be posted to a worker, so the worker posts them here
+ *   (worker/entry.ts). How often each is logged: worker/host_messages.ts.
+ *
+ * The parts: options and injectable dependencies (host_options.ts), messages
+ * (host_messages.ts), the watchdog (heartbeat.ts), journaling the ring while a
+ * worker is replaced (host_bridge.ts).
  */
 
-import { join } from "node:path";
 import { DEFAULTS, HOST_DEFAULTS } from "../defaults.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
-import { JournalBridge } from "./bridge.ts";
-import { Engine, type EngineOptions, type EngineRequest, type EngineStats, journalName } from "./engine.ts";
+import { Engine, type EngineRequest, type EngineStats } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./entry.ts";
-import { backgroundTimer, isDeno, spawnWorker, type WorkerHandle } from "./runtime.ts";
-import { RingReader } from "./ring.ts";
+import { watchHeartbeat } from "./heartbeat.ts";
+import type { WorkerHandle } from "./runtime.ts";
+import { BridgeShift } from "./host_bridge.ts";
+import { fallbackWarning, RepeatedWarnings, unsaved } from "./host_messages.ts";
+import { type CloseReport, engineOptionsOf, hasWorkers, type HostDeps, hostDeps, type HostOptions, type Life, type Pending, requestTimeoutMs, RestartWindow, startBound, terminateWithin } from "./host_options.ts";
 
-export interface HostOptions extends EngineOptions {
-  /** false runs the engine in the request thread. Default true (`DEFAULTS.worker`). */
-  worker?: boolean;
-  /** A worker whose heartbeat stops this long is replaced. Default: `HOST_DEFAULTS.heartbeatTimeoutMs`. */
-  heartbeatTimeoutMs?: number;
-  /** A worker not ready this long after it was started counts as failed to start. Default: `HOST_DEFAULTS.workerStartTimeoutMs`. */
-  workerStartTimeoutMs?: number;
-  /**
-   * Worker deaths (failing to start included) within `restartWindowMs` after
-   * which the engine runs in-process for the rest of the process. Default: `HOST_DEFAULTS.restartLimit`.
-   */
-  restartLimit?: number;
-  /** The window `restartLimit` counts deaths in. Default: `HOST_DEFAULTS.restartWindowMs`. */
-  restartWindowMs?: number;
-  /** Wait before replacing a dead worker; doubles with each death in the window. Default: `HOST_DEFAULTS.restartDelayMs`. */
-  restartDelayMs?: number;
-  /** The longest wait before replacing a dead worker. Default: `HOST_DEFAULTS.restartDelayMaxMs`. */
-  restartDelayMaxMs?: number;
-  /**
-   * The longest flush(), close() or any other request to the engine waits
-   * before it settles and reports what was not done (flush rejects, close warns
-   * and resolves). Default `HOST_DEFAULTS.shutdownTimeoutBaseMs` (30 000 ms: a busy machine drains a full ring slowly) plus the time the save retries can take,
-   * persistenceRetryDelayMs × (2^(persistenceRetryAttempts − 1) − 1): 33 000 ms
-   * with createReplay's defaults.
-   */
-  shutdownTimeoutMs?: number;
-}
-
-/** What close() could do; `unfinished` says what it could not, and is also warned. */
-export interface CloseReport {
-  stats?: EngineStats;
-  unfinished?: string;
-}
-
-/** Spawning and time, injectable so tests drive deaths and backoff without sleeping. */
-export interface HostDeps {
-  spawn: typeof spawnWorker;
-  now(): number;
-  /** Runs `fn` after `ms`; a timer with keepAlive false does not hold the process open. Returns a cancel. */
-  timer(fn: () => void, ms: number, keepAlive: boolean): () => void;
-  warn(message: string): void;
-}
-
-const realDeps: HostDeps = {
-  spawn: spawnWorker,
-  now: () => Date.now(),
-  timer(fn, ms, keepAlive) {
-    if (!keepAlive) return backgroundTimer(fn, ms);
-    const id = setTimeout(fn, ms);
-    return () => clearTimeout(id);
-  },
-  warn: (message) => console.warn(`hono-replay: ${message}`),
-};
-
-interface Pending {
-  request: EngineRequest;
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-  /** The worker generation it was posted to; 0 while not posted. */
-  postedTo: number;
-}
-
-/** One worker's life. Callbacks hold this object, never the handle, so they work before the handle exists. */
-interface Life {
-  generation: number;
-  handle?: WorkerHandle;
-  ready: boolean;
-  dead: boolean;
-  /** It asked for the ring (its modules are loaded): no bridge starts for it from then on. */
-  attached: boolean;
-  cancelStartTimer?: () => void;
-}
-
-/** How often the bridge journals the ring, as often as an idle worker looks at it. */
-const BRIDGE_POLL_MS = 10;
+export type { CloseReport, HostDeps, HostOptions } from "./host_options.ts";
 
 export class EngineHost {
   private life?: Life;
@@ -129,43 +58,55 @@ export class EngineHost {
   private closing?: Promise<CloseReport>;
   private stopWatchdog?: () => void;
   private cancelRestart?: () => void;
-  /** When workers died, within the window. */
-  private deaths: number[] = [];
-  private firstFailure?: string;
+  private readonly deaths: RestartWindow;
   /** Resolves once the first worker is ready or the host fell back: what start() waits for. */
   private settledStart!: () => void;
   private readonly started = new Promise<void>((resolve) => (this.settledStart = resolve));
   private fallingBack?: Promise<void>;
   /** Worker terminations in progress: the next drainer waits for them. */
   private terminating: Promise<void> = Promise.resolve();
-  private readonly seenWarnings = new Map<string, number>();
+  private readonly warnings: RepeatedWarnings;
   /** This thread journaling the ring while a dead worker is replaced. */
-  private bridge?: JournalBridge;
-  private cancelBridgeTick?: () => void;
-  private journalPath?: Promise<string>;
+  private readonly bridge: BridgeShift;
   /** How many times a dead worker was replaced. */
   restarts = 0;
   /** Why the host gave up on workers, once it has. */
   fallbackReason?: string;
-  /** Warnings not printed because the same one was printed before. */
-  suppressedWarnings = 0;
 
   private constructor(
     private readonly buffer: SharedArrayBuffer,
     private readonly storage: RecordingStorage,
     private readonly options: HostOptions,
     private readonly deps: HostDeps,
-  ) {}
+  ) {
+    this.warnings = new RepeatedWarnings((m) => deps.warn(m));
+    this.deaths = new RestartWindow(options, deps.now);
+    this.bridge = new BridgeShift({
+      buffer,
+      journalDir: options.journalDir,
+      instanceId: options.instanceId,
+      maxHeldChars: options.maxHeldChars ?? DEFAULTS.overflowLimit,
+      timer: deps.timer,
+      warn: (m) => this.warn(m),
+      terminating: () => this.terminating,
+      wanted: () => !(this.closed || this.engine || this.fallingBack || this.life?.attached),
+    });
+  }
+
+  /** Warnings not logged because the same one was logged before. */
+  get suppressedWarnings(): number {
+    return this.warnings.suppressed;
+  }
 
   /** Resolves once a worker is ready or the engine runs in-process. */
   static async start(buffer: SharedArrayBuffer, storage: RecordingStorage, options: HostOptions, deps: Partial<HostDeps> = {}): Promise<EngineHost> {
-    const host = new EngineHost(buffer, storage, options, { ...realDeps, ...deps });
+    const host = new EngineHost(buffer, storage, options, hostDeps(options, deps));
     const canUseWorker = options.worker !== false && storage.spec !== undefined && hasWorkers();
     if (canUseWorker) {
-      host.watchHeartbeat();
+      const timeout = options.heartbeatTimeoutMs ?? HOST_DEFAULTS.heartbeatTimeoutMs;
+      host.stopWatchdog = watchHeartbeat(buffer, timeout, host.deps.now, () => host.life, (life) => host.onDeath(life, `its heartbeat stopped for ${timeout} ms: stuck`));
       // Holds the process open while it starts (the worker itself does not), and bounds the start.
-      const o = options;
-      const bound = (o.restartLimit ?? HOST_DEFAULTS.restartLimit) * ((o.workerStartTimeoutMs ?? HOST_DEFAULTS.workerStartTimeoutMs) + (o.restartDelayMaxMs ?? HOST_DEFAULTS.restartDelayMaxMs)) + 1_000;
+      const bound = startBound(options);
       const cancel = host.deps.timer(() => void host.fallBack(`no worker was ready within ${bound} ms`, false), bound, true);
       void host.spawn();
       await host.started;
@@ -180,11 +121,6 @@ export class EngineHost {
     return this.engine ? "in-process" : "worker";
   }
 
-  private get timeoutMs(): number {
-    const { shutdownTimeoutMs, persistenceRetryAttempts: attempts, persistenceRetryDelayMs: delay } = this.options;
-    return shutdownTimeoutMs ?? HOST_DEFAULTS.shutdownTimeoutBaseMs + Math.max(0, delay * (2 ** Math.max(0, attempts - 1) - 1));
-  }
-
   request<T>(request: EngineRequest): Promise<T> {
     // After close nothing is active (nothing to send, nothing to erase here), and no worker is left to ask.
     if (this.closed) {
@@ -193,7 +129,7 @@ export class EngineHost {
     }
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      const ms = this.timeoutMs;
+      const ms = requestTimeoutMs(this.options);
       const cancel = this.deps.timer(() => {
         if (!this.pending.delete(id)) return;
         this.keepWorkerAlive();
@@ -242,7 +178,7 @@ export class EngineHost {
     }
     this.closed = true;
     // What it journaled stays there for the next start (the report says so).
-    this.stopBridge();
+    this.bridge.stop();
     this.stopWatchdog?.();
     this.cancelRestart?.();
     const life = this.life;
@@ -269,7 +205,7 @@ export class EngineHost {
     this.life = life;
     const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
     const entry = new URL(`./entry${ext}`, import.meta.url);
-    const init: ToWorker = { type: "init", buffer: this.buffer, storage: this.storage.spec!, options: this.engineOptions(this.options) };
+    const init: ToWorker = { type: "init", buffer: this.buffer, storage: this.storage.spec!, options: engineOptionsOf(this.options) };
     let handle: WorkerHandle;
     try {
       handle = await this.deps.spawn(entry, init, {
@@ -301,6 +237,8 @@ export class EngineHost {
       this.onDeath(life, m.message);
     } else if (m.type === "warn") {
       this.warn(m.message);
+    } else if (m.type === "error") {
+      this.logError(m.message, m.error);
     } else if (m.type === "reply") {
       this.settle(m);
     }
@@ -316,20 +254,11 @@ export class EngineHost {
     this.terminate(life);
     // Requests it had not answered go to whatever drains next.
     for (const p of this.pending.values()) if (p.postedTo === life.generation) p.postedTo = 0;
-    const now = this.deps.now();
-    const window = this.options.restartWindowMs ?? HOST_DEFAULTS.restartWindowMs;
-    this.deaths = this.deaths.filter((t) => now - t < window);
-    this.deaths.push(now);
-    this.firstFailure ??= reason;
-    if (this.deaths.length >= (this.options.restartLimit ?? HOST_DEFAULTS.restartLimit)) {
-      void this.fallBack(reason, life.ready);
-      return;
-    }
-    const base = this.options.restartDelayMs ?? HOST_DEFAULTS.restartDelayMs;
-    const delay = Math.min(this.options.restartDelayMaxMs ?? HOST_DEFAULTS.restartDelayMaxMs, base * 2 ** (this.deaths.length - 1));
+    const delay = this.deaths.died(reason);
+    if (delay === undefined) return void this.fallBack(reason, life.ready);
     // A worker that never started is retried quietly: the fallback warning, if it comes to that, says why.
     if (life.ready) this.deps.warn(`persistence worker died (${reason}); starting a new one in ${delay} ms`);
-    void this.startBridge();
+    void this.bridge.start();
     this.cancelRestart = this.deps.timer(() => {
       this.cancelRestart = undefined;
       if (this.closed || this.engine || this.fallingBack) return;
@@ -342,13 +271,8 @@ export class EngineHost {
     const handle = life.handle;
     if (!handle) return; // still being created: spawn() terminates it once it exists
     const ms = this.options.workerStartTimeoutMs ?? HOST_DEFAULTS.workerStartTimeoutMs;
-    const gone = handle.terminate().catch((error) => this.warn(`terminating the persistence worker failed: ${(error as Error)?.message ?? error}`));
-    // Bounded: a thread stuck in a system call must not hold up the fallback or close().
-    const bounded = new Promise<void>((resolve) => {
-      const cancel = this.deps.timer(resolve, ms, false);
-      void gone.then(() => (cancel(), resolve()));
-    });
-    this.terminating = Promise.all([this.terminating, bounded]).then(() => {});
+    const gone = terminateWithin(handle, ms, this.deps, (m) => this.warn(m));
+    this.terminating = Promise.all([this.terminating, gone]).then(() => {});
   }
 
   /** Gives up on workers: the same engine runs in this thread from now on. */
@@ -359,10 +283,10 @@ export class EngineHost {
       const life = this.life;
       this.life = undefined;
       if (life) (life.dead = true), this.terminate(life);
-      const window = ((this.deps.now() - (this.deaths[0] ?? this.deps.now())) / 1000).toFixed(1);
-      const tries = this.deaths.length;
+      const windowS = this.deaths.seconds();
+      const tries = this.deaths.count;
       await this.terminating;
-      this.stopBridge();
+      this.bridge.stop();
       let note = "";
       try {
         this.engine = await this.startInProcess(this.options);
@@ -372,12 +296,7 @@ export class EngineHost {
         this.engine = await this.startInProcess({ ...this.options, journalDir: undefined });
       }
       this.fallbackReason = reason;
-      const what = wasReady ? `kept dying (${tries} times in ${window} s)` : `could not start (${tries} tries in ${window} s)`;
-      const first = this.firstFailure && this.firstFailure !== reason ? `; first failure: ${this.firstFailure}` : "";
-      this.deps.warn(
-        `the persistence worker ${what}: ${reason}${first}. Recordings are now drained in the request thread${note}. ` +
-          `To run the worker, ${fixHint(reason, this.options.journalDir)} and restart; to choose the in-process engine and not see this, pass worker: false.`,
-      );
+      this.deps.warn(fallbackWarning({ reason, wasReady, tries, windowS, firstFailure: this.deaths.firstFailure, note, journalDir: this.options.journalDir }));
       this.settledStart();
       this.dispatch();
     })().catch((error) => {
@@ -400,49 +319,13 @@ export class EngineHost {
     life.attached = true;
     await this.terminating;
     if (life !== this.life || life.dead) return;
-    this.stopBridge();
+    this.bridge.stop();
     life.handle?.postMessage({ type: "attached" } satisfies ToWorker);
   }
 
-  /** Journals the ring in a dead worker's place until a replacement attaches (worker/bridge.ts). */
-  private async startBridge(): Promise<void> {
-    const dir = this.options.journalDir;
-    if (!dir) return;
-    this.journalPath ??= journalName(this.options.instanceId).then((name) => join(dir, name));
-    const path = await this.journalPath;
-    await this.terminating;
-    if (this.bridge || this.closed || this.engine || this.fallingBack || this.life?.attached) return;
-    let bridge: JournalBridge;
-    try {
-      bridge = new JournalBridge(this.buffer, path, this.options.maxHeldChars ?? DEFAULTS.overflowLimit, (m) => this.warn(m));
-    } catch (error) {
-      this.warn(`the crash journal ${path} cannot be opened while the persistence worker is replaced (${(error as Error)?.message ?? error}): frames wait in memory for the replacement (a crash meanwhile loses them)`);
-      return;
-    }
-    this.bridge = bridge;
-    const tick = () => {
-      if (this.bridge !== bridge) return;
-      bridge.tick();
-      this.cancelBridgeTick = this.deps.timer(tick, BRIDGE_POLL_MS, false);
-    };
-    tick();
-  }
-
-  /** Stops the bridge after a last batch, before anything else reads the ring or the journal. */
-  private stopBridge(): void {
-    const bridge = this.bridge;
-    if (!bridge) return;
-    this.bridge = undefined;
-    this.cancelBridgeTick?.();
-    try {
-      bridge.stop();
-    } catch (error) {
-      this.warn(`closing the crash journal ${bridge.path} failed: ${(error as Error)?.message ?? error}`);
-    }
-  }
-
   private async startInProcess(options: HostOptions): Promise<Engine> {
-    const engine = new Engine(this.buffer, this.storage, this.engineOptions(options), (m) => this.warn(m), "poll");
+    // The engine's warnings pass through the same filter as a worker's.
+    const engine = new Engine(this.buffer, this.storage, engineOptionsOf(options), { warn: (m) => this.warn(m), error: (m, e) => this.logError(m, e) }, "poll");
     await engine.start();
     return engine;
   }
@@ -487,71 +370,22 @@ export class EngineHost {
     this.life?.handle?.keepAlive(this.pending.size > 0);
   }
 
-  private watchHeartbeat(): void {
-    const ring = new RingReader(this.buffer);
-    const timeout = this.options.heartbeatTimeoutMs ?? HOST_DEFAULTS.heartbeatTimeoutMs;
-    let last = ring.heartbeat();
-    let changedAt = this.deps.now();
-    let watched: Life | undefined;
-    this.stopWatchdog = backgroundTimer(() => {
-      const life = this.life;
-      const beat = ring.heartbeat();
-      // A starting worker has no heartbeat yet: workerStartTimeoutMs covers it.
-      if (!life?.ready || life !== watched || beat !== last) {
-        watched = life;
-        last = beat;
-        changedAt = this.deps.now();
-      } else if (this.deps.now() - changedAt > timeout) {
-        this.onDeath(life, `its heartbeat stopped for ${timeout} ms: stuck`);
-      }
-    }, Math.max(100, timeout / 5), true);
-  }
-
-  private engineOptions(options: HostOptions): EngineOptions {
-    const { worker: _w, heartbeatTimeoutMs: _h, workerStartTimeoutMs: _s, restartLimit: _l, restartWindowMs: _rw, restartDelayMs: _rd, restartDelayMaxMs: _rm, shutdownTimeoutMs: _t, ...engine } = options;
-    return engine;
-  }
-
   private describe(): string {
     if (this.engine) return "in-process engine";
     if (this.fallingBack) return "falling back to the in-process engine";
     if (this.life?.ready) return `worker ${this.life.generation} running`;
     if (this.life) return `worker ${this.life.generation} starting`;
-    return `worker restarting after ${this.deaths.length} death(s)`;
+    return `worker restarting after ${this.deaths.count} death(s)`;
   }
 
-  /** Prints a warning once; later ones that differ only in ids and numbers are counted. */
+  /** Logs a warning once; later ones that differ only in ids and numbers are counted (host_messages.ts). */
   private warn(message: string): void {
-    const key = message.replace(/[\w.-]*\d[\w.-]*/g, "#");
-    const seen = this.seenWarnings.get(key) ?? 0;
-    this.seenWarnings.set(key, seen + 1);
-    if (seen === 0) this.deps.warn(message);
-    else this.suppressedWarnings++;
+    this.warnings.report(message);
   }
-}
 
-/** What close() could not save, from the engine's last stats; undefined when everything was. */
-function unsaved(stats: EngineStats | undefined, journalDir: string | undefined): string | undefined {
-  const held = stats?.waitingForStorage ?? 0;
-  if (held === 0) return undefined;
-  const what = `${held} recording(s) could not be saved (the storage kept failing: see the warning above)`;
-  if (stats?.journalFailure) {
-    return `${what}, and the crash journal could not be written either (${stats.journalFailure}): their frames end with this process. Free space in ${journalDir} and in the storage`;
+  private logError(message: string, error: unknown): void {
+    const text = error === undefined ? undefined : String((error as Error)?.stack ?? error);
+    if (this.deps.error) this.deps.error(message, text);
+    else this.deps.warn(text === undefined ? message : `${message}: ${text}`);
   }
-  if (journalDir) return `${what}; their frames wait in the journal directory ${journalDir} for the next start to deliver`;
-  return `${what}; without a journal directory their frames end with this process`;
-}
-
-/** What to change so that a worker can run, from what stopped it. */
-function fixHint(reason: string, journalDir: string | undefined): string {
-  const journal = journalDir ? ` and the journal directory ${journalDir}` : "";
-  if (isDeno && /--allow-|NotCapable|PermissionDenied/.test(reason)) {
-    return `grant Deno --allow-read for this package's files and --allow-read --allow-write for the storage${journal}`;
-  }
-  return `make sure the storage${journal} can be written (a directory, not a file; permissions; disk space)`;
-}
-
-function hasWorkers(): boolean {
-  // Node always has worker_threads; Deno and browsers have Worker.
-  return typeof Worker !== "undefined" || typeof (globalThis as { process?: unknown }).process !== "undefined";
 }

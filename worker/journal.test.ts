@@ -56,7 +56,7 @@ const diskTest = testUnless(tmpfsUnavailable(), "the full-disk journal tests (th
 diskTest("a full disk: the failed append does not throw; the rewrite frees what the done frames took, and appends resume", () => {
   const disk = mountTmpfs("64k");
   const warnings: string[] = [];
-  const journal = new Journal(join(disk.dir, "j.journal"), 1000, 16 * 1024 * 1024, (m) => warnings.push(m));
+  const journal = new Journal(join(disk.dir, "j.journal"), 1000, 16 * 1024 * 1024, { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
   try {
     // 40 KiB of a recording that reached the store, then one that has not.
     for (let i = 0; i < 100; i++) journal.append([line("stored", i)], i);
@@ -89,7 +89,7 @@ diskTest("a full disk: the failed append does not throw; the rewrite frees what 
 
 diskTest("a full disk that cannot hold even what is held: the journal stays empty, leaves no temporary file, and retries", () => {
   const disk = mountTmpfs("64k");
-  const journal = new Journal(join(disk.dir, "j.journal"), 1000, 16 * 1024 * 1024, () => {});
+  const journal = new Journal(join(disk.dir, "j.journal"), 1000, 16 * 1024 * 1024, { warn: () => {}, error: () => {} });
   try {
     journal.append([line("open", 1)], 1);
     assert.is(disk.fill(), "ENOSPC");

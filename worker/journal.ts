@@ -35,11 +35,18 @@
  * bring back frames the engine has since stored (stored twice). Until a
  * rewrite succeeds, frames are held in the engine's memory only (bounded
  * there) and a crash loses them; `failure` says why.
+ *
+ * Every other fault is counted (`faultCounts()`, in the engine's stats) and
+ * logged through the journal's `Logger` (`Faults`: the 1st, 10th, 100th… of a
+ * kind), never swallowed: a sync that fails (on close too) is durability
+ * lost, and a journal whose touch fails is taken for orphaned by other
+ * instances, which recover it while this one still runs.
  */
 
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, futimesSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
+import { consoleLogger, Faults, type Logger } from "../logger.ts";
 import { JOURNAL_ID } from "./drain.ts";
 import { ensurePrivateDir } from "./private_dir.ts";
 import { backgroundTimer } from "./runtime.ts";
@@ -74,13 +81,18 @@ export class Journal {
   private failed?: { reason: string; retryAt: number; retries: number };
   /** Writes that failed, and rewrites that failed after them. */
   failures = 0;
+  /** Rewrites done in place because the aside copy could not be written (a disk too full for two copies). */
+  inPlaceRewrites = 0;
+  private readonly faults: Faults;
+  private closed = false;
 
   constructor(
     readonly path: string,
     private readonly syncIntervalMs = 1000,
     private readonly compactBytes = 16 * 1024 * 1024,
-    private readonly warn: (message: string) => void = (m) => console.warn(`hono-replay: ${m}`),
+    private readonly logger: Logger = consoleLogger,
   ) {
+    this.faults = new Faults(logger);
     // Owner-only: the journal holds what users typed (as storage/file.ts does).
     ensurePrivateDir(dirname(path));
     this.fd = openSync(path, "a", 0o600);
@@ -90,17 +102,28 @@ export class Journal {
 
   /** Syncs what the last writes left unsynced, and marks the journal as in use. */
   tick(): void {
+    if (this.closed) return;
     if (this.unsynced && !this.failed) {
       try {
         this.sync();
       } catch (error) {
-        this.fail(error);
+        this.fail(error); // durability: warned, counted in failures, and the journal is rewritten once it can be
       }
     }
     try {
       const now = new Date();
       futimesSync(this.fd, now, now);
-    } catch { /* closed meanwhile */ }
+    } catch (error) {
+      this.faults.report("journal touch", error, () => `touching the crash journal ${this.path} failed: other instances take a journal nobody touches for orphaned, and would recover it while this one runs`);
+    }
+  }
+
+  /** Faults handled here, by kind: failed writes, in-place rewrites, failed touches and closes. */
+  faultCounts(): Record<string, number> {
+    const counts: Record<string, number> = { ...this.faults.all() };
+    if (this.failures) counts["journal write"] = this.failures;
+    if (this.inPlaceRewrites) counts["journal rewritten in place"] = this.inPlaceRewrites;
+    return counts;
   }
 
   /** Reads a journal file; a torn last line (a write cut by a crash) is ignored. */
@@ -190,20 +213,21 @@ export class Journal {
       closeSync(this.fd);
       this.fd = fd;
     } catch {
-      rmSync(temp, { force: true });
+      // Counted, not warned: the disk cannot hold a second copy, and the in-place rewrite below is the remedy (it warns if it fails too).
+      this.inPlaceRewrites++;
       try {
-        // The disk cannot hold a second copy: what the done frames took is freed by truncating first.
+        rmSync(temp, { force: true });
+        // What the done frames took is freed by truncating first.
         ftruncateSync(this.fd, 0);
         size = writeLines(this.fd, active(), ringPosition);
       } catch (inPlace) {
-        this.fail(inPlace);
-        return;
+        return this.fail(inPlace); // warned, counted in failures
       }
     }
     this.bytes = size;
     this.compactedBytes = size;
     this.unsynced = false;
-    if (this.failed) this.warn(`the crash journal ${this.path} is written again (it could not be for ${this.failed.retries} retries: ${this.failed.reason})`);
+    if (this.failed) this.logger.warn(`the crash journal ${this.path} is written again (it could not be for ${this.failed.retries} retries: ${this.failed.reason})`);
     this.failed = undefined;
   }
 
@@ -213,23 +237,33 @@ export class Journal {
     const reason = describe(error);
     const retries = this.failed ? this.failed.retries + 1 : 0;
     if (!this.failed) {
-      this.warn(`the crash journal ${this.path} cannot be written (${reason}): frames are held in memory until it can (a crash meanwhile loses them); free space in ${dirname(this.path)} or point the journal option elsewhere`);
+      this.logger.warn(`the crash journal ${this.path} cannot be written (${reason}): frames are held in memory until it can (a crash meanwhile loses them); free space in ${dirname(this.path)} or point the journal option elsewhere`);
     }
     this.failed = { reason, retries, retryAt: Date.now() + Math.min(RETRY_MAX_MS, 250 * 2 ** retries) };
     try {
       ftruncateSync(this.fd, 0);
       this.bytes = 0;
     } catch (error) {
-      this.warn(`the crash journal ${this.path} could not be emptied either (${describe(error)}); after a crash it may bring back frames already stored`);
+      this.logger.warn(`the crash journal ${this.path} could not be emptied either (${describe(error)}); after a crash it may bring back frames already stored`);
     }
   }
 
+  /** Syncs and closes the journal (once; later calls only remove it, with `remove`). A failed sync is reported: its last frames may not survive a power failure. */
   close(remove = false): void {
-    this.stopTimer();
-    try {
-      fdatasyncSync(this.fd);
-      closeSync(this.fd);
-    } catch { /* already closed */ }
+    if (!this.closed) {
+      this.closed = true;
+      this.stopTimer();
+      try {
+        fdatasyncSync(this.fd);
+      } catch (error) {
+        this.faults.report("journal sync on close", error, () => `syncing the crash journal ${this.path} on close failed: its last second of frames may not survive a power failure`);
+      }
+      try {
+        closeSync(this.fd);
+      } catch (error) {
+        this.faults.report("journal close", error, () => `closing the crash journal ${this.path} failed`);
+      }
+    }
     if (remove) rmSync(this.path, { force: true });
   }
 

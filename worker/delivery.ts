@@ -1,0 +1,263 @@
+/**
+ * The drain engine's store work, per recording: writing unsent frames as
+ * segments, finalizing, and backing off while the store fails.
+ *
+ * Several instances may record one session, so the store is where a recording
+ * comes together, and finalizing means: take the recording's lease, merge its
+ * segments (after what an earlier finalization stored), save, delete those
+ * segments. Finalization is idempotent and can run again when more segments
+ * come in later (a session that came back to another instance): nothing is
+ * ever lost to a race, only finalized once more. It happens
+ * - on `c.var.replay.end()` (an end frame), at once;
+ * - when an instance lets a recording go (idle, beacon, shutdown: a leave
+ *   frame), unless the store shows another instance's activity after it;
+ * - when the store shows no activity for `idleTimeoutMs`, by whichever instance
+ *   sweeps first: that covers instances that were killed or scaled away.
+ *
+ * Invariants, and why:
+ * - One piece of store work at a time per recording (`schedule`), at most
+ *   MAX_IN_FLIGHT at once: a flood must not start thousands of writes at once
+ *   and starve the loop (and its heartbeat).
+ * - Store faults never end the loop: store work fails into a retry with
+ *   backoff (at most MAX_RETRY_MS apart), warned once per outage and counted
+ *   in `counts.failures`.
+ * - Near the engine's bound on held frames, recordings nobody interacted with
+ *   yet are written too, so a flood of page views cannot hold the loop up
+ *   while the store works.
+ * - Erasure marks (erasure.ts) decide: a recording they cover is deleted
+ *   instead of finalized.
+ */
+
+import { assembleSegments, decodeRecordingColumns, encodeRecordingFile, RecordingNotFoundError } from "../format/mod.ts";
+import type { Logger } from "../logger.ts";
+import type { RecordingStorage } from "../storage/mod.ts";
+import type { Active, Drainer } from "./drain.ts";
+import type { EngineOptions } from "./engine.ts";
+import type { EngineErasures } from "./erasure.ts";
+import type { Journal } from "./journal.ts";
+import { zlibDeflate } from "./zlib.ts";
+
+/** How often the loop looks for segments that are due. */
+const DUE_CHECK_MS = 50;
+/** Store operations under way at once, at most (flush and shutdown wait for all). */
+export const MAX_IN_FLIGHT = 32;
+/** How long a finalization may hold a recording's lease; one that takes longer (a dead instance) is taken over. */
+const CLAIM_TTL_MS = 60_000;
+/** Longest wait between store retries while it is down: delivery resumes within this once it is back. */
+const MAX_RETRY_MS = 5_000;
+
+/** What the engine lends its store work. */
+export interface DeliveryHost {
+  storage: RecordingStorage;
+  drainer: Drainer;
+  erasures: EngineErasures;
+  options: EngineOptions;
+  logger: Logger;
+  /** Segment keys start with this: see `Engine.segmentPrefix`. */
+  segmentPrefix: string;
+  /** This instance's journal, once it is open. */
+  journal(): Journal | undefined;
+  /** Whether the engine holds its bound of frames for the store. */
+  full(): boolean;
+}
+
+type Work = { id: string; work: () => Promise<void> };
+
+export class Delivery {
+  readonly counts = { finalized: 0, discarded: 0, segments: 0, persisted: 0, failures: 0, recovered: 0 };
+  /** Store work under way, by recording: one at a time per recording. */
+  private readonly working = new Map<string, Promise<void>>();
+  /** Recordings this instance holds nothing of that an end or leave asked to finalize: `since` of the leave, undefined for an end. */
+  private readonly toFinalize = new Map<string, number | undefined>();
+  /** While the store fails: no new attempt before this time. */
+  private retryAt = 0;
+  private lastDueCheck = 0;
+  private failuresInARow = 0;
+  private warnedStore = false;
+
+  constructor(private readonly host: DeliveryHost) {}
+
+  /** Whether the store failed since it last took something: what waits then waits for it. */
+  get failing(): boolean {
+    return this.failuresInARow > 0;
+  }
+
+  /**
+   * Starts writing the segments that are due, finishing what ends, and the
+   * idle safety net. Looks at most every DUE_CHECK_MS.
+   */
+  sendDue(now: number): void {
+    if (now < this.retryAt || now - this.lastDueCheck < DUE_CHECK_MS) return;
+    this.lastDueCheck = now;
+    for (const { id, work } of this.dueWork(now, false)) {
+      // Bounded: a flood must not start thousands of writes at once and starve the loop (and its heartbeat).
+      if (this.working.size >= MAX_IN_FLIGHT) break;
+      if (!this.working.has(id)) void this.schedule(id, work);
+    }
+  }
+
+  /** Writes every unsent frame now, MAX_IN_FLIGHT store operations at a time. */
+  async sendAll(): Promise<void> {
+    const jobs = this.dueWork(Date.now(), true);
+    let next = 0;
+    const lane = async () => {
+      while (next < jobs.length) {
+        const { id, work } = jobs[next++];
+        await this.schedule(id, work);
+      }
+    };
+    await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, lane));
+    await this.settled();
+  }
+
+  /** Resolves when no store work is under way. */
+  async settled(): Promise<void> {
+    while (this.working.size) await Promise.all([...this.working.values()]);
+  }
+
+  /** Store work that is due (all of it with `all`): ending recordings, segments full or old enough, finalizations asked for. */
+  private dueWork(now: number, all: boolean): Work[] {
+    const { drainer, options } = this.host;
+    for (const rec of drainer.idle(now, options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
+    const out = drainer.due(now, all || this.host.full()).map((rec) => ({ id: rec.id, work: () => (rec.ending ? this.finish(rec.id) : this.send(rec)) }));
+    for (const [id, since] of this.toFinalize) {
+      out.push({ id, work: () => (this.toFinalize.delete(id), this.finalize(id, since)) });
+    }
+    return out;
+  }
+
+  /** Runs store work for one recording after what is already under way for it. */
+  schedule(id: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.working.get(id);
+    if (previous) return previous;
+    const job = work().catch((error) => this.storeFailed(error, `saving recording ${id}`)).finally(() => {
+      if (this.working.get(id) === job) this.working.delete(id);
+    });
+    this.working.set(id, job);
+    return job;
+  }
+
+  /** Writes the recording's unsent frames as one segment. */
+  private async send(rec: Active): Promise<void> {
+    if (rec.unsent.length === 0) return;
+    const { segment, frames } = this.host.drainer.segmentOf(rec, this.host.segmentPrefix);
+    await this.host.storage.appendSegment(segment);
+    this.host.erasures.wrote(rec.id, rec.startLine);
+    this.host.drainer.sent(rec, frames);
+    this.counts.segments++;
+    this.storeRecovered();
+    this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
+    if (rec.ending) await this.finish(rec.id);
+  }
+
+  /**
+   * An end or leave frame arrived for `id`: its work starts with the next due
+   * check, within MAX_IN_FLIGHT like any other (thousands of recordings ending
+   * at once, as on close(), started thousands of finalizations at once).
+   */
+  ending(id: string, since: number | undefined): void {
+    this.lastDueCheck = 0;
+    if (this.host.drainer.get(id)) return; // ending: due
+    // A recording this instance holds nothing of (it lives on another instance). An end outranks a leave.
+    if (!(this.toFinalize.has(id) && this.toFinalize.get(id) === undefined)) this.toFinalize.set(id, since);
+  }
+
+  /** Sends what is left of an ending recording, then finalizes it and forgets it. */
+  private async finish(id: string): Promise<void> {
+    const { drainer, storage } = this.host;
+    const rec = drainer.get(id);
+    if (!rec?.ending) return;
+    if (rec.interactions === 0 && rec.sentFrames === 0 && (await storage.loadSegments(id)).length === 0) {
+      // Nobody interacted, here or (the store says) anywhere: discarded without a write.
+      this.counts.discarded++;
+      drainer.forget(id);
+      this.host.journal()?.markDone(id);
+      return;
+    }
+    if (rec.unsent.length) return this.send(rec);
+    await this.finalize(id, rec.ending.since);
+    // Frames that came while finalizing (the session came back here) stay.
+    if (rec.unsent.length === 0 && rec.ending) {
+      drainer.forget(id);
+      this.host.journal()?.markDone(id);
+    }
+  }
+
+  /**
+   * Merges the recording's segments into its stored recording, under its lease.
+   * With `since`, only if no instance was active after it. `abandoned` (the
+   * store sweep: no instance ended or let go of it) marks it recovered.
+   */
+  async finalize(id: string, since?: number, abandoned = false): Promise<void> {
+    const { storage, options } = this.host;
+    const owner = options.instanceId;
+    if (!(await storage.claim(id, owner, CLAIM_TTL_MS))) return; // another instance is at it
+    try {
+      const segments = await storage.loadSegments(id);
+      if (segments.length === 0) return;
+      if (since !== undefined && segments.some((s) => s.lastAt > since)) return;
+      const base = await this.loadBase(id);
+      const assembled = assembleSegments(id, segments, base);
+      // Nothing to replay from yet (no mount, no snapshot): wait for the rest, unless it is long overdue.
+      if (!assembled && segments.some((s) => s.lastAt > Date.now() - 2 * options.idleTimeoutMs)) return;
+      // Nobody ended or let go of it: its instances vanished (killed, scaled away). Not ended normally.
+      if (assembled && abandoned) assembled.meta.recovered = true;
+      const meta = assembled?.meta ?? base?.meta;
+      if (this.host.erasures.isErased(id, meta, assembled?.columns ?? base?.columns)) {
+        await storage.delete(id); // erased: what reached the store of it goes, instead of coming back
+        return;
+      }
+      if (assembled && (base || assembled.interactions > 0)) {
+        const bytes = encodeRecordingFile(assembled.meta, assembled.columns, zlibDeflate);
+        await storage.save({ ...assembled.meta, sizeBytes: bytes.length }, bytes);
+        this.host.erasures.wrote(id, assembled.meta);
+        this.counts.persisted++;
+        if (!base) this.counts.finalized++;
+      } else if (!base) {
+        this.counts.discarded++; // nobody did anything
+      }
+      await storage.deleteSegments(id, segments.map((s) => s.key));
+      this.storeRecovered();
+    } finally {
+      await storage.release(id, owner);
+    }
+  }
+
+  private async loadBase(id: string) {
+    try {
+      return decodeRecordingColumns(id, await this.host.storage.load(id));
+    } catch (error) {
+      if (error instanceof RecordingNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Finalizes recordings whose latest segment is older than the idle timeout, whoever wrote them. */
+  async sweepStore(now: number): Promise<void> {
+    const cutoff = now - this.host.options.idleTimeoutMs;
+    const latest = new Map<string, number>();
+    for (const s of await this.host.storage.listSegments()) latest.set(s.recordingId, Math.max(latest.get(s.recordingId) ?? 0, s.lastAt));
+    for (const [id, lastAt] of latest) {
+      if (lastAt >= cutoff || this.host.drainer.get(id)) continue;
+      await this.schedule(id, () => this.finalize(id, cutoff, true));
+    }
+  }
+
+  storeFailed(error: unknown, what: string): void {
+    this.counts.failures++;
+    this.failuresInARow++;
+    const base = Math.max(50, this.host.options.persistenceRetryDelayMs);
+    this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, base * 2 ** Math.min(10, this.failuresInARow - 1));
+    if (!this.warnedStore) {
+      this.warnedStore = true;
+      this.host.logger.warn(`${what} failed (${(error as Error)?.message ?? error}); its frames wait in memory and are retried (further failures are counted in stats().saveFailures; past overflowLimit characters, frames are dropped and counted in engine.dropped)`);
+    }
+  }
+
+  private storeRecovered(): void {
+    if (this.failuresInARow === 0) return;
+    this.failuresInARow = 0;
+    this.retryAt = 0;
+    this.warnedStore = false;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * A journal file's name says whose it is, and whether its owner is gone.
+ *
+ * Invariants, and why:
+ * - `<pid namespace>-<pid>-<instance>.journal`: the pid says whether the owner
+ *   is alive only when read from inside the same PID namespace (containers
+ *   share pids; pids are reused), so the namespace is part of the name.
+ * - A journal whose instance has not touched it for STALE_JOURNAL_MS is
+ *   orphaned, whatever its pid says: live engines touch theirs every second
+ *   (worker/journal.ts). Within one PID namespace a dead pid says so sooner.
+ * - A `released-…` journal (worker/journal.ts RELEASED) was let go on a clean
+ *   shutdown: free for any instance at once.
+ */
+
+import { readlink, stat } from "node:fs/promises";
+import { RELEASED } from "./journal.ts";
+import { currentPid, processAlive } from "./runtime.ts";
+
+/** A journal nobody touched for this long is orphaned (live engines touch theirs every second). */
+export const STALE_JOURNAL_MS = 30_000;
+
+/** This instance's journal file name. */
+export async function journalName(instanceId: string): Promise<string> {
+  return `${await pidNamespace()}-${await currentPid()}-${instanceId}.journal`;
+}
+
+let namespace: Promise<string> | undefined;
+function pidNamespace(): Promise<string> {
+  namespace ??= readlink("/proc/self/ns/pid").then(
+    (link) => /\[(\d+)\]/.exec(link)?.[1] ?? "x",
+    () => "x", // no /proc (macOS, Windows) or no permission: liveness by heartbeat only
+  );
+  return namespace;
+}
+
+/** When the file was last touched; now when it cannot be examined (gone meanwhile: the next scan sees). */
+export function touchedAt(path: string): Promise<number> {
+  return stat(path).then((s) => s.mtimeMs, () => Date.now());
+}
+
+/** Whether the journal `name` at `path` belongs to an instance that is gone (released, stale, or a dead pid here). */
+export async function isOrphan(name: string, path: string): Promise<boolean> {
+  if (name.startsWith(RELEASED)) return true;
+  const [ns, pidText] = name.split("-");
+  if (Date.now() - (await touchedAt(path)) > STALE_JOURNAL_MS) return true;
+  const pid = Number(pidText);
+  if (ns === "x" || ns !== (await pidNamespace()) || !Number.isInteger(pid) || pid <= 0) return false;
+  return !(await processAlive(pid));
+}
