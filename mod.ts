@@ -113,7 +113,7 @@ export function createReplay(options: ReplayOptions): Replay {
   const replay: Replay = {
     recorder: () => recorder.middleware(),
     dashboard: (dashboardOptions) => createDashboard(replay, dashboardOptions),
-    store: new ReplayStore(o.storage, () => hostStarting, o.cleanup),
+    store: new ReplayStore(o.storage, () => hostStarting, o.cleanup, { logger: o.logger }),
     views: o.views,
     ready,
     player(recording) {

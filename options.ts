@@ -149,8 +149,8 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
   }
   const o = { ...DEFAULTS, ...definedOnly(options) };
   if (o.format !== "tagged" && o.format !== "json") throw new TypeError(`createReplay: format must be "tagged" or "json"`);
-  const storage = options.storage ?? fileStorage();
   const logger = options.logger ?? consoleLogger;
+  const storage = options.storage ?? fileStorage({ logger });
   const limits = { ...DEFAULTS.limits, ...options.limits };
   const cleanup = { maxRecordings: o.maxRecordings, maxRecordingAgeMs: o.maxRecordingAgeMs };
   // An empty string is no secret: unset.

@@ -106,3 +106,28 @@ test("positive control: without a logger the worker's warning goes to console.wa
 });
 
 test.run();
+
+/** The replay's dashboard and store report through the replay's logger: a dashboard without `authorize` warns. */
+async function dashboardWithoutAuthorize(logger: Logger | undefined): Promise<void> {
+  const replay = createReplay({ views: { Page }, storage: memoryStorage(), logger });
+  try {
+    await replay.ready;
+    const response = await replay.dashboard().request("/");
+    assert.is(response.status, 403, "refused until authorized");
+  } finally {
+    await replay.close();
+  }
+}
+
+const DASHBOARD_WARNING = /no `authorize` given/;
+
+test("the dashboard of a replay with a logger warns to that logger, not the console", async () => {
+  const { logged, consoleWarnings } = await capture(true, dashboardWithoutAuthorize);
+  assert.ok(logged.some((m) => DASHBOARD_WARNING.test(m)), `the logger got it: ${JSON.stringify(logged)}`);
+  assert.not.ok(consoleWarnings.some((m) => DASHBOARD_WARNING.test(m)), "console.warn did not");
+});
+
+test("positive control: a dashboard of a replay without a logger warns on the console", async () => {
+  const { consoleWarnings } = await capture(false, dashboardWithoutAuthorize);
+  assert.ok(consoleWarnings.some((m) => DASHBOARD_WARNING.test(m)), `console.warn got it: ${JSON.stringify(consoleWarnings)}`);
+});
