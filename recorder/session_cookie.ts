@@ -111,11 +111,13 @@ export function parseSessionCookie(value: string | undefined, secret: string): S
 function parseEntry(part: string): RecordingEntry | undefined {
   const [view, id, seq, lastAt, leftAt, path] = part.split("~");
   if (path === undefined || !ID.test(id)) return undefined;
-  let name: string;
-  try {
-    name = decodeURIComponent(view);
-  } catch {
-    return undefined; // a damaged entry only costs its recording's continuity
+  let name = view;
+  if (view.includes("%")) {
+    try {
+      name = decodeURIComponent(view);
+    } catch {
+      return undefined; // a damaged entry only costs its recording's continuity
+    }
   }
   const n = (text: string) => parseInt(text, 36);
   const entry: RecordingEntry = { view: name, id, seq: n(seq), lastAt: n(lastAt), path };
@@ -126,16 +128,92 @@ function parseEntry(part: string): RecordingEntry | undefined {
 export function serializeSessionCookie(cookie: SessionCookie): string {
   let out = cookie.sid;
   for (const e of cookie.entries) {
-    out += "!" + [
-      encodeURIComponent(e.view).replace(/[!~*'()]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()),
-      e.id,
-      e.seq.toString(36),
-      e.lastAt.toString(36),
-      e.leftAt === undefined ? "" : e.leftAt.toString(36),
-      e.path,
-    ].join("~");
+    out += "!" + encodedView(e.view) + "~" + e.id + "~" + e.seq.toString(36) + "~" + e.lastAt.toString(36) + "~" +
+      (e.leftAt === undefined ? "" : e.leftAt.toString(36)) + "~" + e.path;
   }
   return out;
+}
+
+/** View names percent-encoded, remembered: a session's cookie is written on every recorded request. */
+const encodedViews = new Map<string, string>();
+const ENCODED_VIEWS_MAX = 256;
+
+function encodedView(view: string): string {
+  let encoded = encodedViews.get(view);
+  if (encoded === undefined) {
+    encoded = encodeURIComponent(view).replace(/[!~*'()]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+    // Names come from cookies too (a client may send any): bounded, cleared when full.
+    if (encodedViews.size >= ENCODED_VIEWS_MAX) encodedViews.clear();
+    encodedViews.set(view, encoded);
+  }
+  return encoded;
+}
+
+/**
+ * The value of cookie `name` in a Cookie header, as Hono's `getCookie` reads
+ * it (the first pair of that name; surrounding whitespace and quotes removed;
+ * percent-decoded), without splitting the whole header into an object: the
+ * session cookie is read on every request. recorder/session_cookie.test.ts
+ * checks it against Hono's parser.
+ */
+export function cookieValue(header: string | null | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (let at = header.indexOf(name); at !== -1; at = header.indexOf(name, at + 1)) {
+    if (!startsPair(header, at)) continue;
+    let i = at + name.length;
+    while (isBlank(header.charCodeAt(i))) i++;
+    if (header.charCodeAt(i) !== 61 /* = */) continue;
+    let end = header.indexOf(";", i + 1);
+    if (end === -1) end = header.length;
+    let start = i + 1;
+    while (start < end && isBlank(header.charCodeAt(start))) start++;
+    while (end > start && isBlank(header.charCodeAt(end - 1))) end--;
+    let value = header.slice(start, end);
+    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1); // a lone quote too, as Hono does
+    if (!COOKIE_VALUE.test(value)) continue;
+    return value.includes("%") ? decodeValid(value) : value;
+  }
+  return undefined;
+}
+
+/** Percent-escapes decoded where they are valid, left as they are where not (as Hono does). */
+function decodeValid(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}
+
+function isBlank(code: number): boolean {
+  return code === 32 || code === 9;
+}
+
+/** RFC 6265 cookie-octets (Hono's check, with the space and comma it tolerates). */
+const COOKIE_VALUE = /^[ !#-:<-[\]-~]*$/;
+
+/** Whether the name found at `at` starts a pair: at the start, or after a `;` and whitespace. */
+function startsPair(header: string, at: number): boolean {
+  let i = at - 1;
+  while (i >= 0 && isBlank(header.charCodeAt(i))) i--;
+  return i < 0 || header.charCodeAt(i) === 59 /* ; */;
+}
+
+/**
+ * The Set-Cookie line of the session cookie, as Hono's `setCookie(c, name,
+ * value, { httpOnly, sameSite: "Lax", path: "/", secure })` writes it. The
+ * value is ours (letters, digits, `-_.!~` and the `%` of an encoded view name) and the name fixed, so Hono's checks of
+ * either are not run on every request; the test compares the two.
+ */
+export function sessionCookieLine(name: string, value: string, secure: boolean): string {
+  // encodeURIComponent leaves every character of the value but `%` as it is (encodedView escapes the rest).
+  return name + "=" + (value.includes("%") ? encodeURIComponent(value) : value) + (secure ? "; Path=/; HttpOnly; Secure; SameSite=Lax" : "; Path=/; HttpOnly; SameSite=Lax");
 }
 
 /** The recording's start (epoch ms), from its id (format/ids.ts newRecordingId). */
