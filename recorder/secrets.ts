@@ -251,6 +251,35 @@ export function looksLikeToken(text: string): boolean {
  * replaced. User info (`https://user:pass@host`) is removed.
  */
 export function redactUrl(url: string, allowParam?: (name: string) => boolean): string {
+  // A page's URL repeats on every request to it: one that needed nothing redacted is remembered as such.
+  if (allowParam === undefined && cleanUrls.has(url)) return url;
+  const out = redactUrlOnce(url, allowParam);
+  if (allowParam === undefined && out === url) cleanUrls.add(url);
+  return out;
+}
+
+/**
+ * Strings that came through a redaction unchanged, remembered so the next
+ * request with the same one skips the detectors. Only unchanged strings are
+ * kept — what would be stored anyway, never a secret that was removed — and
+ * at most `max`: the set is emptied when full.
+ */
+class CleanStrings {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number, private readonly maxLength: number) {}
+  has(text: string): boolean {
+    return this.seen.has(text);
+  }
+  add(text: string): void {
+    if (text.length > this.maxLength) return;
+    if (this.seen.size >= this.max) this.seen.clear();
+    this.seen.add(text);
+  }
+}
+const cleanUrls = new CleanStrings(1_024, 2_048);
+const cleanEventNames = new CleanStrings(1_024, 200);
+
+function redactUrlOnce(url: string, allowParam?: (name: string) => boolean): string {
   const q = url.indexOf("?");
   const head = q < 0 ? url : url.slice(0, q);
   let changed = false;
@@ -296,6 +325,13 @@ const MAX_EVENT_NAME = 200;
  * their value, and it is cut to 200 characters.
  */
 export function redactEventName(name: string): string {
+  if (cleanEventNames.has(name)) return name;
+  const out = redactEventNameOnce(name);
+  if (out === name) cleanEventNames.add(name);
+  return out;
+}
+
+function redactEventNameOnce(name: string): string {
   let text = skeleton(name).replace(/[\p{Cc}\p{Cf}]/gu, "");
   text = redactSecretValues(text).text;
   text = text.replace(/([\p{L}\p{N}_.-]+)(\s*[=:]\s*)([^\s&,;]+)/gu, (all, key: string, sep: string, value: string) =>
