@@ -27,7 +27,6 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
 import { type Assigns, frame, FrameKind, newRecordingId, type Params, shortHash, truncateEventName } from "../format/mod.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
@@ -38,7 +37,7 @@ import type { AllowlistFilter } from "./allowlist.ts";
 import { fidelityHash } from "./fidelity.ts";
 import { isExactCopy } from "./sanitize.ts";
 import { redactEventName, redactParamValue, redactUrl } from "./secrets.ts";
-import { issueSid, parseSessionCookie, type RecordingEntry, type SessionCookie, serializeSessionCookie, startOfRecording } from "./session_cookie.ts";
+import { cookieValue, issueSid, parseSessionCookie, type RecordingEntry, type SessionCookie, serializeSessionCookie, sessionCookieLine, startOfRecording } from "./session_cookie.ts";
 
 export { redactUrl };
 
@@ -543,13 +542,13 @@ export class Recorder {
 
   /** The session from the cookie; a missing one, or one whose sid this server did not issue, is a new session. */
   private readCookie(c: Context): RequestState {
-    const cookie = parseSessionCookie(getCookie(c, this.cookieName(c)), this.options.secret);
+    const cookie = this.sessionOf(c);
     return cookie ? { cookie, dirty: false } : { cookie: { sid: issueSid(this.options.secret), entries: [] }, dirty: true };
   }
 
   /** The request's session cookie, if it carries one this server signed. */
   sessionOf(c: Context): SessionCookie | undefined {
-    return parseSessionCookie(getCookie(c, this.cookieName(c)), this.options.secret);
+    return parseSessionCookie(cookieValue(c.req.raw.headers.get("cookie"), this.cookieName(c)), this.options.secret);
   }
 
   /** Over https (as the request, or a trusted proxy, says) the cookie is `__Host-` prefixed: host-only, Secure, path /. */
@@ -570,13 +569,7 @@ export class Recorder {
   private writeCookie(c: Context, state: RequestState) {
     if (!state.dirty) return;
     state.dirty = false;
-    const secure = this.isHttps(c);
-    setCookie(c, this.cookieName(c), serializeSessionCookie(state.cookie), {
-      httpOnly: true,
-      sameSite: "Lax",
-      path: "/",
-      secure,
-    });
+    c.header("Set-Cookie", sessionCookieLine(this.cookieName(c), serializeSessionCookie(state.cookie), this.isHttps(c)), { append: true });
   }
 
   private async guard(work: () => unknown): Promise<void> {
