@@ -124,11 +124,11 @@ interface Rendered {
 const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, inFlight: 0, quiet: false };
 
 /** Runs the recorder's own render (`c.var.replay.render`, which records its frame itself) unobserved. */
-export function unobserved<T>(render: () => T): T {
-  if (rendered.quiet) return render();
+export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
+  if (rendered.quiet) return render(a, b);
   rendered.quiet = true;
   try {
-    return render();
+    return render(a, b);
   } finally {
     rendered.quiet = false;
   }

@@ -31,8 +31,9 @@ import { type Assigns, frame, FrameKind, newRecordingId, type Params, shortHash,
 import { consoleLogger, type Logger } from "../logger.ts";
 import { backgroundTimer, type EventLog } from "../worker/mod.ts";
 import { Capture, type Seen, unobserved, watchContext, watchPreact } from "./attach.ts";
+import { type ReplayContext, RequestReplay, type RequestRecorder, type RequestState } from "./request_replay.ts";
 import { ActiveRecording, type RecordingSettings } from "./recording.ts";
-import { type PropsOf, rendererOf, renderView, type View, withDoctype } from "./render.ts";
+import { type PropsOf, rendererOf, renderView, type View } from "./render.ts";
 import type { AllowlistFilter } from "./allowlist.ts";
 import { fidelityHash } from "./fidelity.ts";
 import { isExactCopy } from "./sanitize.ts";
@@ -41,7 +42,7 @@ import { cookieValue, issueSid, parseSessionCookie, type RecordingEntry, type Se
 
 export { redactUrl };
 
-export type { PropsOf, View };
+export type { PropsOf, ReplayContext, View };
 
 export interface RecorderOptions {
   views: Record<string, View>;
@@ -77,19 +78,6 @@ export interface RecorderOptions {
 }
 
 /** What handlers get as `c.var.replay`. */
-export interface ReplayContext {
-  /**
-   * Renders `view` (Preact, or hono/jsx marked with `honoView`) with `props` as the
-   * response, and records it. Props are checked against the view's own props type.
-   */
-  render<V extends View>(view: V, props: PropsOf<V>, init?: { status?: number; headers?: Record<string, string> }): Promise<Response>;
-  /** Records a server push (SSE message, WebSocket frame) for the view, or the session's latest view: a type marker only. */
-  info(type: string, view?: View): void;
-  /** Ends the recording of `view`, or of every view of this session. */
-  end(view?: View): void;
-  /** Whether this session is recorded (sampling). */
-  readonly recorded: boolean;
-}
 
 /** Kept for compatibility: `c.var.replay` is typed in every handler through `ContextVariableMap` below. */
 export type ReplayEnv = { Variables: { replay: ReplayContext } };
@@ -106,7 +94,7 @@ interface Session {
   latest?: ActiveRecording;
 }
 
-export class Recorder {
+export class Recorder implements RequestRecorder {
   /** This instance's recordings, by session and view. The cookie says what other instances did. */
   private readonly sessions = new Map<string, Session>();
   private readonly viewNames = new Map<View, string>();
@@ -158,32 +146,9 @@ export class Recorder {
         this.writeCookie(c, state);
         return c.body(null, 204);
       }
-      let rendered = false;
       // Sampled-out sessions are not observed at all: they pay nothing for attaching.
       const capture = recorded ? new Capture(this.viewNames) : undefined;
-      const ctx: ReplayContext = {
-        recorded,
-        render: async (view, props, init) => {
-          // Checked in every session, sampled or not, so a missing view shows up at once.
-          const name = this.viewName(view as View);
-          // Set first: the render below is observed too, and this frame is the request's.
-          if (capture) capture.explicit = true;
-          const html = unobserved(() => renderView(view, props as object));
-          if (recorded) {
-            rendered = true;
-            await this.guard(() => this.recordRender(c, state, name, props as Record<string, unknown>, html));
-          }
-          // Before the response exists: setting a header afterwards makes Hono copy the response.
-          this.writeCookie(c, state);
-          return c.html(withDoctype(html), (init?.status ?? 200) as 200, init?.headers);
-        },
-        info: (type, view) => {
-          if (recorded) void this.guard(() => this.target(state, view)?.info(type, this.now()));
-        },
-        end: (view) => {
-          if (recorded) void this.guard(() => this.endRecordingsOf(state, view));
-        },
-      };
+      const ctx = new RequestReplay(this, c, state, capture, recorded);
       c.set("replay", ctx);
       if (capture) {
         this.touch(state, this.now());
@@ -193,13 +158,13 @@ export class Recorder {
         } finally {
           capture.close();
         }
-        if (!rendered && !state.ended && capture.seen.length > 0) rendered = await this.recordAttached(c, state, capture);
+        if (!ctx.rendered && !state.ended && capture.seen.length > 0) ctx.rendered = await this.recordAttached(c, state, capture);
       } else {
         await next();
       }
       // A form post that redirects (post/redirect/get) renders nothing itself: it
       // is still the user's event, on the page the form was on.
-      if (recorded && !rendered && !state.ended && isAction(c.req.method)) {
+      if (recorded && !ctx.rendered && !state.ended && isAction(c.req.method)) {
         await this.guard(() => this.recordUnrenderedEvent(c, state));
       }
       this.writeCookie(c, state);
@@ -215,7 +180,7 @@ export class Recorder {
     this.stopSweep?.();
   }
 
-  private viewName(view: View): string {
+  viewName(view: View): string {
     const name = this.viewNames.get(view);
     if (name === undefined) {
       throw new TypeError(
@@ -276,7 +241,7 @@ export class Recorder {
     for (let i = seen.length - 1; i >= Math.max(0, seen.length - tries); i--) {
       let html: string;
       try {
-        html = unobserved(() => renderView(seen[i].view, seen[i].props));
+        html = unobserved(renderView, seen[i].view, seen[i].props);
       } catch (error) {
         // Rendered in the request, so it can render: only alone (a hono/jsx
         // useRequestContext, say) it cannot. Reported once, counted; the next view out is tried.
@@ -566,10 +531,25 @@ export class Recorder {
   }
 
   /** Sets the cookie once, when it changed. */
-  private writeCookie(c: Context, state: RequestState) {
+  writeCookie(c: Context, state: RequestState) {
     if (!state.dirty) return;
     state.dirty = false;
     c.header("Set-Cookie", sessionCookieLine(this.cookieName(c), serializeSessionCookie(state.cookie), this.isHttps(c)), { append: true });
+  }
+
+  /** `c.var.replay.render`'s frame (request_replay.ts); a failure is counted, never the request's. */
+  recordExplicit(c: Context, state: RequestState, name: string, props: Record<string, unknown>, html: string): Promise<void> {
+    return this.guard(() => this.recordRender(c, state, name, props, html));
+  }
+
+  /** `c.var.replay.info` (request_replay.ts). */
+  infoOf(state: RequestState, type: string, view?: View): void {
+    void this.guard(() => this.target(state, view)?.info(type, this.now()));
+  }
+
+  /** `c.var.replay.end` (request_replay.ts). */
+  endOf(state: RequestState, view?: View): void {
+    void this.guard(() => this.endRecordingsOf(state, view));
   }
 
   private async guard(work: () => unknown): Promise<void> {
@@ -602,13 +582,6 @@ const CANDIDATES = 4;
 /** The same when other requests' views may be among them (attach.ts). */
 const SHARED_CANDIDATES = 8;
 
-interface RequestState {
-  cookie: SessionCookie;
-  /** The cookie changed and must be sent. */
-  dirty: boolean;
-  /** The handler ended recordings: the request was that, not a user event on another view. */
-  ended?: boolean;
-}
 
 interface Continued {
   entry?: RecordingEntry;
