@@ -18,7 +18,7 @@
  *   recorded request cost (83,000 instructions in SHA-256 and 24,000 in UTF-8
  *   conversion per 2.7 KB page, counted with valgrind in bench/request's
  *   scenario); the digest costs a few thousand and the HMAC then hashes 20
- *   bytes. The digest needs no key to compute, but the stored value does: it
+ *   bytes (in JavaScript with the key's states kept: recorder/short_hmac.ts). The digest needs no key to compute, but the stored value does: it
  *   is still no oracle. Frames stored as `#` + HMAC-SHA256(key, html) (before
  *   the digest) still verify.
  * - Without a configured key, a frame stores the plain 32-bit hash only when
@@ -37,6 +37,7 @@
 import { createHmac } from "node:crypto";
 import { contentDigest, shortHash } from "../format/mod.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
+import { shortHmac32 } from "./short_hmac.ts";
 
 /** HMAC over the page's digest (see the header). */
 const KEYED = "%";
@@ -72,8 +73,8 @@ export function verifyFidelity(html: string, expected: string | undefined, key: 
 }
 
 function keyedHash(html: string, key: string): string {
-  const mac = createHmac("sha256", key).update(contentDigest(html)).digest();
-  return KEYED + mac.readUInt32BE(0).toString(36);
+  // HMAC-SHA256, with the key's states kept (short_hmac.ts): creating a node:crypto Hmac cost more than hashing.
+  return KEYED + shortHmac32(key, contentDigest(html)).toString(36);
 }
 
 function keyedPageHash(html: string, key: string): string {
