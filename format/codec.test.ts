@@ -9,6 +9,76 @@ import { decode, encode, encodeKey } from "./mod.ts";
 
 const roundTrip = <T>(value: T): T => decode(encode(value)) as T;
 
+/** The tagged encoding as it was before containers were passed through unchanged: a full copy (the oracle). */
+function copyingEncode(value: unknown): string {
+  const tag = (v: unknown): unknown => {
+    switch (typeof v) {
+      case "string":
+      case "boolean":
+        return v;
+      case "number":
+        if (Number.isFinite(v)) return Object.is(v, -0) ? { "~": "-0" } : v;
+        return { "~": Number.isNaN(v) ? "NaN" : v > 0 ? "Inf" : "-Inf" };
+      case "bigint":
+        return { "~": "big", v: v.toString() };
+      case "object": {
+        if (v === null) return null;
+        if (Array.isArray(v)) return v.map(tag);
+        if (v instanceof Date) return { "~": "date", v: Number.isNaN(v.getTime()) ? null : v.getTime() };
+        if (v instanceof Map || v instanceof Set || v instanceof Uint8Array || v instanceof RegExp) return JSON.parse(encode(v));
+        const out: Record<string, unknown> = {};
+        for (const key of Object.keys(v)) {
+          const k = key.startsWith("~") ? "~" + key : key;
+          const item = tag((v as Record<string, unknown>)[key]);
+          if (k === "__proto__") Object.defineProperty(out, k, { value: item, enumerable: true, writable: true, configurable: true });
+          else out[k] = item;
+        }
+        return out;
+      }
+      default:
+        return { "~": "und" };
+    }
+  };
+  return JSON.stringify(tag(value)) ?? "null";
+}
+
+test("encoding, which passes unchanged containers through, writes exactly what a full copy would, on 3,000 generated values", () => {
+  let seed = 11;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const leaf = () => [0, 1.5, -0, NaN, Infinity, "s", "~x", true, null, undefined, 10n, new Date(5)][Math.floor(rnd() * 12)];
+  const make = (depth: number): unknown => {
+    const r = rnd();
+    if (depth > 3 || r < 0.35) return leaf();
+    if (r < 0.6) {
+      const a: unknown[] = Array.from({ length: Math.floor(rnd() * 4) }, () => make(depth + 1));
+      if (rnd() < 0.1) a[a.length + 1] = make(depth + 1); // a hole
+      return a;
+    }
+    const o: Record<string, unknown> = rnd() < 0.1 ? Object.create(null) : {};
+    for (let i = Math.floor(rnd() * 4); i > 0; i--) {
+      // defineProperty: assigning "__proto__" would set the prototype instead of a key.
+      Object.defineProperty(o, ["a", "b", "~c", "__proto__", "d"][Math.floor(rnd() * 5)], { value: make(depth + 1), enumerable: true, writable: true, configurable: true });
+    }
+    return o;
+  };
+  let same = 0;
+  for (let n = 0; n < 3_000; n++) {
+    const value = make(0);
+    assert.is(encode(value), copyingEncode(value), String(n));
+    assert.equal(decode(encode(value)), decode(copyingEncode(value)));
+    if (typeof value === "object" && value !== null) same++;
+  }
+  assert.ok(same > 500, `${same} containers among the generated values`);
+  // A class instance with toJSON is still copied (its own keys), as before.
+  class Point {
+    constructor(readonly x: number) {}
+    toJSON() {
+      return "point";
+    }
+  }
+  assert.is(encode({ p: new Point(1) }), copyingEncode({ p: new Point(1) }));
+});
+
 test("Date round trips as a Date with the same time", () => {
   const when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
   const back = roundTrip(when);

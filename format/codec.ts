@@ -55,8 +55,18 @@ function toTagged(value: unknown): unknown {
   }
 }
 
+/**
+ * Containers are copied only when something in them must change: an array or
+ * a plain object whose every element encodes as itself is returned as it is,
+ * so encoding ordinary assigns (most of a recorded request's encoding) builds
+ * no copy for JSON.stringify to walk. Only plain objects (prototype Object or
+ * null) are passed through: another object's `toJSON` or prototype could make
+ * JSON.stringify write something else than its own keys, so it is copied.
+ */
 function objectToTagged(value: object): unknown {
-  if (Array.isArray(value)) return value.map(toTagged);
+  if (Array.isArray(value)) return arrayToTagged(value);
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return plainToTagged(value as Record<string, unknown>);
   if (value instanceof Date) {
     const ms = value.getTime();
     return { [TAG]: "date", v: Number.isNaN(ms) ? null : ms };
@@ -65,10 +75,45 @@ function objectToTagged(value: object): unknown {
   if (value instanceof Set) return { [TAG]: "set", v: [...value].map(toTagged) };
   if (value instanceof Uint8Array) return { [TAG]: "u8", v: toBase64(value) };
   if (value instanceof RegExp) return { [TAG]: "re", v: [value.source, value.flags] };
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    setOwn(out, key.startsWith(TAG) ? TAG + key : key, toTagged((value as Record<string, unknown>)[key]));
+  return copyToTagged(value as Record<string, unknown>);
+}
+
+function arrayToTagged(value: unknown[]): unknown[] {
+  for (let i = 0; i < value.length; i++) {
+    // A hole is written as null either way.
+    if (!(i in value)) continue;
+    const item = value[i];
+    const tagged = toTagged(item);
+    if (tagged === item) continue;
+    // The first element that changes: the copy starts here (what came before is unchanged).
+    const out = value.slice(0, i);
+    out.push(tagged);
+    for (let j = i + 1; j < value.length; j++) out.push(j in value ? toTagged(value[j]) : null);
+    return out;
   }
+  return value;
+}
+
+function plainToTagged(value: Record<string, unknown>): unknown {
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (key.startsWith(TAG) || key === "__proto__") return copyToTagged(value);
+    const item = value[key];
+    const tagged = toTagged(item);
+    if (tagged === item) continue;
+    const out: Record<string, unknown> = {};
+    for (let j = 0; j < i; j++) out[keys[j]] = value[keys[j]];
+    out[key] = tagged;
+    for (let j = i + 1; j < keys.length; j++) setOwn(out, keys[j].startsWith(TAG) ? TAG + keys[j] : keys[j], toTagged(value[keys[j]]));
+    return out;
+  }
+  return value;
+}
+
+function copyToTagged(value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) setOwn(out, key.startsWith(TAG) ? TAG + key : key, toTagged(value[key]));
   return out;
 }
 
