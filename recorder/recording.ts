@@ -103,18 +103,17 @@ export class ActiveRecording {
     const previous = this.keys;
     const next = new Map<string, string>();
     const changed: string[] = [];
-    const all: string[] = [];
     let changedChars = 0;
     let allChars = 0;
+    // Sizes only: the snapshot's text is built when a snapshot is what gets written.
     for (const key of Object.keys(assigns)) {
       const text = this.encodeValue(assigns[key]);
       next.set(key, text);
-      const part = encodeKey(key, format) + ":" + text;
-      all.push(part);
-      allChars += part.length;
+      const partChars = encodeKey(key, format).length + 1 + text.length;
+      allChars += partChars;
       if (previous.get(key) !== text) {
         changed.push(key);
-        changedChars += part.length;
+        changedChars += partChars;
       }
     }
     const removed: string[] = [];
@@ -125,7 +124,7 @@ export class ActiveRecording {
     const t = this.offset(now);
     if (keyframeDue || allChars <= changedChars + removedChars) {
       this.rendersSinceKeyframe = 0;
-      this.push(FrameKind.keyframe, t, "", payload.render("{" + all.join(",") + "}", [], hash));
+      this.push(FrameKind.keyframe, t, "", payload.render(this.snapshotText(next), [], hash));
       return;
     }
     let delta: string;
@@ -152,6 +151,13 @@ export class ActiveRecording {
     // Never before this instance's own last frame: its own activity is no reason to stay.
     const after = Math.max(since, this.startedAt + this.lastT);
     this.log.append(this.id, frame(this.id, FrameKind.leave, this.lastT, String(after), "0", this.seq));
+  }
+
+  private snapshotText(encoded: Map<string, string>): string {
+    const { format } = this.settings;
+    let out = "";
+    for (const [key, text] of encoded) out += (out ? "," : "") + encodeKey(key, format) + ":" + text;
+    return "{" + out + "}";
   }
 
   private encodeAll(assigns: Assigns): string {
