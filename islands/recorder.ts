@@ -34,7 +34,8 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { encode, type Format, frame, FrameKind, type Params, shortHash, type StartMeta } from "../format/mod.ts";
-import { redactUrl, sampled } from "../recorder/index.ts";
+import { redactUrl } from "../recorder/index.ts";
+import { sampled } from "../recorder/request_data.ts";
 import type { Sanitizer } from "../recorder/sanitize.ts";
 import { type RecordingEntry, type SessionCookie, startOfRecording } from "../recorder/session_cookie.ts";
 import type { EventLog } from "../worker/mod.ts";

@@ -50,7 +50,7 @@
 
 import type { Context } from "hono";
 import { options, type VNode } from "preact";
-import type { View } from "./render.ts";
+import { renderView, type View } from "./render.ts";
 
 /** A registered view the request rendered, and its props as rendered. */
 export interface Seen {
@@ -250,4 +250,50 @@ function servedText(content: unknown, out: unknown): string | Promise<string | u
 
 function nothingServed(): undefined {
   return undefined;
+}
+
+/** Seen views tried, outermost first, for the one whose markup the body contains. */
+const CANDIDATES = 4;
+/** The same when other requests' views may be among them (attach.ts). */
+const SHARED_CANDIDATES = 8;
+
+/**
+ * Which seen view is the frame, and the HTML whose hash proves it.
+ *
+ * The frame is the outermost registered view: for Preact the last one to
+ * finish rendering (an enclosing view finishes after the views inside it),
+ * for hono/jsx the one nearest the root of the element tree. Its markup is
+ * rendered again, alone, by `renderView` — exactly what the player renders —
+ * and must appear verbatim in the served body: then that markup is what is
+ * hashed and replayed, and whatever the body has around it (a `jsxRenderer`
+ * layout, a doctype, a shell the handler concatenated) was served but is not
+ * part of the frame. When it does not appear (the view read a context its
+ * layout provided, its props changed after rendering) the next view out is
+ * tried, up to `CANDIDATES`; failing all, the last one is recorded with the
+ * hash of the whole body, so fidelity reports that frame as differing rather
+ * than proving something that was not served. When another recorded request
+ * was in flight, the seen views may include its own (attach.ts): then a view
+ * is taken only when its markup is in the body, fidelity on or off, and
+ * failing all nothing is recorded (undefined) rather than another request's
+ * view.
+ */
+export function attachedFrame(seen: readonly Seen[], body: string, fidelity: boolean, failed: (error: unknown) => void): { seen: Seen; html: string } | undefined {
+  const last = seen[seen.length - 1];
+  // Views another request may have rendered (attach.ts) are told apart by the served markup, fidelity or not.
+  const shared = seen.some((s) => s.shared);
+  if (!fidelity && !shared) return { seen: last, html: body };
+  const tries = shared ? SHARED_CANDIDATES : CANDIDATES;
+  for (let i = seen.length - 1; i >= Math.max(0, seen.length - tries); i--) {
+    let html: string;
+    try {
+      html = unobserved(renderView, seen[i].view, seen[i].props);
+    } catch (error) {
+      // Rendered in the request, so it can render: only alone (a hono/jsx
+      // useRequestContext, say) it cannot. Reported once, counted; the next view out is tried.
+      failed(error);
+      continue;
+    }
+    if (body.includes(html)) return { seen: seen[i], html };
+  }
+  return shared ? undefined : { seen: last, html: body };
 }
