@@ -122,7 +122,7 @@ export function islandRecorder(deps: IslandRecorderDeps, options: IslandRecorder
     const now = Date.now();
     const entry = activeEntry(cookie.entries, shortHash(batch.p), now, deps);
     if (!entry) return refuse(c, "recording", 403, "no active recording of this page in this session");
-    const track = admit(tracked, entry.id, now, burst, perSecond);
+    const track = admit(tracked, entry.id, now, burst, perSecond, deps.idleTimeoutMs);
     if (!track) return refuse(c, "rate", 429, `over ${perSecond} posts a second for this recording; batch changes (hydrateIslands does)`);
     if (track.events + batch.e.length > maxEvents) return refuse(c, "rate", 429, `over ${maxEvents} island events for this recording`);
     track.events += batch.e.length;
@@ -155,25 +155,26 @@ export function islandRecorder(deps: IslandRecorderDeps, options: IslandRecorder
     return c.body(null, 204);
   };
   return Object.assign(handler, { stats });
+}
 
-  function admit(map: Map<string, Tracked>, id: string, now: number, cap: number, rate: number) {
-    let t = map.get(id);
-    if (!t) {
-      if (map.size >= MAX_TRACKED) prune(map, now);
-      map.set(id, (t = { tokens: cap, at: now, events: 0 }));
-    }
-    t.tokens = Math.min(cap, t.tokens + ((now - t.at) / 1000) * rate);
-    t.at = now;
-    if (t.tokens < 1) return undefined;
-    t.tokens--;
-    return t;
+/** Token bucket per recording: `cap` posts at once, `rate` a second after; undefined when over. */
+function admit(map: Map<string, Tracked>, id: string, now: number, cap: number, rate: number, idleTimeoutMs: number) {
+  let t = map.get(id);
+  if (!t) {
+    if (map.size >= MAX_TRACKED) prune(map, now, idleTimeoutMs);
+    map.set(id, (t = { tokens: cap, at: now, events: 0 }));
   }
+  t.tokens = Math.min(cap, t.tokens + ((now - t.at) / 1000) * rate);
+  t.at = now;
+  if (t.tokens < 1) return undefined;
+  t.tokens--;
+  return t;
+}
 
-  function prune(map: Map<string, Tracked>, now: number) {
-    for (const [id, t] of map) if (now - t.at > deps.idleTimeoutMs) map.delete(id);
-    // Still full: forget the oldest half (they lose their rate history, nothing else).
-    if (map.size >= MAX_TRACKED) [...map.keys()].slice(0, MAX_TRACKED / 2).forEach((id) => map.delete(id));
-  }
+function prune(map: Map<string, Tracked>, now: number, idleTimeoutMs: number) {
+  for (const [id, t] of map) if (now - t.at > idleTimeoutMs) map.delete(id);
+  // Still full: forget the oldest half (they lose their rate history, nothing else).
+  if (map.size >= MAX_TRACKED) [...map.keys()].slice(0, MAX_TRACKED / 2).forEach((id) => map.delete(id));
 }
 
 /**

@@ -32,6 +32,27 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
 
   app.get("/", (c) => c.redirect("/signup"));
 
+  signupRoutes(app);
+  todoRoutes(app);
+  postRoutes(app);
+
+  return { app, replay };
+}
+
+
+
+const TAGS = ["hono", "preact", "replay", "deno"];
+const POSTS: Post[] = Array.from({ length: 24 }, (_, i) => ({
+  id: i + 1,
+  title: ["Islands without the ocean", "Assigns are all you need", "Replaying a keystroke", "Servers render, browsers paint",
+    "A ring in shared memory", "Compress the columns", "Deno and Node, one source", "Sanitize before you serialize"][i % 8] + ` (${i + 1})`,
+  tag: TAGS[i % TAGS.length],
+  published: new Date(Date.UTC(2026, 0, 1 + i * 3)),
+}));
+
+type DemoApp = Hono<ReplayEnv>;
+
+function signupRoutes(app: DemoApp) {
   // Sign up: validated on every keystroke (POST /signup/validate), submitted by a form post.
   let checks = 0;
   const props = (body: Record<string, unknown>, submitted: boolean) => signupProps(body, submitted, checks);
@@ -47,7 +68,9 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
     if (valid) setCookie(c, "demo_user", filled.form.email.replace(/[^a-z0-9@.]/gi, ""), { httpOnly: true, sameSite: "Lax", path: "/" });
     return c.var.replay.render(SignupForm, { ...filled, submitted: valid }, { status: valid ? 200 : 422 });
   });
+}
 
+function todoRoutes(app: DemoApp) {
   // Todos: form posts that redirect back (post/redirect/get), a filter in the query.
   const todosBySession = new Map<string, { todos: Todo[]; nextId: number }>();
   const todoState = (c: Context) => {
@@ -79,7 +102,9 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
     state.todos = state.todos.filter((t) => t.id !== Number(c.req.param("id")));
     return c.redirect("/todos", 303);
   });
+}
 
+function postRoutes(app: DemoApp) {
   // Posts: filtered by query params; a server push over SSE is recorded as info.
   app.get("/posts", (c) => {
     const q = c.req.query("q") ?? "";
@@ -97,17 +122,4 @@ export function createDemoApp(options: Partial<ReplayOptions> = {}) {
       }
     });
   });
-
-  return { app, replay };
 }
-
-
-
-const TAGS = ["hono", "preact", "replay", "deno"];
-const POSTS: Post[] = Array.from({ length: 24 }, (_, i) => ({
-  id: i + 1,
-  title: ["Islands without the ocean", "Assigns are all you need", "Replaying a keystroke", "Servers render, browsers paint",
-    "A ring in shared memory", "Compress the columns", "Deno and Node, one source", "Sanitize before you serialize"][i % 8] + ` (${i + 1})`,
-  tag: TAGS[i % TAGS.length],
-  published: new Date(Date.UTC(2026, 0, 1 + i * 3)),
-}));
