@@ -18,6 +18,7 @@ import { createDemoApp } from "../examples/demo/app.tsx";
 import { type Served, serve } from "../examples/demo/serve.ts";
 import { canonicalIsland } from "../islands/canonical.ts";
 import { CHROMIUM, chromiumAvailable, launchChromium } from "./support/browser.ts";
+import { waitFor } from "./support/wait.ts";
 
 const ctx: { replay: Replay; server: Served; origin: string; browser: Browser } = {} as never;
 const available = chromiumAvailable();
@@ -41,14 +42,9 @@ test.after(async () => {
   await ctx.server?.close();
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25)); // a poll interval under a deadline, not a sleep standing in for a condition
-  }
+/** Polls `probe` until it is truthy (tests/support/wait.ts), naming what was awaited if it never is. */
+function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+  return waitFor(probe, what, ms);
 }
 
 /** The active recording of `view`, once it holds at least `islands` island events. */
