@@ -7,7 +7,8 @@
  *   operation checked against the previous summary, the summary that points at
  *   them; a recording that fits in one operation (up to 540 KB) is written
  *   entirely in that one. Readers follow the summary, so they see the old
- *   recording or the new one, never a mix.
+ *   recording or the new one, never a mix. Once the summary is in, nothing
+ *   the save does after (removing the replaced chunks) touches its chunks.
  * - Listing reads the summary keys only.
  * - Removals are checked against the summary as read: when several instances
  *   delete or clean up at once, exactly one of them removes each recording.
@@ -63,6 +64,8 @@ async function save(db: KvDb, summary: RecordingSummary, bytes: Uint8Array, ctx:
   const key = db.keys.summary(id);
   // Chunks that do not fit in the final operation go first, under the new generation nobody reads yet.
   const early = count > CHUNKS_PER_COMMIT;
+  /** Once the summary is in, its chunks are what readers follow: a later failure (removing the old chunks) must not touch them. */
+  let committed = false;
   try {
     if (early) await db.setInBatches(chunkKeys, chunk, `writing recording ${id}`);
     for (let attempt = 0; ; attempt++) {
@@ -73,6 +76,7 @@ async function save(db: KvDb, summary: RecordingSummary, bytes: Uint8Array, ctx:
         return op;
       });
       if (result.ok) {
+        committed = true;
         const old = decodeHead(previous.value);
         if (old && old.gen !== gen) await db.deleteKeys(db.keys.chunks(id, old.gen, old.chunks));
         return;
@@ -81,7 +85,7 @@ async function save(db: KvDb, summary: RecordingSummary, bytes: Uint8Array, ctx:
       if (attempt >= RACE_RETRIES) throw new Error(`denoKvStorage: recording ${id} kept changing while it was saved`);
     }
   } catch (error) {
-    if (early) {
+    if (early && !committed) {
       await db.deleteKeys(chunkKeys).catch((cleanupError) =>
         ctx.faults.report("deno-kv: chunks of a failed save left behind", cleanupError, () =>
           `denoKvStorage: saving recording ${id} failed, and its partly written chunks could not be removed; nobody reads them`)
