@@ -7,7 +7,9 @@
  * reads back here. For segments: a 1 MB segment is chunked and read back
  * whole, replaced and deleted whole; listing them reads headers only; a
  * missing chunk names the segment; erasure sweeps chunks no header names; a
- * claim race among four handles has one winner.
+ * claim race among four handles has one winner. A save that fails half way
+ * reports through the logger the chunks it could not remove, and one whose
+ * summary is in keeps its chunks when removing the replaced ones fails.
  */
 
 import { test } from "uvu";
@@ -255,6 +257,76 @@ test("deleteSegments of many keys spans several atomic operations and leaves the
   await storage.deleteSegments("0kv-many", keys.slice(1));
   assert.equal((await storage.listSegments()).map((s) => s.key), [keys[0]]);
   assert.equal((await rawEntries()).filter((e) => e.key[1] === "segd").length, 2, "only the kept segment's two chunks");
+});
+
+/** A handle on the database whose commits fail where `fails(op)` says so; `op` lists the keys the operation sets and deletes. */
+async function failingKv(fails: (op: { sets: string[]; deletes: string[] }) => boolean) {
+  const kv = await rawKv();
+  const handle = {
+    get: (key: unknown[]) => kv.get(key),
+    list: (selector: { prefix: unknown[] }, options?: unknown) => (kv.list as (s: unknown, o: unknown) => AsyncIterable<unknown>)(selector, options),
+    atomic() {
+      // deno-lint-ignore no-explicit-any
+      const op = kv.atomic() as any;
+      const seen = { sets: [] as string[], deletes: [] as string[] };
+      const [set, del, commit] = [op.set.bind(op), op.delete.bind(op), op.commit.bind(op)];
+      op.set = (key: unknown[], ...rest: unknown[]) => (seen.sets.push(JSON.stringify(key)), set(key, ...rest), op);
+      op.delete = (key: unknown[]) => (seen.deletes.push(JSON.stringify(key)), del(key), op);
+      op.commit = () => (fails(seen) ? Promise.reject(new Error("disk full")) : commit());
+      return op;
+    },
+    close: () => kv.close(),
+  };
+  return handle;
+}
+
+test("a save that fails half way reports, through the logger, the chunks it could not remove", async () => {
+  await storage.clear();
+  const big = fixtureRecording({ id: "0kv-fail", startedAt: Date.UTC(2026, 0, 4), events: 10_000, noise: 200 });
+  assert.ok(big.bytes.length > 9 * 60_000, "more chunks than one atomic operation takes");
+  let commits = 0;
+  const handle = await failingKv(() => ++commits > 1);
+  const warnings: string[] = [];
+  const failing = denoKvStorage({ kv: handle, logger: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) } });
+  try {
+    await failing.save(big.summary, big.bytes);
+    assert.unreachable("the save must fail");
+  } catch (error) {
+    assert.is((error as Error).message, "disk full");
+  } finally {
+    await failing.close();
+    handle.close();
+  }
+  assert.is(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0], /0kv-fail.*partly written chunks.*disk full/);
+  assert.not.match(warnings[0], /^hono-replay: /, "the logger adds its own prefix");
+  await storage.clear();
+});
+
+test("a save whose summary is in keeps its chunks when removing the replaced ones fails", async () => {
+  await storage.clear();
+  const old = fixtureRecording({ id: "0kv-replace", startedAt: Date.UTC(2026, 0, 4), events: 5 });
+  const big = fixtureRecording({ id: "0kv-replace", startedAt: Date.UTC(2026, 0, 4), events: 10_000, noise: 200 });
+  assert.ok(big.bytes.length > 9 * 60_000, "its chunks go before the summary");
+  await storage.save(old.summary, old.bytes);
+  const raw = await rawKv();
+  const oldGen = (await readHead(raw, "0kv-replace")).gen;
+  raw.close();
+  let failed = 0;
+  const handle = await failingKv((op) => op.deletes.some((key) => key.includes(JSON.stringify(oldGen))) && ++failed === 1);
+  const failing = denoKvStorage({ kv: handle });
+  try {
+    await failing.save(big.summary, big.bytes);
+    assert.unreachable("removing the replaced chunks failed: the save says so");
+  } catch (error) {
+    assert.is((error as Error).message, "disk full");
+  } finally {
+    await failing.close();
+    handle.close();
+  }
+  assert.is(failed, 1, "the removal of the replaced chunks was the commit that failed");
+  assert.equal([...(await storage.load("0kv-replace"))], [...big.bytes], "the recording the summary points at is whole");
+  await storage.clear();
 });
 
 test("claim: of four handles racing, exactly one wins", async () => {

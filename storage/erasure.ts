@@ -24,6 +24,7 @@
  */
 
 import { decodeRecordingColumns, FrameKind, parseFrameHeader, type StartMeta } from "../format/mod.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
 import type { Erasure, RecordingStorage, Segment } from "./types.ts";
 
 /** What an erasure is matched against: one recording, with what is known of it here. */
@@ -107,8 +108,8 @@ export function subjectOfFrames(id: string, lines: Iterable<string>): ErasureSub
   return subject;
 }
 
-/** Step 3: deletes from the store what `e` covers. */
-export async function purgeStore(storage: RecordingStorage, e: Erasure): Promise<Erased> {
+/** Step 3: deletes from the store what `e` covers; a recording it cannot read to match is kept, and said to `logger`. */
+export async function purgeStore(storage: RecordingStorage, e: Erasure, logger: Logger = consoleLogger): Promise<Erased> {
   const recordings = new Set<string>();
   const sessions = new Set<string>();
   const erase = async (s: ErasureSubject) => {
@@ -122,7 +123,7 @@ export async function purgeStore(storage: RecordingStorage, e: Erasure): Promise
   }
   for (const summary of (await storage.list({ sessionKey: e.sessionKey, to: e.at + 1 })).items) {
     const subject: ErasureSubject = { id: summary.id, startedAt: summary.startedAt, sessionKey: summary.sessionKey };
-    if (e.session !== undefined) subject.session = await storedSession(storage, summary.id);
+    if (e.session !== undefined) subject.session = await storedSession(storage, summary.id, logger);
     await erase(subject);
   }
   const active = new Set((await storage.listSegments()).map((s) => s.recordingId));
@@ -138,13 +139,13 @@ function* linesOf(segments: Segment[]): Generator<string> {
 }
 
 /** The session data of a finalized recording's mount; undefined (and said) when it has none or cannot be read. */
-async function storedSession(storage: RecordingStorage, id: string): Promise<unknown> {
+async function storedSession(storage: RecordingStorage, id: string, logger: Logger): Promise<unknown> {
   try {
     const { columns } = decodeRecordingColumns(id, await storage.load(id));
     const at = columns.kinds.indexOf(FrameKind.mount);
     return at < 0 ? undefined : mountSession(columns.payloads[at]);
   } catch (error) {
-    console.warn(`hono-replay: erasure could not read recording ${id} to match its session data (${(error as Error).message}); it is kept: delete it by id if it is the user's`);
+    logger.warn(`erasure could not read recording ${id} to match its session data (${(error as Error).message}); it is kept: delete it by id if it is the user's`);
     return undefined;
   }
 }
@@ -152,22 +153,25 @@ async function storedSession(storage: RecordingStorage, id: string): Promise<unk
 /**
  * The whole procedure for one mark (see the module's doc); `local` is this
  * instance's own part (step 2), `purge` the store's (step 3: clearAll clears
- * instead). Returns everything it removed, the sessions found by session data included.
+ * instead; default `purgeStore`, warning to `logger`). Returns everything it
+ * removed, the sessions found by session data included.
  */
 export async function eraseEverywhere(
   storage: RecordingStorage,
   e: Erasure,
   local: (e: Erasure) => Promise<Erased>,
-  purge: (storage: RecordingStorage, e: Erasure) => Promise<Erased> = purgeStore,
+  purge?: (storage: RecordingStorage, e: Erasure) => Promise<Erased>,
+  logger: Logger = consoleLogger,
 ): Promise<Erased> {
   await storage.addErasure(e);
   const here = await local(e);
-  const stored = await purge(storage, e);
+  const purgeWith = purge ?? ((s: RecordingStorage, mark: Erasure) => purgeStore(s, mark, logger));
+  const stored = await purgeWith(storage, e);
   const recordings = new Set([...here.recordings, ...stored.recordings]);
   const sessions = new Set([...here.sessions, ...stored.sessions]);
   if (e.session !== undefined) {
     for (const key of [...sessions]) {
-      const more = await eraseEverywhere(storage, sessionErasure(e, key), local);
+      const more = await eraseEverywhere(storage, sessionErasure(e, key), local, undefined, logger);
       for (const id of more.recordings) recordings.add(id);
     }
   }

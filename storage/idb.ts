@@ -22,6 +22,10 @@
  * and written in one readwrite transaction, which IndexedDB serializes with
  * every other on the store, so of two tabs (or two handles) racing, the second
  * sees the first's claim: atomic without a check-then-set gap.
+ *
+ * Each concern (recordings, segments, claims, erasure marks) is a function
+ * returning its methods over the lazily opened stores, spread into a plain
+ * object so that a copy of the storage (`{ ...storage }`) keeps every method.
  */
 
 import { clear, createStore, del, delMany, get, promisifyRequest, set, type UseStore, values } from "idb-keyval";
@@ -34,9 +38,18 @@ export interface IdbStorageOptions {
   name?: string;
 }
 
+/** The five object stores, one per database (idb-keyval keeps one per database). */
+interface Stores {
+  summaries: UseStore;
+  data: UseStore;
+  segments: UseStore;
+  claims: UseStore;
+  erasures: UseStore;
+}
+
 export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
   const name = options.name ?? "hono-replay";
-  let stores: { summaries: UseStore; data: UseStore; segments: UseStore; claims: UseStore; erasures: UseStore } | undefined;
+  let stores: Stores | undefined;
   // Opened on first use: importing this module must not touch indexedDB.
   const open = () => (stores ??= {
     summaries: createStore(name, "summaries"),
@@ -45,10 +58,11 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
     claims: createStore(`${name}-claims`, "claims"),
     erasures: createStore(`${name}-erasures`, "erasures"),
   });
+  return { name: "idb", ...recordingMethods(open), ...segmentMethods(open), ...claimMethods(open), ...erasureMethods(open) };
+}
 
+function recordingMethods(open: () => Stores): Pick<RecordingStorage, "save" | "load" | "list" | "delete" | "clear" | "cleanup"> {
   return {
-    name: "idb",
-
     async save(summary, bytes) {
       const id = assertValidId(summary.id);
       const { summaries, data } = open();
@@ -72,14 +86,7 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
       const { summaries, data, segments, claims } = open();
       const listed = await deleteKey(summaries, id);
       const stored = await deleteKey(data, id);
-      const active = await segments("readwrite", (store) => {
-        let found = false;
-        store.count(segmentRange(id)).onsuccess = function () {
-          found = this.result > 0;
-          if (found) store.delete(segmentRange(id));
-        };
-        return promisifyRequest(store.transaction).then(() => found);
-      });
+      const active = await deleteSegmentsOf(segments, id);
       await del(id, claims);
       return listed || stored || active;
     },
@@ -105,7 +112,11 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
       await Promise.all(doomed.map((id) => del(id, data)));
       return doomed;
     },
+  };
+}
 
+function segmentMethods(open: () => Stores): Pick<RecordingStorage, "appendSegment" | "loadSegments" | "listSegments" | "deleteSegments"> {
+  return {
     async appendSegment(segment) {
       const id = assertValidId(segment.recordingId);
       // The file storage's rule (keys name files there), so that a key valid for one backend is for all.
@@ -130,7 +141,11 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
       const id = assertValidId(recordingId);
       if (keys.length) await delMany(keys.map((key) => `${id}/${key}`), open().segments);
     },
+  };
+}
 
+function claimMethods(open: () => Stores): Pick<RecordingStorage, "claim" | "release"> {
+  return {
     async claim(recordingId, owner, ttlMs) {
       const id = assertValidId(recordingId);
       return open().claims("readwrite", (store) => {
@@ -145,6 +160,20 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
       });
     },
 
+    async release(recordingId, owner) {
+      const id = assertValidId(recordingId);
+      await open().claims("readwrite", (store) => {
+        store.get(id).onsuccess = function () {
+          if ((this.result as Claim | undefined)?.owner === owner) store.delete(id);
+        };
+        return promisifyRequest(store.transaction);
+      });
+    },
+  };
+}
+
+function erasureMethods(open: () => Stores): Pick<RecordingStorage, "addErasure" | "listErasures"> {
+  return {
     async addErasure(erasure) {
       const mark = structuredClone(checkErasure(erasure));
       await open().erasures("readwrite", (store) => {
@@ -162,17 +191,19 @@ export function idbStorage(options: IdbStorageOptions = {}): RecordingStorage {
     async listErasures() {
       return unexpired(await values<Erasure>(open().erasures));
     },
-
-    async release(recordingId, owner) {
-      const id = assertValidId(recordingId);
-      await open().claims("readwrite", (store) => {
-        store.get(id).onsuccess = function () {
-          if ((this.result as Claim | undefined)?.owner === owner) store.delete(id);
-        };
-        return promisifyRequest(store.transaction);
-      });
-    },
   };
+}
+
+/** Deletes every segment of a recording in one transaction; true when it had any. */
+function deleteSegmentsOf(segments: UseStore, id: string): Promise<boolean> {
+  return segments("readwrite", (store) => {
+    let found = false;
+    store.count(segmentRange(id)).onsuccess = function () {
+      found = this.result > 0;
+      if (found) store.delete(segmentRange(id));
+    };
+    return promisifyRequest(store.transaction).then(() => found);
+  });
 }
 
 interface Claim {
