@@ -60,9 +60,6 @@ export const DEFAULTS = Object.freeze({
   maxActiveRecordings: 10_000,
 });
 
-/** The option names that have a default value, for tests and documentation. */
-export type DefaultedOption = keyof typeof DEFAULTS;
-
 /**
  * Tuning of the worker host (worker/host.ts) that `createReplay` does not
  * expose; see `HostOptions` for what each one bounds.

@@ -52,7 +52,7 @@ export class Faults {
   }
 }
 
-export function isPowerOfTen(n: number): boolean {
+function isPowerOfTen(n: number): boolean {
   if (n < 1) return false;
   while (n >= 10 && n % 10 === 0) n /= 10;
   return n === 1;

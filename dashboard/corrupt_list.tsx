@@ -20,7 +20,7 @@
 import type { CorruptRecording } from "../storage/mod.ts";
 import { formatBytes, formatStart } from "./shared.ts";
 
-export const MAX_SHOWN = 100;
+const MAX_SHOWN = 100;
 
 export interface CorruptListProps {
   base: string;

@@ -13,7 +13,7 @@ const MAX_VALUE_TEXT = 20_000;
 const MAX_DETAIL_TEXT = 300;
 
 /** A readable, JSON-like rendering of an assign, for the inspector: Dates, Maps, Sets and BigInts included. */
-export function inspect(value: unknown, maxChars = MAX_VALUE_TEXT): string {
+function inspect(value: unknown, maxChars = MAX_VALUE_TEXT): string {
   const text = print(value, "", new Set(), 0);
   return text.length > maxChars ? text.slice(0, maxChars) + ` … (${text.length - maxChars} more characters)` : text;
 }
@@ -74,7 +74,7 @@ function compact(value: unknown): string {
   return text === "{}" ? "" : text;
 }
 
-export function eventRow(event: ReplayEvent, frame: number | undefined): EventRow {
+function eventRow(event: ReplayEvent, frame: number | undefined): EventRow {
   switch (event.kind) {
     case "mount":
       return { t: event.t, kind: "mount", label: pathOf(event.url), detail: compact(event.params), frame };

@@ -60,7 +60,7 @@ export function parseFilter(get: (key: string) => string | undefined): { filter:
 }
 
 /** The most recording ids one request may ask about (fidelity, cached frames). */
-export const MAX_IDS = 50;
+const MAX_IDS = 50;
 
 /** An `ids` query parameter ("a,b,c"): at most MAX_IDS valid ids, or what is wrong with it. */
 export function idsOf(query: string | undefined): string[] | string {

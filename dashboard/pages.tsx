@@ -22,7 +22,7 @@ export function page(vnode: VNode): string {
 }
 
 /** JSON that is safe inside a <script> element: no "<" (so no "</script>" or "<!--"), no line separators. */
-export function scriptJson(value: unknown): string {
+function scriptJson(value: unknown): string {
   return JSON.stringify(value)
     .replace(/</g, "\\u003c")
     .replace(/>/g, "\\u003e")

@@ -29,7 +29,7 @@ export class StorageUnavailableError extends Error {}
 export class TimeoutError extends Error {}
 
 /** The `Faults` kinds the dashboard counts. */
-export const STREAM_FAULT = "dashboard live stream";
+const STREAM_FAULT = "dashboard live stream";
 export const AUTHORIZE_FAULT = "dashboard authorize";
 
 export class Problems {

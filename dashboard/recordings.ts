@@ -39,7 +39,7 @@ export interface Loaded {
 }
 
 /** How long a kept recording is served without asking the store whether it still exists. */
-export const REVALIDATE_MS = 2_000;
+const REVALIDATE_MS = 2_000;
 const KEEP_DECODED = 8;
 const KEEP_RESULTS = 20_000;
 

@@ -132,8 +132,8 @@ export function recordingIdOfCacheKey(cacheKey: string): string {
 export const SPEEDS = [0.5, 1, 2, 4, 8] as const;
 
 /** With "skip idle" on, a quiet stretch longer than this plays in IDLE_KEEP_MS at each end. */
-export const IDLE_GAP_MS = 2_000;
-export const IDLE_KEEP_MS = 500;
+const IDLE_GAP_MS = 2_000;
+const IDLE_KEEP_MS = 500;
 
 export const KIND_COLORS: Record<Kind, string> = {
   mount: "#2e7d32",

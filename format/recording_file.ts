@@ -112,7 +112,7 @@ export function decodeRecordingColumns(id: string, bytes: Uint8Array): { meta: R
 }
 
 /** The request counters of sequential requests: the mount is 1, each event or params frame starts the next. */
-export function impliedSeqs(kinds: string): number[] {
+function impliedSeqs(kinds: string): number[] {
   const out = new Array<number>(kinds.length);
   let seq = 1;
   for (let i = 0; i < kinds.length; i++) {

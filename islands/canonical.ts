@@ -38,7 +38,7 @@ function escAttr(text: string): string {
 }
 
 /** "width: 40%; font-size: 3px;" and "width:40%;font-size:3px" both become "width:40%;font-size:3px". */
-export function normalizeStyle(style: string): string {
+function normalizeStyle(style: string): string {
   const out: string[] = [];
   for (const part of style.split(";")) {
     const colon = part.indexOf(":");

@@ -25,7 +25,7 @@ export interface Allowlist extends AllowlistRules {
   views?: Record<string, AllowlistRules>;
 }
 
-export const NOT_ALLOWED = "[redacted: not in allowlist]";
+const NOT_ALLOWED = "[redacted: not in allowlist]";
 
 interface Tree {
   [name: string]: Tree | true;

@@ -167,7 +167,7 @@ interface HonoNode {
 const SEARCH_LIMIT = 2_000;
 
 /** The outermost registered hono/jsx view in the element tree a handler passed (breadth first). */
-export function noteHonoTree(capture: Capture, root: unknown) {
+function noteHonoTree(capture: Capture, root: unknown) {
   if (capture.closed || capture.explicit || typeof root !== "object" || root === null) return;
   const queue: unknown[] = [root];
   for (let i = 0; i < queue.length && i < SEARCH_LIMIT; i++) {

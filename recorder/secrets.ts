@@ -42,7 +42,7 @@ const INVISIBLE = /[\p{M}\p{Cf}\p{Cc}]/gu;
 const PLAIN_ASCII = /^[\x20-\x7e]*$/;
 
 /** The text as it reads: look-alike and invisible characters resolved (see the header). */
-export function skeleton(text: string): string {
+function skeleton(text: string): string {
   if (PLAIN_ASCII.test(text)) return text;
   return text.normalize("NFKD").replace(INVISIBLE, "").replace(CONFUSABLE, (c) => CONFUSABLES[c] ?? c);
 }
@@ -222,7 +222,7 @@ function isBasicCredential(match: string): boolean {
  * base64url or hex, letters and digits mixed, high entropy, and not a slug of
  * words (`hello-world-2024`).
  */
-export function looksLikeToken(text: string): boolean {
+function looksLikeToken(text: string): boolean {
   if (text.length < 16 || text.length > 512 || !/^[A-Za-z0-9_~.=-]+$/.test(text)) return false;
   let digits = 0;
   let letters = 0;

@@ -58,7 +58,7 @@ export function issueSid(secret: string): string {
 }
 
 /** Whether `sid` was issued with `secret` (constant time). */
-export function verifySid(sid: string, secret: string): boolean {
+function verifySid(sid: string, secret: string): boolean {
   const known = verified.get(secret);
   if (known?.has(sid)) return true;
   if (!SID.test(sid)) return false;

@@ -44,7 +44,7 @@ export interface Erased {
 }
 
 /** The start time a recording id carries (format/ids.ts newRecordingId); NaN for an id that carries none. */
-export function recordingStart(id: string): number {
+function recordingStart(id: string): number {
   return parseInt(id.slice(0, id.indexOf("-")), 36);
 }
 
@@ -57,7 +57,7 @@ export function covers(e: Erasure, s: ErasureSubject): boolean {
 }
 
 /** `want`'s fields are in `have`: primitives compared as strings (a user id stored as 42 or "42"), objects field by field. */
-export function fieldsMatch(want: unknown, have: unknown): boolean {
+function fieldsMatch(want: unknown, have: unknown): boolean {
   if (want !== null && typeof want === "object") {
     if (have === null || typeof have !== "object") return false;
     return Object.entries(want).every(([key, value]) => fieldsMatch(value, (have as Record<string, unknown>)[key]));
@@ -109,7 +109,7 @@ export function subjectOfFrames(id: string, lines: Iterable<string>): ErasureSub
 }
 
 /** Step 3: deletes from the store what `e` covers; a recording it cannot read to match is kept, and said to `logger`. */
-export async function purgeStore(storage: RecordingStorage, e: Erasure, logger: Logger = consoleLogger): Promise<Erased> {
+async function purgeStore(storage: RecordingStorage, e: Erasure, logger: Logger = consoleLogger): Promise<Erased> {
   const recordings = new Set<string>();
   const sessions = new Set<string>();
   const erase = async (s: ErasureSubject) => {

@@ -40,7 +40,7 @@ import { zlibDeflate } from "./zlib.ts";
 /** How often the loop looks for segments that are due. */
 const DUE_CHECK_MS = 50;
 /** Store operations under way at once, at most (flush and shutdown wait for all). */
-export const MAX_IN_FLIGHT = 32;
+const MAX_IN_FLIGHT = 32;
 /** How long a finalization may hold a recording's lease; one that takes longer (a dead instance) is taken over. */
 const CLAIM_TTL_MS = 60_000;
 /** Longest wait between store retries while it is down: delivery resumes within this once it is back. */

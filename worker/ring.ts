@@ -20,7 +20,7 @@ const HEARTBEAT = 4;
 const HEADER_BYTES = 64;
 const SKIP = 0xffffffff;
 
-export interface RingInfo {
+interface RingInfo {
   capacity: number;
   used: number;
 }
@@ -34,7 +34,7 @@ export function createRingBuffer(capacityBytes: number): SharedArrayBuffer {
 }
 
 /** A frame over half the ring can never be written; the log drops and counts it. */
-export class FrameTooLargeError extends RangeError {
+class FrameTooLargeError extends RangeError {
   constructor(bytes: number) {
     super(`frame of ${bytes} bytes exceeds half the ring; raise ringBytes or lower maxValueChars`);
   }

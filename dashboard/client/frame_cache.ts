@@ -60,13 +60,13 @@ export function saveFrames(store: UseStore, cacheKey: string, frameCount: number
 }
 
 /** The recordings this browser holds frames of. */
-export async function cachedRecordingIds(store: UseStore): Promise<string[]> {
+async function cachedRecordingIds(store: UseStore): Promise<string[]> {
   const recent = asRecent(await store("readonly", (objects) => promisifyRequest(objects.get(RECENT))));
   return [...new Set(recent.map(([k]) => recordingIdOfCacheKey(k)))];
 }
 
 /** Deletes every cached frame of these recordings (under any of their cache keys). */
-export function purgeRecordings(store: UseStore, ids: string[]): Promise<void> {
+function purgeRecordings(store: UseStore, ids: string[]): Promise<void> {
   const doomed = new Set(ids);
   return editRecent(store, (recent, objects) => {
     const kept: Recent = [];
