@@ -212,13 +212,17 @@ export class Engine {
       this.reader.beat();
       const drained = this.drainOnce();
       this.delivery.sendDue(Date.now());
-      if (drained > 0) {
+      // A full batch means more is waiting: read on after letting store work run.
+      if (drained >= BATCH) {
         await yieldToEventLoop();
         continue;
       }
+      // Otherwise the ring is read again in POLL_MS, however busy the request thread is: every
+      // wake-up costs both threads a context switch and the journal a write, so under load a wake
+      // per few frames cost more than reading them (the ring wakes the reader early past half full).
       // Holding its bound, the engine leaves frames in the ring: waiting on the ring would return
       // at once, in a microtask, and the loop would spin without ever letting store work complete.
-      if (this.waitMode === "atomics" && !this.full()) await this.reader.wait(POLL_MS);
+      if (this.waitMode === "atomics" && !this.full()) await this.reader.wait(POLL_MS, drained > 0);
       else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, POLL_MS)));
     }
   }

@@ -238,6 +238,34 @@ test("wait() is not woken per frame, only when the ring passes half full", async
   }
 });
 
+test("a paced wait() is not ended by frames already there, only by the ring passing half full", async () => {
+  const buffer = createRingBuffer(1024);
+  const writer = new RingWriter(buffer);
+  const reader = new RingReader(buffer);
+  const keepAlive = setInterval(() => {}, 1000);
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const race = (paced: boolean, ms: number) =>
+    Promise.race([
+      reader.wait(60_000, paced).then(() => "woken"),
+      new Promise((resolve) => timers.push(setTimeout(() => resolve("still waiting"), ms))),
+    ]);
+  try {
+    writer.write("unread");
+    // Control: an unpaced wait returns at once when a frame is there.
+    assert.is(await race(false, 5_000), "woken");
+    // Paced (the engine just drained under load): the frame waits for the next poll.
+    assert.is(await race(true, 300), "still waiting");
+    timers.push(setTimeout(() => {
+      for (let i = 0; i < 5; i++) writer.write("x".repeat(100));
+    }, 20));
+    assert.is(await race(true, 15_000), "woken");
+    assert.is(reader.readAvailable().length, 6);
+  } finally {
+    clearInterval(keepAlive);
+    timers.forEach(clearTimeout);
+  }
+});
+
 test("a real worker thread drains 200,000 frames while this thread writes: each arrives once, in order", async () => {
   const buffer = createRingBuffer(4096);
   const writer = new RingWriter(buffer);

@@ -188,12 +188,17 @@ export class RingReader extends RingView {
     Atomics.add(this.header, HEARTBEAT, 1);
   }
 
-  /** Resolves when a frame may be there, or after `timeoutMs`. */
-  async wait(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves when a frame may be there, or after `timeoutMs`. `paced`: frames
+   * already there do not end the wait, only the ring passing half full does
+   * (the reader just drained and reads again in `timeoutMs`).
+   */
+  async wait(timeoutMs: number, paced = false): Promise<void> {
     const seen = Atomics.load(this.header, SIGNAL);
     Atomics.store(this.header, WAITING, 1);
     try {
-      if ((Atomics.load(this.header, WRITE) >>> 0) !== this.cursor) return;
+      const unread = (Atomics.load(this.header, WRITE) - this.cursor) >>> 0;
+      if (paced ? unread >= this.capacity / 2 : unread !== 0) return;
       const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
       if (waitAsync) {
         const result = waitAsync(this.header, SIGNAL, seen, timeoutMs);
