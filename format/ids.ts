@@ -49,9 +49,9 @@ export function shortHash(text: string): string {
 
 /**
  * 160 bits that change whenever `text` does (the four lanes, the tail folded
- * into the first, and the length), for a keyed hash to take in place of the
- * text itself: the fidelity HMAC then hashes 20 bytes instead of the page's
- * UTF-8 (recorder/fidelity.ts). Not collision-resistant against someone who
+ * into the first, and the length): the digest of the `%` fidelity hashes
+ * (recorder/fidelity.ts), kept to verify frames stored with it; new frames use
+ * recorder/page_digest.ts, six times faster. Not collision-resistant against someone who
  * picks the text; it only has to tell a re-render from the page served. The
  * bytes are a view of one buffer that the next call overwrites: use them at once.
  */

@@ -9,19 +9,22 @@
  * matches. So:
  *
  * - With a key (`fidelityKey`, else `HONO_REPLAY_FIDELITY_KEY`, else derived
- *   from `secret` / `HONO_REPLAY_SECRET`), every frame stores `%` + 32 bits of
- *   HMAC-SHA256(key, contentDigest(html)). Without the key a guess cannot be
+ *   from `secret` / `HONO_REPLAY_SECRET`), every frame stores `&` + 32 bits of
+ *   HMAC-SHA256(key, pageDigest(html)). Without the key a guess cannot be
  *   tested; the key is never stored with recordings. Every instance and every
  *   process that replays must have the same key.
- * - Why the HMAC takes the page's 160-bit FNV digest (format/ids.ts) and not
- *   the page: SHA-256 over a served page's UTF-8 was a fifth of everything a
+ * - Why the HMAC takes the page's 160-bit digest (page_digest.ts) and not the
+ *   page: SHA-256 over a served page's UTF-8 was a fifth of everything a
  *   recorded request cost (83,000 instructions in SHA-256 and 24,000 in UTF-8
  *   conversion per 2.7 KB page, counted with valgrind in bench/request's
- *   scenario); the digest costs a few thousand and the HMAC then hashes 20
- *   bytes (in JavaScript with the key's states kept: recorder/short_hmac.ts). The digest needs no key to compute, but the stored value does: it
- *   is still no oracle. Frames stored as `#` + HMAC-SHA256(key, html) (before
- *   the digest) still verify.
- * - Without a configured key, a frame stores the plain 32-bit hash only when
+ *   scenario); the digest costs about a microsecond and the HMAC then hashes 20
+ *   bytes (in JavaScript with the key's states kept: short_hmac.ts). The digest
+ *   needs no key to compute, but the stored value does: it is still no oracle.
+ * - Older forms still verify: `%` (the HMAC over a four-lane FNV digest of the
+ *   UTF-16 units, `contentDigest` in format/ids.ts: six times slower), `#`
+ *   (the HMAC over the page itself), and a bare base-36 plain hash (`shortHash`).
+ * - Without a configured key, a frame stores the plain hash, `=` + the digest
+ *   folded to 32 bits (`pageHash`), only when
  *   its assigns came through the default sanitizer whole (`isExactCopy`): that
  *   page is a function of the stored assigns alone, so its hash tells nothing
  *   they do not. A frame from which anything was removed is hashed with a
@@ -29,24 +32,29 @@
  *   dashboard) verifies it, any other process reports it as unknown — never
  *   as an oracle.
  *
- * Verification follows the stored form: `%…` and `#…` need the key (without it the
- * frame is unknown, never "differs"); a plain hash is checked as before, so
- * recordings made before keys existed still verify.
+ * Verification follows the stored form: `&…`, `%…` and `#…` need the key
+ * (without it the frame is unknown, never "differs"); `=…` and a bare plain
+ * hash need none, so recordings made before keys existed still verify.
  */
 
 import { createHmac } from "node:crypto";
 import { contentDigest, shortHash } from "../format/mod.ts";
+import { pageDigest, pageHash } from "./page_digest.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { shortHmac32 } from "./short_hmac.ts";
 
 /** HMAC over the page's digest (see the header). */
-const KEYED = "%";
-/** HMAC over the page itself: frames recorded before the digest. */
+const KEYED = "&";
+/** The page's digest folded to 32 bits, unkeyed. */
+const PLAIN = "=";
+/** HMAC over the FNV digest of the page's UTF-16 units: frames recorded before the current digest. */
+const KEYED_FNV = "%";
+/** HMAC over the page itself: frames recorded before any digest. */
 const KEYED_PAGE = "#";
 
 /** Whether a stored hash needs the key to verify (it proves nothing to whoever lacks it). */
 export function isKeyedHash(hash: string): boolean {
-  return hash.startsWith(KEYED) || hash.startsWith(KEYED_PAGE);
+  return hash.startsWith(KEYED) || hash.startsWith(KEYED_FNV) || hash.startsWith(KEYED_PAGE);
 }
 
 /** The key to use: the option, the environment, derived from the session secret, or none. */
@@ -61,20 +69,26 @@ export function resolveFidelityKey(option: string | undefined, secret: string | 
  * key is configured or the assigns lost something, else the plain hash.
  */
 export function fidelityHash(html: string, key: string, configured: boolean, exact: boolean): string {
-  return configured || !exact ? keyedHash(html, key) : shortHash(html);
+  return configured || !exact ? keyedHash(html, key) : PLAIN + pageHash(html);
 }
 
 /** true: identical; false: differs; undefined: cannot tell (no hash, or a keyed one and no key). */
 export function verifyFidelity(html: string, expected: string | undefined, key: string | undefined): boolean | undefined {
   if (expected === undefined) return undefined;
+  if (expected.startsWith(PLAIN)) return PLAIN + pageHash(html) === expected;
   if (!isKeyedHash(expected)) return shortHash(html) === expected;
   if (key === undefined) return undefined;
-  return (expected.startsWith(KEYED) ? keyedHash(html, key) : keyedPageHash(html, key)) === expected;
+  const computed = expected.startsWith(KEYED) ? keyedHash(html, key) : expected.startsWith(KEYED_FNV) ? keyedFnvHash(html, key) : keyedPageHash(html, key);
+  return computed === expected;
 }
 
 function keyedHash(html: string, key: string): string {
   // HMAC-SHA256, with the key's states kept (short_hmac.ts): creating a node:crypto Hmac cost more than hashing.
-  return KEYED + shortHmac32(key, contentDigest(html)).toString(36);
+  return KEYED + shortHmac32(key, pageDigest(html)).toString(36);
+}
+
+function keyedFnvHash(html: string, key: string): string {
+  return KEYED_FNV + shortHmac32(key, contentDigest(html)).toString(36);
 }
 
 function keyedPageHash(html: string, key: string): string {

@@ -17,10 +17,11 @@ import { h } from "preact";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, fileStorage, memoryStorage, Player, type Recording, type ReplayEnv } from "../mod.ts";
-import { decodeRecordingFile, shortHash } from "../format/mod.ts";
+import { contentDigest, decodeRecordingFile, shortHash } from "../format/mod.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
 import { renderView } from "./render.ts";
 import { fidelityHash, isKeyedHash, verifyFidelity } from "./fidelity.ts";
+import { shortHmac32 } from "./short_hmac.ts";
 
 const EMAIL = "ada@example.test";
 const temps: string[] = [];
@@ -219,11 +220,11 @@ test("a PIN the sanitizer dropped cannot be brute-forced from a downloaded recor
   }
 });
 
-test("keyed hashes: the digest form tells every one-character change, and frames keyed over the whole page (older recordings) still verify", () => {
+test("keyed hashes: the digest form tells every one-character change, and the older forms (FNV digest, whole page) still verify", () => {
   const key = "k-" + "7".repeat(30);
   const html = renderView(PinPage, { email: EMAIL, pin: "4821" });
   const hash = fidelityHash(html, key, true, true);
-  assert.ok(hash.startsWith("%") && isKeyedHash(hash));
+  assert.ok(hash.startsWith("&") && isKeyedHash(hash));
   assert.is(verifyFidelity(html, hash, key), true);
   assert.is(verifyFidelity(html, hash, undefined), undefined, "without the key: unknown, never an oracle");
   // Every position, the tail (length not a multiple of four) included.
@@ -235,6 +236,21 @@ test("keyed hashes: the digest form tells every one-character change, and frames
   const older = "#" + createHmac("sha256", key).update(html).digest().readUInt32BE(0).toString(36);
   assert.is(verifyFidelity(html, older, key), true);
   assert.is(verifyFidelity(html + " ", older, key), false);
+  const fnv = "%" + shortHmac32(key, contentDigest(html)).toString(36);
+  assert.is.not(fnv.slice(1), hash.slice(1), "the FNV form is a different digest");
+  assert.is(verifyFidelity(html, fnv, key), true);
+  assert.is(verifyFidelity(html + " ", fnv, key), false);
+  assert.is(verifyFidelity(html, fnv, undefined), undefined);
+});
+
+test("the plain hash (nothing removed, no key configured) tells a changed page, and the bare form of older recordings still verifies", () => {
+  const html = renderView(PinPage, { email: EMAIL });
+  const hash = fidelityHash(html, "process-key", false, true);
+  assert.ok(hash.startsWith("=") && !isKeyedHash(hash));
+  assert.is(verifyFidelity(html, hash, undefined), true);
+  assert.is(verifyFidelity(html.replace("@", "#"), hash, undefined), false);
+  assert.is(verifyFidelity(html, shortHash(html), undefined), true);
+  assert.is(verifyFidelity(html + " ", shortHash(html), undefined), false);
 });
 
 test("frames from which nothing was removed keep the plain hash: verifiable in any process", async () => {
