@@ -25,6 +25,7 @@ import {
   type RecordingSummary,
 } from "../format/mod.ts";
 import { ReplayStore } from "../replay/mod.ts";
+import { readIndexFiles } from "../tests/support/file_index.ts";
 import { fileStorage, type RecordingStorage, type SortKey, type SummaryFilter } from "./mod.ts";
 
 const temps: string[] = [];
@@ -237,6 +238,53 @@ test("a corrupt recording file gives CorruptRecordingError for that id only", as
   assert.match(warnings[0], "bad");
 });
 
+test("commits append to index.log instead of rewriting index.json; another reader follows; a delete folds at once and leaves the summary in no file", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  await save(storage, { id: "first" });
+  const snapshot = readFileSync(join(root, "index.json"), "utf8");
+  for (let i = 0; i < 5; i++) await save(storage, { id: `later-${i}`, url: `http://localhost/later-${i}-page` });
+  assert.is(readFileSync(join(root, "index.json"), "utf8"), snapshot, "index.json is not rewritten per commit");
+  const lines = readFileSync(join(root, "index.log"), "utf8").trim().split("\n");
+  assert.is(lines.filter((line) => line.startsWith('["later-')).length, 5, "one line a saved recording");
+  // Another handle (another process) reads the snapshot and the log, then only what the log gains.
+  const other = fileStorage({ path: root });
+  assert.is((await other.list()).items.length, 6);
+  await save(storage, { id: "later-5" });
+  assert.is((await other.list()).items.length, 7);
+  // Control: the page of a saved recording is in the log.
+  assert.ok(readFileSync(join(root, "index.log"), "utf8").includes("later-2-page"));
+  assert.is(await storage.delete("later-2"), true);
+  assert.not.ok(existsSync(join(root, "index.log")), "folded into index.json");
+  for (const file of allFiles(root)) assert.not.ok(readFileSync(join(root, file), "utf8").includes("later-2-page"), `${file} no longer holds it`);
+  assert.is((await other.list()).items.length, 6);
+  assert.is(Object.keys(JSON.parse(readFileSync(join(root, "index.json"), "utf8"))).length, 6);
+});
+
+test("index.log is folded into index.json once it outgrows it, and a reader skips a line still being written", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  const names = Array.from({ length: 40 }, (_, i) => `event-name-${i}-`.padEnd(48, "x"));
+  let folded = false;
+  for (let i = 0; i < 60 && !folded; i++) {
+    await save(storage, { id: `big-${i}`, names });
+    folded = !existsSync(join(root, "index.log"));
+  }
+  assert.ok(folded, "the log was folded");
+  assert.ok(Object.keys(JSON.parse(readFileSync(join(root, "index.json"), "utf8"))).length > 20);
+  const count = (await storage.list({ limit: 1000 })).items.length;
+  // A writer in another process is mid-append: the reader takes the complete lines only, without a rebuild.
+  const half = JSON.stringify(["partial", makeRecording({ id: "partial" }).summary]) + "\n";
+  writeFileSync(join(root, "index.log"), half.slice(0, 40), { flag: "a" });
+  const { result, warnings } = await quietly(() => fileStorage({ path: root }).list({ limit: 1000 }));
+  assert.is(result.items.length, count);
+  assert.equal(warnings, []);
+  const reader = fileStorage({ path: root });
+  assert.is((await reader.list({ limit: 1000 })).items.length, count);
+  writeFileSync(join(root, "index.log"), half.slice(40), { flag: "a" });
+  assert.ok((await reader.list({ limit: 1000 })).items.some((s) => s.id === "partial"), "the line, once complete");
+});
+
 test("a corrupt index.json is rebuilt from the recordings, corrupt recordings left out", async () => {
   const root = tempDir();
   const storage = fileStorage({ path: root });
@@ -285,7 +333,7 @@ test("atomic writes leave no temporary files, and 50 concurrent saves all reach 
   const listed = (await storage.list()).items;
   assert.is(listed.length, 50);
   assert.equal(sorted(ids(listed)), recordings.map((r) => r.summary.id));
-  const index = JSON.parse(readFileSync(join(root, "index.json"), "utf8"));
+  const index = readIndexFiles(root);
   assert.is(Object.keys(index).length, 50, "no save lost its index update");
   assert.is(readdirSync(join(root, "recordings")).length, 50);
   const leftovers = allFiles(root).filter((name) => name.includes(".tmp-") || name.includes(".lock"));

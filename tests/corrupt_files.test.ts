@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { CorruptRecordingError, fileStorage, type Replay, type RecordingSummary } from "../mod.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
 import { recordSignup } from "./support/demo_visits.ts";
+import { readIndexFiles, writeIndexFiles } from "./support/file_index.ts";
 import { waitFor } from "./support/wait.ts";
 
 const DAY = 24 * 60 * 60_000;
@@ -110,11 +111,11 @@ test("cleanup removes corrupt recordings by age: listed ones by when they starte
     const [listedOld, leftOutOld, leftOutNew] = list;
     for (const r of list) truncateSync(file(r.id), 9);
     // The index still lists one of them, dated 8 days ago; the other two it does not list.
-    const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+    const index = readIndexFiles(dir);
     index[listedOld.id].startedAt = Date.now() - 8 * DAY;
     delete index[leftOutOld.id];
     delete index[leftOutNew.id];
-    writeFileSync(join(dir, "index.json"), JSON.stringify(index));
+    writeIndexFiles(dir, index);
     const eightDaysAgo = new Date(Date.now() - 8 * DAY);
     utimesSync(file(leftOutOld.id), eightDaysAgo, eightDaysAgo);
     assert.equal(ids(await replay.store.listCorrupt()), ids(list), "all three are corrupt");
