@@ -28,6 +28,8 @@ interface Round {
 }
 
 const CONNECTIONS = 10;
+/** After a round, the time given to work the recorder deferred (sweeps run every 50 ms here), counted in that round. */
+const SETTLE_MS = 300;
 
 /**
  * The beacon ends a recording at the next sweep (every 50 ms with no grace)
@@ -100,7 +102,10 @@ async function load(child: Child, port: number, seconds: number, variant: Varian
   });
   const result = await instance;
   const elapsed = (performance.now() - started) / 1000;
-  // What the recorder still owes for these requests (drain, compress, save) counts too.
+  // What the recorder still owes for these requests (drain, compress, save) counts too, including
+  // the recordings the sweep ends just after the load stops (the pagehide beacons of the last sessions).
+  await child.request("flush");
+  await sleep(SETTLE_MS);
   await child.request("flush");
   const cpuAfter = await cpuMicros(child);
   return {
@@ -228,7 +233,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
       `autocannon (${CONNECTIONS} connections, each a session typing the 200-keystroke script, then the pagehide beacon, then a new session) against examples/demo/serve.ts on 127.0.0.1, ` +
       `one child process per variant (recorder: defaults, fileStorage, beaconGraceMs 0); ${rounds} rounds of ${roundSeconds} s per variant, alternating, after a ${warmSeconds} s warm-up. ` +
       `Baseline: the same routes and views rendered with renderToString, no hono-replay (bench/plain_app.tsx). ` +
-      `CPU: the server process, all threads, including draining and persisting what the round recorded (replay.flush()); by kind of thread from /proc/self/task/*/schedstat.`,
+      `CPU: the server process, all threads, including draining and persisting what the round recorded (replay.flush(), ${SETTLE_MS} ms for the last sweep, flush again); by kind of thread from /proc/self/task/*/schedstat.`,
     rows,
     notes,
     details: {

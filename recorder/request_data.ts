@@ -9,9 +9,21 @@ import { type Params, shortHash, truncateEventName } from "../format/mod.ts";
 import type { RecorderOptions } from "./index.ts";
 import { redactEventName, redactParamValue } from "./secrets.ts";
 
+/** shortHash of the URL's path; every recorded request needs it for the same few URLs, so they are remembered. */
 export function pathHash(url: string): string {
-  return shortHash(safePath(url) ?? url);
+  let hash = pathHashes.get(url);
+  if (hash === undefined) {
+    hash = shortHash(safePath(url) ?? url);
+    // URLs come from clients: bounded (count and length), cleared when full.
+    if (url.length > PATH_HASH_URL_MAX_CHARS) return hash;
+    if (pathHashes.size >= PATH_HASHES_MAX) pathHashes.clear();
+    pathHashes.set(url, hash);
+  }
+  return hash;
 }
+const pathHashes = new Map<string, string>();
+const PATH_HASHES_MAX = 1_024;
+const PATH_HASH_URL_MAX_CHARS = 512;
 
 export function isAction(method: string): boolean {
   return method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
