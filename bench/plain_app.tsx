@@ -26,6 +26,7 @@ export function createPlainApp() {
   // The recorder answers the client script's pagehide beacon with 204; without it, the same answer.
   app.post("/__replay/leave", (c) => c.body(null, 204));
   app.get("/signup", (c) => render(c, props({}, false)));
+  app.get("/signup/checks", (c) => c.json({ checks }));
   app.post("/signup/validate", async (c) => {
     checks++;
     return render(c, props(await c.req.parseBody(), false));

@@ -16,8 +16,12 @@ import { keystrokeForms } from "./session.ts";
 
 type Variant = "plain" | "recorder" | "noFidelity" | "sampledOut";
 
+/** The keystroke sessions, or a JSON route of the same app that renders no recorded view. */
+type Scenario = "signup" | "noView";
+
 interface Round {
   variant: Variant;
+  scenario: Scenario;
   rps: number;
   latencies: number[];
   cpuMicrosPerRequest: number;
@@ -53,7 +57,7 @@ const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[
  * with a new cookie. Like a browser, it sends back the cookie the server last
  * set (the recording's entry and request counter), starting from a signed sid.
  */
-function requests(): LoadRequest[] {
+function requests(scenario: Scenario): LoadRequest[] {
   const withCookie = (request: LoadRequest, context: Record<string, unknown>) => {
     context.cookie ??= `hono_replay=${issueSid(BENCH_SECRET)}`;
     return { ...request, headers: { ...request.headers, cookie: context.cookie as string } };
@@ -67,6 +71,14 @@ function requests(): LoadRequest[] {
       }
     }
   };
+  // A session that is recorded (sampled in), asking a route that renders no view: what attaching costs there.
+  // (autocannon starts a new context each time it starts the list again: the sessions are picked from a few, not issued per request.)
+  if (scenario === "noView") {
+    const sessions = Array.from({ length: CONNECTIONS }, () => `hono_replay=${issueSid(BENCH_SECRET)}`);
+    let next = 0;
+    const asSession = (request: LoadRequest) => ({ ...request, headers: { ...request.headers, cookie: sessions[next++ % sessions.length] } });
+    return [{ method: "GET", path: "/signup/checks", headers: {}, setupRequest: asSession }];
+  }
   return [
     ...keystrokeForms(200).map((form) => ({
       method: "POST",
@@ -92,11 +104,11 @@ function perRequest(after: ThreadCpu | undefined, before: ThreadCpu | undefined,
   return { main: (after.main - before.main) / n, gcAndPlatform: (after.gcAndPlatform - before.gcAndPlatform) / n, workerAndIo: (after.workerAndIo - before.workerAndIo) / n };
 }
 
-async function load(child: Child, port: number, seconds: number, variant: Variant): Promise<Round> {
+async function load(child: Child, port: number, seconds: number, variant: Variant, scenario: Scenario = "signup"): Promise<Round> {
   const latencies: number[] = [];
   const cpuBefore = await cpuMicros(child);
   const started = performance.now();
-  const instance = autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds, requests: requests() });
+  const instance = autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds, requests: requests(scenario) });
   instance.on("response", (_client, status, _bytes, ms) => {
     if (status < 300) latencies.push(ms);
   });
@@ -110,6 +122,7 @@ async function load(child: Child, port: number, seconds: number, variant: Varian
   const cpuAfter = await cpuMicros(child);
   return {
     variant,
+    scenario,
     rps: latencies.length / elapsed,
     latencies,
     cpuMicrosPerRequest: (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / Math.max(1, latencies.length),
@@ -120,7 +133,7 @@ async function load(child: Child, port: number, seconds: number, variant: Varian
 }
 
 /** The overhead issue's targets: CPU per request against the plain app's, all threads, persistence included. */
-const CPU_TARGETS: Partial<Record<Variant, number>> = { recorder: 1.3, sampledOut: 1.05 };
+const CPU_TARGETS: Partial<Record<Variant | "noView", number>> = { recorder: 1.3, sampledOut: 1.05, noView: 1.02 };
 
 const THREAD_KINDS = [
   ["main", "request thread"],
@@ -146,6 +159,25 @@ function threadRows(v: (typeof VARIANTS)[number], rounds: Round[], plain: Round[
   });
 }
 
+/** GET /signup/checks (JSON) on a recorded session, with and without the recorder: attaching where nothing is rendered. */
+function noViewRows(measured: Round[]): Row[] {
+  const of = (v: Variant) => measured.filter((r) => r.variant === v && r.scenario === "noView");
+  const cpu = median(of("recorder").map((r) => r.cpuMicrosPerRequest));
+  const plainCpu = median(of("plain").map((r) => r.cpuMicrosPerRequest));
+  const target = CPU_TARGETS.noView!;
+  return [
+    row({
+      id: "request.noView.cpu",
+      label: "server CPU per request (all threads), route that renders no recorded view (GET /signup/checks, JSON)",
+      value: cpu,
+      unit: "µs",
+      baseline: { label: "no recorder", value: plainCpu },
+      ratio: cpu / plainCpu,
+      target: { text: `≤ ${target.toFixed(2)}×`, met: cpu / plainCpu <= target },
+    }),
+  ];
+}
+
 export async function requestSection(options: { quick: boolean; tmp: string }): Promise<Section> {
   const roundSeconds = options.quick ? 0.6 : 2.5;
   const rounds = options.quick ? 2 : 8;
@@ -164,6 +196,10 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
         measured.push(await load(children.get(v.id)!, ports.get(v.id)!, roundSeconds, v.id));
         await sleep(150);
       }
+      for (const id of (i % 2 ? ["recorder", "plain"] : ["plain", "recorder"]) as Variant[]) {
+        measured.push(await load(children.get(id)!, ports.get(id)!, roundSeconds, id, "noView"));
+        await sleep(150);
+      }
     }
   } finally {
     const quitting = [...children.values()].map((c) => (c.send("quit"), c.done));
@@ -171,7 +207,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
     shutdown = done[1]?.lines[0];
     for (const d of done) if (d.code !== 0) throw new Error(`server child failed (${d.code}): ${d.stderr}`);
   }
-  const of = (v: Variant) => measured.filter((r) => r.variant === v);
+  const of = (v: Variant) => measured.filter((r) => r.variant === v && r.scenario === "signup");
   const plain = of("plain");
   const plainLat = plain.flatMap((r) => r.latencies);
   const rows: Row[] = [];
@@ -223,6 +259,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
       }),
     );
   }
+  rows.push(...noViewRows(measured));
   const failures = measured.reduce((n, r) => n + r.non2xx + r.errors, 0);
   const notes: string[] = [];
   if (failures) notes.push(`${failures} requests failed or were not 2xx.`);
@@ -233,6 +270,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
       `autocannon (${CONNECTIONS} connections, each a session typing the 200-keystroke script, then the pagehide beacon, then a new session) against examples/demo/serve.ts on 127.0.0.1, ` +
       `one child process per variant (recorder: defaults, fileStorage, beaconGraceMs 0); ${rounds} rounds of ${roundSeconds} s per variant, alternating, after a ${warmSeconds} s warm-up. ` +
       `Baseline: the same routes and views rendered with renderToString, no hono-replay (bench/plain_app.tsx). ` +
+      `Each round also loads GET /signup/checks (JSON, no view) on the plain app and the recorder, with a recorded session's cookie. ` +
       `CPU: the server process, all threads, including draining and persisting what the round recorded (replay.flush(), ${SETTLE_MS} ms for the last sweep, flush again); by kind of thread from /proc/self/task/*/schedstat.`,
     rows,
     notes,

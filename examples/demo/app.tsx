@@ -57,6 +57,8 @@ function signupRoutes(app: DemoApp) {
   let checks = 0;
   const props = (body: Record<string, unknown>, submitted: boolean) => signupProps(body, submitted, checks);
   app.get("/signup", (c) => c.var.replay.render(SignupForm, props({}, false)));
+  // How many validations ran: JSON, no view (the request bench's route that renders nothing recorded).
+  app.get("/signup/checks", (c) => c.json({ checks }));
   app.post("/signup/validate", async (c) => {
     checks++;
     return c.var.replay.render(SignupForm, props(await c.req.parseBody(), false));
