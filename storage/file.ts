@@ -5,6 +5,7 @@
  * finalize claims.
  *
  *   <path>/index.json                                   { "<id>": summary, … }      file_index.ts
+ *   <path>/index.log                                    changes since, a line each  file_index.ts
  *   <path>/recordings/<id>.hrp                                                      here
  *   <path>/segments/<id>/<key>.<lastAt>.seg             one appended segment        file_segments.ts
  *   <path>/segments/<id>/<key>.<lastAt>.<bytes>.<token>.tmp   being written
@@ -20,7 +21,8 @@
  * Invariants, and why:
  * - Every write goes to a temporary file that is renamed (or linked) into
  *   place, so a reader (another thread, another process, a crash) sees the old
- *   file or the new one, never half of one. Recordings and the index are
+ *   file or the new one, never half of one — but for index.log, which is only
+ *   appended to, synced, and read by whole lines. Recordings and the index are
  *   synced first (`durableWrite`, file_io.ts); segments are not
  *   (file_segments.ts says why).
  * - Index updates take a directory lock, because the worker saves while the
