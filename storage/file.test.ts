@@ -285,6 +285,24 @@ test("index.log is folded into index.json once it outgrows it, and a reader skip
   assert.ok((await reader.list({ limit: 1000 })).items.some((s) => s.id === "partial"), "the line, once complete");
 });
 
+test("directories are made once, and again when something removed them: a save, a segment, the lock", async () => {
+  const root = tempDir();
+  const storage = fileStorage({ path: root });
+  await save(storage, { id: "before" });
+  await storage.appendSegment(SEG("rec-1", "i1-000001", 1_700_000_000_123, "a"));
+  // Another process clears what this one knows exists.
+  rmSync(join(root, "recordings"), { recursive: true });
+  rmSync(join(root, "segments"), { recursive: true });
+  await save(storage, { id: "after" });
+  await storage.appendSegment(SEG("rec-1", "i1-000002", 1_700_000_000_456, "b"));
+  assert.ok(existsSync(join(root, "recordings", "after.hrp")));
+  assert.equal((await storage.loadSegments("rec-1")).map((s) => s.key), ["i1-000002"]);
+  // Even the storage directory itself.
+  rmSync(root, { recursive: true });
+  await save(storage, { id: "again" });
+  assert.equal(ids((await storage.list()).items), ["again"]);
+});
+
 test("a corrupt index.json is rebuilt from the recordings, corrupt recordings left out", async () => {
   const root = tempDir();
   const storage = fileStorage({ path: root });

@@ -45,7 +45,7 @@ import { FileClaims } from "./file_claims.ts";
 import { CorruptFiles } from "./file_corrupt.ts";
 import { fileErasures } from "./file_erasures.ts";
 import { FileIndex } from "./file_index.ts";
-import { DIR_MODE, durableWrite, type FileContext } from "./file_io.ts";
+import { durableWrite, type FileContext, KnownDirectories } from "./file_io.ts";
 import { FileSegments } from "./file_segments.ts";
 import { TempSweep } from "./file_temps.ts";
 import { idsToClean, pageSummaries } from "./filter.ts";
@@ -77,7 +77,7 @@ interface Parts {
 
 export function fileStorage(options: FileStorageOptions = {}): RecordingStorage & { readonly path: string } {
   const root = resolve(options.path ?? "replay_recordings");
-  const ctx: FileContext = { root, recordings: join(root, "recordings"), logger: options.logger ?? consoleLogger };
+  const ctx: FileContext = { root, recordings: join(root, "recordings"), logger: options.logger ?? consoleLogger, dirs: new KnownDirectories() };
   const index = new FileIndex(ctx);
   const segments = new FileSegments(ctx);
   const claims = new FileClaims(ctx);
@@ -114,8 +114,7 @@ const fileOf = ({ ctx }: Parts, id: string) => join(ctx.recordings, `${assertVal
 
 async function save(parts: Parts, summary: RecordingSummary, bytes: Uint8Array): Promise<void> {
   const target = fileOf(parts, summary.id);
-  await mkdir(parts.ctx.recordings, { recursive: true, mode: DIR_MODE });
-  await durableWrite(target, bytes);
+  await parts.ctx.dirs.into(parts.ctx.recordings, () => durableWrite(target, bytes));
   await parts.index.update((index) => {
     index[summary.id] = summary;
   });
@@ -148,6 +147,7 @@ async function clear({ ctx, index, segments, claims }: Parts): Promise<void> {
     await rm(ctx.recordings, { recursive: true, force: true });
     await rm(segments.directory, { recursive: true, force: true, maxRetries: 3 });
     await rm(claims.directory, { recursive: true, force: true, maxRetries: 3 });
+    ctx.dirs.forgetAll();
     await index.write({});
   });
 }

@@ -38,7 +38,7 @@ import { Buffer } from "node:buffer";
 import { mkdir, open, readdir, readFile, rm, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeRecordingFile, type RecordingSummary } from "../format/mod.ts";
-import { DIR_MODE, durableWrite, errnoOf, FILE_MODE, type FileContext } from "./file_io.ts";
+import { durableWrite, errnoOf, FILE_MODE, type FileContext } from "./file_io.ts";
 
 export type Index = Record<string, RecordingSummary>;
 
@@ -166,14 +166,20 @@ export class FileIndex {
 
   /** Runs `work` holding the directory lock. */
   async withLock<T>(work: () => Promise<T>): Promise<T> {
-    await mkdir(this.ctx.root, { recursive: true, mode: DIR_MODE });
+    await this.ctx.dirs.ensure(this.ctx.root);
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         await mkdir(this.lockPath);
         break;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        if (errnoOf(error) === "ENOENT" && attempt === 0) {
+          // The storage directory itself was removed (by hand): make it again, once.
+          this.ctx.dirs.forget(this.ctx.root);
+          await this.ctx.dirs.ensure(this.ctx.root);
+          continue;
+        }
+        if (errnoOf(error) !== "EEXIST") throw error;
         // A holder that died leaves the lock behind; no update takes 10 s.
         const age = await stat(this.lockPath).then((s) => Date.now() - s.mtimeMs, () => 0);
         if (age > 10_000) await rmdir(this.lockPath).catch(() => {});

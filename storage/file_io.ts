@@ -13,9 +13,14 @@
  *   removes it).
  * - An expected race (a file another process just removed) is tolerated by
  *   naming its errno code (`tolerate`); every other error is rethrown.
+ * - A directory is created once, not before every write into it
+ *   (`KnownDirectories`): a mkdir per segment and per save was a tenth of the
+ *   persistence worker's store operations. One removed since (by another
+ *   process, or `clear()`) makes the write fail with ENOENT, and the write is
+ *   made again after creating it.
  */
 
-import { open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { randomToken } from "../format/mod.ts";
 import type { Logger } from "../logger.ts";
@@ -27,6 +32,8 @@ export interface FileContext {
   /** `<root>/recordings`: one `<id>.hrp` per finalized recording. */
   readonly recordings: string;
   readonly logger: Logger;
+  /** Directories known to exist (`KnownDirectories`). */
+  readonly dirs: KnownDirectories;
 }
 
 export const DIR_MODE = 0o700;
@@ -81,3 +88,41 @@ export async function durableWrite(target: string, data: string | Uint8Array): P
     throw error;
   }
 }
+
+/** Directories this storage created or found (see the header); bounded, cleared when full. */
+export class KnownDirectories {
+  private readonly known = new Set<string>();
+
+  /** Creates `dir` (and its parents) unless it is known to exist. */
+  async ensure(dir: string): Promise<void> {
+    if (this.known.has(dir)) return;
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    if (this.known.size >= KNOWN_DIRECTORIES_MAX) this.known.clear();
+    this.known.add(dir);
+  }
+
+  /** `dir` was removed, or may have been. */
+  forget(dir: string): void {
+    this.known.delete(dir);
+  }
+
+  /** After `clear()`: nothing is known any more. */
+  forgetAll(): void {
+    this.known.clear();
+  }
+
+  /** Runs `write` into `dir`, creating `dir` first unless known, and once more after creating it if it had gone. */
+  async into<T>(dir: string, write: () => Promise<T>): Promise<T> {
+    await this.ensure(dir);
+    try {
+      return await write();
+    } catch (error) {
+      if (errnoOf(error) !== "ENOENT") throw error;
+      this.forget(dir);
+      await this.ensure(dir);
+      return write();
+    }
+  }
+}
+
+const KNOWN_DIRECTORIES_MAX = 4_096;

@@ -29,10 +29,10 @@
  *  - Segment directories are 0o700 and segment files 0o600 (file_io.ts).
  */
 
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { assertValidId, isValidId, randomToken } from "../format/mod.ts";
-import { ABANDONED_MS, DIR_MODE, eachLimited, errnoOf, type FileContext, FILE_MODE, tolerate } from "./file_io.ts";
+import { ABANDONED_MS, eachLimited, errnoOf, type FileContext, FILE_MODE, tolerate } from "./file_io.ts";
 import type { Segment, SegmentInfo } from "./types.ts";
 
 /**
@@ -128,7 +128,9 @@ export class FileSegments {
     const dir = this.dirOf(id);
     const target = `${key}.${at}.seg`;
     for (let attempt = 1; ; attempt++) {
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      // Made again on a retry: the ENOENT may be the directory, removed by whoever finalized the recording.
+      if (attempt > 1) this.ctx.dirs.forget(dir);
+      await this.ctx.dirs.ensure(dir);
       const temp = join(dir, `${key}.${at}.${bytes.length}.${randomToken(8)}.tmp`);
       try {
         await writeFile(temp, bytes, { flag: "wx", mode: FILE_MODE });
@@ -238,6 +240,7 @@ export class FileSegments {
     await eachLimited(names.filter((name) => doomed.has(name.slice(0, name.indexOf(".")))), (name) =>
       unlink(join(dir, name)).catch(tolerate(undefined, "ENOENT")));
     // Fails while anything is left, or an append has just put a temporary file in it.
+    this.ctx.dirs.forget(dir);
     await rmdir(dir).catch(tolerate(undefined, "ENOENT", "ENOTEMPTY", "EEXIST"));
   }
 
@@ -245,6 +248,7 @@ export class FileSegments {
   async erase(id: string): Promise<boolean> {
     const dir = this.dirOf(id);
     const names = await readdir(dir).catch(tolerate([] as string[], "ENOENT", "ENOTDIR"));
+    this.ctx.dirs.forget(dir);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     return names.some((name) => parseSegmentName(name) !== undefined);
   }
