@@ -15,6 +15,8 @@ declare module "autocannon" {
     pipelining?: number;
     duration?: number;
     amount?: number;
+    /** Seconds before a request counts as timed out (default 10). */
+    timeout?: number;
     requests?: Request[];
   }
   export interface Result {

@@ -263,9 +263,13 @@ export interface Child {
   kill(): void;
 }
 
-/** Starts `bench/<file>` in this runtime; it talks JSON lines on stdout. */
-export function startChild(file: string, args: string[], options: { exposeGc?: boolean } = {}): Child {
-  const [cmd, argv] = runtimeCommand(fileURLToPath(new URL(file, import.meta.url)), options);
+/**
+ * Starts `bench/<file>` in this runtime; it talks JSON lines on stdout.
+ * `under`: a command the runtime runs under (valgrind, for bench/instructions.ts).
+ */
+export function startChild(file: string, args: string[], options: { exposeGc?: boolean; under?: string[] } = {}): Child {
+  const [runtime, runtimeArgs] = runtimeCommand(fileURLToPath(new URL(file, import.meta.url)), options);
+  const [cmd, ...argv] = [...(options.under ?? []), runtime, ...runtimeArgs];
   const child = spawn(cmd, [...argv, ...args], {
     cwd: root,
     env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" },

@@ -6,6 +6,7 @@
  *   npm run bench -- --quick           small enough for CI (the smoke test runs it)
  *   npm run bench -- --markdown        also print the markdown table for the README
  *   npm run bench -- --only=size,drain some sections: size hotPath request replay drain memory scaling
+ *   npm run bench -- --only=instructions   instructions per request under valgrind (opt-in, minutes)
  *   npm run bench -- --out=DIR         write results.json / results.md to DIR
  */
 
@@ -13,7 +14,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { isDeno } from "../worker/mod.ts";
 import { renderMarkdown, renderText } from "./lib.ts";
-import { runBench, SECTIONS, type SectionId } from "./run.ts";
+import { OPT_IN_SECTIONS, runBench, SECTIONS, type SectionId } from "./run.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -21,8 +22,8 @@ const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.sl
 
 const only = value("only")?.split(",").map((s) => s.trim()).filter(Boolean) as SectionId[] | undefined;
 for (const id of only ?? []) {
-  if (!SECTIONS.includes(id)) {
-    console.error(`unknown section ${id}; one of ${SECTIONS.join(", ")}`);
+  if (![...SECTIONS, ...OPT_IN_SECTIONS].includes(id)) {
+    console.error(`unknown section ${id}; one of ${[...SECTIONS, ...OPT_IN_SECTIONS].join(", ")}`);
     process.exit(2);
   }
 }

@@ -14,7 +14,7 @@ import { issueSid } from "../recorder/session_cookie.ts";
 import { type Child, median, p99, quantile, row, type Row, type Section, sleep, startChild } from "./lib.ts";
 import { keystrokeForms } from "./session.ts";
 
-type Variant = "plain" | "recorder" | "noFidelity" | "sampledOut";
+export type Variant = "plain" | "recorder" | "noFidelity" | "sampledOut";
 
 /** The keystroke sessions, or a JSON route of the same app that renders no recorded view. */
 type Scenario = "signup" | "noView";
@@ -44,7 +44,7 @@ const SETTLE_MS = 300;
 const BENCH_SECRET = "bench-request-secret-0123456789abcdef";
 const ENDING = { beaconGraceMs: 0, secret: BENCH_SECRET };
 
-const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[] = [
+export const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[] = [
   { id: "plain", label: "no recorder", args: () => ["plain"] },
   { id: "recorder", label: "with recorder", args: (tmp) => ["recorder", join(tmp, "request-recorder"), JSON.stringify(ENDING)] },
   { id: "noFidelity", label: "with recorder, fidelity off", args: (tmp) => ["recorder", join(tmp, "request-nohash"), JSON.stringify({ ...ENDING, fidelity: false })] },
@@ -57,7 +57,7 @@ const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[
  * with a new cookie. Like a browser, it sends back the cookie the server last
  * set (the recording's entry and request counter), starting from a signed sid.
  */
-function requests(scenario: Scenario): LoadRequest[] {
+export function requests(scenario: Scenario): LoadRequest[] {
   const withCookie = (request: LoadRequest, context: Record<string, unknown>) => {
     context.cookie ??= `hono_replay=${issueSid(BENCH_SECRET)}`;
     return { ...request, headers: { ...request.headers, cookie: context.cookie as string } };

@@ -8,14 +8,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { drainSection } from "./drain.ts";
 import { hotPathSection } from "./hot_path.ts";
+import { instructionsSection } from "./instructions.ts";
 import { machine, renderMarkdown, type Results, type Section } from "./lib.ts";
 import { memorySection } from "./memory.ts";
 import { replaySection } from "./replay.ts";
 import { requestSection } from "./request.ts";
 import { sizeSection } from "./size.ts";
 
+/** What a full run measures, in order. */
 export const SECTIONS = ["size", "hotPath", "request", "replay", "drain", "memory", "scaling"] as const;
-export type SectionId = (typeof SECTIONS)[number];
+/** Sections that run only when named in `only` (valgrind: minutes). */
+export const OPT_IN_SECTIONS = ["instructions"] as const;
+export type SectionId = (typeof SECTIONS)[number] | (typeof OPT_IN_SECTIONS)[number];
 
 export interface BenchOptions {
   quick: boolean;
@@ -31,7 +35,10 @@ export async function runBench(options: BenchOptions): Promise<Results> {
   const started = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), "hono-replay-bench-"));
   // Scaling is measured by the hot-path and replay sections.
-  const wanted = (id: SectionId) => !options.only || options.only.includes(id) || ((id === "hotPath" || id === "replay") && options.only.includes("scaling"));
+  // Instruction counts (valgrind, minutes) run only when asked for by name.
+  const wanted = (id: SectionId) =>
+    (id === "instructions" ? !!options.only?.includes(id) : !options.only || options.only.includes(id)) ||
+    ((id === "hotPath" || id === "replay") && !!options.only?.includes("scaling"));
   const progress = options.progress ?? (() => {});
   const sections: Section[] = [];
   const o = { quick: options.quick, tmp };
@@ -67,6 +74,10 @@ export async function runBench(options: BenchOptions): Promise<Results> {
     if (wanted("memory")) {
       progress("6. memory…");
       sections.push(await memorySection(o));
+    }
+    if (wanted("instructions")) {
+      progress("8. instructions per request (valgrind)…");
+      sections.push(await instructionsSection(o));
     }
     if (scaling.rows.length) {
       scaling.method = "The same work at three recording lengths, against the shortest: " + scalingMethods.join("; ") + ".";
