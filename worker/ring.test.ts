@@ -94,6 +94,29 @@ test("wrap-around: varied frame sizes over many laps of a 1024-byte ring", () =>
   assert.is(reader.info().used, 0, "everything read was committed");
 });
 
+test("frames larger and smaller than the reader's copy window, over laps of a 2 MiB ring, come out intact", () => {
+  const buffer = createRingBuffer(2 * 1024 * 1024);
+  const writer = new RingWriter(buffer);
+  const reader = new RingReader(buffer);
+  const next = random(7);
+  const sizes = [10, 300_000, 5, 120_000, 700_000, 1, 260_000, 40, 262_140];
+  const written: string[] = [];
+  const read: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const frame = makeFrame(i, next, 0) + "x".repeat(sizes[i % sizes.length]) + "é";
+    while (!writer.write(frame)) {
+      read.push(...reader.readAvailable());
+      reader.commit();
+    }
+    written.push(frame);
+    // Now and then the reader takes one frame at a time, then what is left.
+    if (i % 7 === 3) read.push(...reader.readAvailable(1));
+  }
+  read.push(...reader.readAvailable());
+  assert.is(read.length, written.length);
+  for (let i = 0; i < written.length; i++) assert.ok(read[i] === written[i], `frame ${i} (${written[i].length} characters)`);
+});
+
 test("a full ring refuses frames until the reader commits", () => {
   const buffer = createRingBuffer(1024);
   const writer = new RingWriter(buffer);

@@ -134,9 +134,20 @@ export class RingWriter extends RingView {
   }
 }
 
+/**
+ * Bytes the reader copies out of shared memory at once (TextDecoder refuses
+ * views of it): one copy per this many bytes instead of an ArrayBuffer per
+ * frame. A frame larger than this is copied on its own.
+ */
+const COPY_WINDOW_BYTES = 256 * 1024;
+
 export class RingReader extends RingView {
   private readonly decoder = new TextDecoder();
   private cursor: number;
+  /** Unshared copy of `data[windowAt, windowEnd)`, valid during one `readAvailable`. */
+  private window = new Uint8Array(0);
+  private windowAt = 0;
+  private windowEnd = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
@@ -152,6 +163,8 @@ export class RingReader extends RingView {
   readAvailable(max = Infinity): string[] {
     const frames: string[] = [];
     const w = Atomics.load(this.header, WRITE) >>> 0;
+    // What was copied before may have been overwritten since.
+    this.windowEnd = 0;
     while (this.cursor !== w && frames.length < max) {
       const at = this.cursor & this.mask;
       const length = this.view.getUint32(at, true);
@@ -159,11 +172,23 @@ export class RingReader extends RingView {
         this.cursor = (this.cursor + (this.capacity - at)) >>> 0;
         continue;
       }
-      // TextDecoder refuses views of shared memory; slice() copies out.
-      frames.push(this.decoder.decode(this.data.slice(at + 4, at + 4 + length)));
+      frames.push(this.decoder.decode(this.copied(at + 4, length, ((w - this.cursor) >>> 0) - 4)));
       this.cursor = (this.cursor + ((4 + length + 3) & ~3)) >>> 0;
     }
     return frames;
+  }
+
+  /** An unshared copy of `data[at, at + length)`, from the window; `written`: bytes written from `at` on. */
+  private copied(at: number, length: number, written: number): Uint8Array {
+    if (at < this.windowAt || at + length > this.windowEnd) {
+      if (length > COPY_WINDOW_BYTES) return this.data.slice(at, at + length);
+      if (this.window.length === 0) this.window = new Uint8Array(COPY_WINDOW_BYTES);
+      const size = Math.min(COPY_WINDOW_BYTES, this.capacity - at, written);
+      this.window.set(this.data.subarray(at, at + size));
+      this.windowAt = at;
+      this.windowEnd = at + size;
+    }
+    return this.window.subarray(at - this.windowAt, at - this.windowAt + length);
   }
 
   /** Frees the space up to `position`: call once the frames before it are durable. */
