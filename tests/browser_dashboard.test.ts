@@ -231,6 +231,8 @@ browserTest("the player: play, pause, scrub, speeds, stepping, the keyboard, the
   assert.is(s.speed, 2);
   assert.ok(s.frame >= 4 && s.frame < last, `paused part way (frame ${s.frame})`);
   await expectShown(dash, timeline, "paused at 2×");
+  // The URL is updated by an effect, after the paused frame is drawn: wait for it, then check it.
+  await dash.waitForFunction((t) => new URL(location.href).searchParams.get("t") === t, String(Math.round(s.t)), { timeout: 10_000 });
   assert.is(new URL(dash.url()).searchParams.get("t"), String(Math.round(s.t)), "?t= records where playback rests");
 
   // Scrub: a click on the scrubber seeks to that point of the session.
