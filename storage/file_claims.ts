@@ -35,10 +35,15 @@ interface Claim {
   until: number;
 }
 
+/** Everything in one recording's claim directory. */
+const listClaim = (claimDir: string) => readdir(claimDir).catch(tolerate([] as string[], "ENOENT", "ENOTDIR"));
+
+/** The generations among `names`, lowest first. */
+const generationsIn = (names: string[]) => names.filter((name) => /^\d{1,15}$/.test(name)).map(Number).sort((a, b) => a - b);
+
 /** The generations of one recording's claim, lowest first. */
 async function generations(claimDir: string): Promise<number[]> {
-  const names = await readdir(claimDir).catch(tolerate([] as string[], "ENOENT", "ENOTDIR"));
-  return names.filter((name) => /^\d{1,15}$/.test(name)).map(Number).sort((a, b) => a - b);
+  return generationsIn(await listClaim(claimDir));
 }
 
 const readGeneration = (claimDir: string, generation: number) =>
@@ -66,9 +71,13 @@ async function createGeneration(claimDir: string, generation: number, content: s
   }
 }
 
-/** Removes the generations below the claim, and temporary files their creators left by dying. */
-async function pruneClaim(claimDir: string, below: number): Promise<void> {
-  const names = await readdir(claimDir).catch(tolerate([] as string[], "ENOENT"));
+/**
+ * Removes the generations below the claim, and temporary files their creators
+ * left by dying; `names`, a listing already made (one made since would add only
+ * live claimers' temporary files, which stay).
+ */
+async function pruneClaim(claimDir: string, below: number, names?: string[]): Promise<void> {
+  names ??= await listClaim(claimDir);
   for (const name of names) {
     if (/^\d{1,15}$/.test(name) ? Number(name) < below : name.startsWith(".tmp-") && (await isAbandoned(join(claimDir, name)))) {
       await unlink(join(claimDir, name)).catch(tolerate(undefined, "ENOENT"));
@@ -125,7 +134,8 @@ export class FileClaims {
 
   async release(recordingId: string, owner: string): Promise<void> {
     const claimDir = this.dirOf(recordingId);
-    const gens = await generations(claimDir);
+    const names = await listClaim(claimDir);
+    const gens = generationsIn(names);
     const top = gens.at(-1);
     if (top === undefined) return;
     const text = await readGeneration(claimDir, top);
@@ -133,7 +143,7 @@ export class FileClaims {
     // Lowest first, the claim itself last; then the directory, unless a
     // claimer is creating the next generation in it right now.
     for (const generation of gens) await unlink(join(claimDir, String(generation))).catch(tolerate(undefined, "ENOENT"));
-    await pruneClaim(claimDir, 0);
+    await pruneClaim(claimDir, 0, names);
     await rmdir(claimDir).catch(tolerate(undefined, "ENOENT", "ENOTEMPTY", "EEXIST"));
   }
 
