@@ -634,6 +634,17 @@ test("claims: generation files, renewal prunes, release removes; an expired clai
   assert.equal(readdirSync(dir), ["2"], "the older generation is pruned");
   await a.release("rec-3", "a");
   assert.not.ok(existsSync(dir), "released: nothing left");
+  // A claimer that died left its temporary file: release removes it with the claim; a live claimer's stays.
+  assert.ok(await a.claim("rec-4", "a", 60_000));
+  const abandoned = join(root, "claims", "rec-4", ".tmp-deadbeef");
+  writeFileSync(abandoned, "{}");
+  utimesSync(abandoned, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+  await a.release("rec-4", "a");
+  assert.not.ok(existsSync(join(root, "claims", "rec-4")), "the abandoned temporary file went with the claim");
+  assert.ok(await a.claim("rec-5", "a", 60_000));
+  writeFileSync(join(root, "claims", "rec-5", ".tmp-livefile"), "{}");
+  await a.release("rec-5", "a");
+  assert.equal(readdirSync(join(root, "claims", "rec-5")), [".tmp-livefile"], "a live claimer's file stays");
   for (let round = 0; round < 5; round++) {
     const id = `rec-exp-${round}`;
     assert.ok(await a.claim(id, "first", 0), "a claim that expires at once");
