@@ -9,6 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, encode, memoryStorage, type Recording, type ReplayEnv, type ReplayOptions } from "../mod.ts";
 import { defaultLimits, defaultSanitizer, isSensitiveKey, type SanitizeLimits, sanitizeRecord, sanitizeValue } from "./mod.ts";
+import { isExactCopy } from "./sanitize.ts";
 
 const SENSITIVE = [
   "password",
@@ -188,6 +189,18 @@ test("deep nesting is replaced by a summary below maxDepth", () => {
   for (let i = 0; i < 100_000; i++) veryDeep = [veryDeep];
   const out = sanitizeValue(veryDeep);
   assert.ok(encode(out).length < 200, "a 100,000-deep array is summarized, not a stack overflow");
+});
+
+test("plain objects and arrays skip the class checks but not the stream test; a Proxy of a Date is still a Date", () => {
+  const streamLike = { pipe() {}, on() {}, id: 1 };
+  const date = new Date(0);
+  const out = sanitizeRecord({ plain: { a: [1, { b: 2 }] }, streamLike, list: Object.assign([1], { pipe() {}, on() {} }), proxied: new Proxy(date, {}) });
+  assert.equal(out.plain, { a: [1, { b: 2 }] });
+  assert.is(out.streamLike, "[Stream]");
+  assert.is(out.list, "[Array]");
+  assert.ok(out.proxied instanceof Date);
+  assert.not.ok(isExactCopy(out), "a summarized stream is a loss");
+  assert.ok(isExactCopy(sanitizeRecord({ plain: { a: [1, { b: 2 }] } })));
 });
 
 test("never throws: a Proxy whose traps throw", () => {

@@ -229,6 +229,15 @@ const NOT_SPECIAL = Symbol("not special");
 /** Values that are kept as they are (the codec preserves them) or summarized as a string (lossy). */
 function compactSpecial(obj: object, pass: Pass): unknown {
   const { limits } = pass;
+  // Plain objects and arrays (most of any assigns) are none of the classes below, and each
+  // `instanceof` costs a call (some globals define Symbol.hasInstance: @hono/node-server's
+  // Request and Response do): only the stream test applies to them.
+  const proto = Object.getPrototypeOf(obj);
+  if (proto === Object.prototype || proto === Array.prototype || proto === null) {
+    if (!isNodeStream(obj)) return NOT_SPECIAL;
+    pass.lossy = true;
+    return `[${className(obj) ?? "Stream"}]`;
+  }
   if (obj instanceof Date || obj instanceof RegExp) return obj;
   if (obj instanceof Uint8Array && obj.length <= limits.maxStringLength) return obj.slice();
   const compacted = compactOther(obj, limits);
