@@ -7,7 +7,8 @@
  * the recorder deferred included (flush, settle, flush before it exits).
  *
  * Why: on a shared machine the timed rows move by ±0.2 from run to run, more
- * than most single changes; instruction counts move by ±3%. What they do not
+ * than most single changes; instruction counts move by up to ±4% (the JIT and
+ * the collector still run on their own schedule), the ratio by about ±0.05. What they do not
  * see — the kernel (syscalls, context switches), what an instruction costs
  * (cache misses) — the timed rows do: read both. The JIT runs slower under
  * valgrind, so the persistence worker and V8's platform threads are not
