@@ -166,19 +166,13 @@ export class FileIndex {
 
   /** Runs `work` holding the directory lock. */
   async withLock<T>(work: () => Promise<T>): Promise<T> {
-    await this.ctx.dirs.ensure(this.ctx.root);
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        await mkdir(this.lockPath);
+        // Into the storage directory: made again if it was removed (by hand).
+        await this.ctx.dirs.into(this.ctx.root, () => mkdir(this.lockPath));
         break;
       } catch (error) {
-        if (errnoOf(error) === "ENOENT" && attempt === 0) {
-          // The storage directory itself was removed (by hand): make it again, once.
-          this.ctx.dirs.forget(this.ctx.root);
-          await this.ctx.dirs.ensure(this.ctx.root);
-          continue;
-        }
         if (errnoOf(error) !== "EEXIST") throw error;
         // A holder that died leaves the lock behind; no update takes 10 s.
         const age = await stat(this.lockPath).then((s) => Date.now() - s.mtimeMs, () => 0);
