@@ -230,7 +230,12 @@ test("positions are free-running 32-bit counters: writing across 2^32 keeps fram
   assert.is(reader.info().used, 0);
 });
 
-test("wait() is not woken per frame, only when the ring passes half full", async () => {
+/**
+ * A 1 KiB ring and `race(ms, paced)`: "woken" when the reader's wait() returns
+ * first, "still waiting" after `ms`; `later(fn)` runs fn in 20 ms. Each test
+ * runs inside `run`, which clears the timers afterwards.
+ */
+async function withWaitingReader(run: (ring: { writer: RingWriter; reader: RingReader; race: (ms: number, paced?: boolean) => Promise<unknown>; later: (fn: () => void) => void }) => Promise<void>) {
   const buffer = createRingBuffer(1024);
   const writer = new RingWriter(buffer);
   const reader = new RingReader(buffer);
@@ -238,56 +243,47 @@ test("wait() is not woken per frame, only when the ring passes half full", async
   // process alive (the engine's worker is kept alive by its message port).
   const keepAlive = setInterval(() => {}, 1000);
   const timers: ReturnType<typeof setTimeout>[] = [];
-  const race = (ms: number) =>
-    Promise.race([
-      reader.wait(60_000).then(() => "woken"),
-      new Promise((resolve) => timers.push(setTimeout(() => resolve("still waiting"), ms))),
-    ]);
-  try {
-    // One small frame: the request thread does not pay for a wake-up.
-    timers.push(setTimeout(() => writer.write("small"), 20));
-    assert.is(await race(300), "still waiting");
-    assert.equal(reader.readAvailable(), ["small"]);
-    reader.commit();
-    // Filling past half the ring wakes the reader at once: it must drain before the ring is full.
-    timers.push(setTimeout(() => {
-      for (let i = 0; i < 6; i++) writer.write("x".repeat(100));
-    }, 20));
-    assert.is(await race(15_000), "woken");
-    assert.is(reader.readAvailable().length, 6);
-  } finally {
-    clearInterval(keepAlive);
-    timers.forEach(clearTimeout);
-  }
-});
-
-test("a paced wait() is not ended by frames already there, only by the ring passing half full", async () => {
-  const buffer = createRingBuffer(1024);
-  const writer = new RingWriter(buffer);
-  const reader = new RingReader(buffer);
-  const keepAlive = setInterval(() => {}, 1000);
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  const race = (paced: boolean, ms: number) =>
+  const race = (ms: number, paced = false) =>
     Promise.race([
       reader.wait(60_000, paced).then(() => "woken"),
       new Promise((resolve) => timers.push(setTimeout(() => resolve("still waiting"), ms))),
     ]);
   try {
-    writer.write("unread");
-    // Control: an unpaced wait returns at once when a frame is there.
-    assert.is(await race(false, 5_000), "woken");
-    // Paced (the engine just drained under load): the frame waits for the next poll.
-    assert.is(await race(true, 300), "still waiting");
-    timers.push(setTimeout(() => {
-      for (let i = 0; i < 5; i++) writer.write("x".repeat(100));
-    }, 20));
-    assert.is(await race(true, 15_000), "woken");
-    assert.is(reader.readAvailable().length, 6);
+    await run({ writer, reader, race, later: (fn) => void timers.push(setTimeout(fn, 20)) });
   } finally {
     clearInterval(keepAlive);
     timers.forEach(clearTimeout);
   }
-});
+}
+
+test("wait() is not woken per frame, only when the ring passes half full", () =>
+  withWaitingReader(async ({ writer, reader, race, later }) => {
+    // One small frame: the request thread does not pay for a wake-up.
+    later(() => writer.write("small"));
+    assert.is(await race(300), "still waiting");
+    assert.equal(reader.readAvailable(), ["small"]);
+    reader.commit();
+    // Filling past half the ring wakes the reader at once: it must drain before the ring is full.
+    later(() => {
+      for (let i = 0; i < 6; i++) writer.write("x".repeat(100));
+    });
+    assert.is(await race(15_000), "woken");
+    assert.is(reader.readAvailable().length, 6);
+  }));
+
+test("a paced wait() is not ended by frames already there, only by the ring passing half full", () =>
+  withWaitingReader(async ({ writer, reader, race, later }) => {
+    writer.write("unread");
+    // Control: an unpaced wait returns at once when a frame is there.
+    assert.is(await race(5_000), "woken");
+    // Paced (the engine just drained under load): the frame waits for the next poll.
+    assert.is(await race(300, true), "still waiting");
+    later(() => {
+      for (let i = 0; i < 5; i++) writer.write("x".repeat(100));
+    });
+    assert.is(await race(15_000, true), "woken");
+    assert.is(reader.readAvailable().length, 6);
+  }));
 
 test("a real worker thread drains 200,000 frames while this thread writes: each arrives once, in order", async () => {
   const buffer = createRingBuffer(4096);
