@@ -36,6 +36,8 @@ const KEPT_BUFFER_BYTES = 1 << 20;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 let kept = Buffer.alloc(16 * 1024);
+/** `kept` as words, so a page that fits allocates nothing. */
+let keptWords = wordsOf(kept);
 const lanes = new Int32Array(4);
 const digestView = new DataView(new ArrayBuffer(20));
 const digestBytes = new Uint8Array(digestView.buffer);
@@ -47,12 +49,15 @@ export function pageDigest(text: string): Uint8Array {
   let buffer = kept;
   if (buffer.length < end) {
     buffer = Buffer.alloc(Math.max(end, buffer.length * 2));
-    if (buffer.length <= KEPT_BUFFER_BYTES) kept = buffer;
+    if (buffer.length <= KEPT_BUFFER_BYTES) {
+      kept = buffer;
+      keptWords = wordsOf(buffer);
+    }
   }
   buffer.write(text, 0, n, "utf16le");
   buffer.fill(0, n, end);
   if (!LITTLE_ENDIAN) swapWords(buffer, end);
-  stripes(new Int32Array(buffer.buffer, buffer.byteOffset, end >> 2));
+  stripes(buffer === kept ? keptWords : wordsOf(buffer), end >> 2);
   for (let i = 0; i < 4; i++) digestView.setInt32(i * 4, lanes[i], true);
   digestView.setInt32(16, text.length, true);
   return digestBytes;
@@ -69,16 +74,16 @@ export function pageHash(text: string): string {
 }
 
 /**
- * xxHash32 rounds over 16-byte stripes into `lanes`. Nothing runs after the
+ * xxHash32 rounds over the first `count` words (a multiple of four: 16-byte stripes) into `lanes`. Nothing runs after the
  * loop (see `shortHash` in ids.ts: V8 caches the on-stack-replaced loop and
  * code after it deoptimized on nearly every call), so each round stores its lane.
  */
-function stripes(words: Int32Array): void {
+function stripes(words: Int32Array, count: number): void {
   let a = (lanes[0] = (P1 + P2) | 0);
   let b = (lanes[1] = P2);
   let c = (lanes[2] = 0);
   let d = (lanes[3] = -P1 | 0);
-  for (let i = 0; i < words.length; i += 4) {
+  for (let i = 0; i < count; i += 4) {
     a = (a + Math.imul(words[i], P2)) | 0;
     lanes[0] = a = Math.imul((a << 13) | (a >>> 19), P1);
     b = (b + Math.imul(words[i + 1], P2)) | 0;
@@ -88,6 +93,10 @@ function stripes(words: Int32Array): void {
     d = (d + Math.imul(words[i + 3], P2)) | 0;
     lanes[3] = d = Math.imul((d << 13) | (d >>> 19), P1);
   }
+}
+
+function wordsOf(buffer: Buffer): Int32Array {
+  return new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2);
 }
 
 function swapWords(bytes: Uint8Array, end: number): void {
