@@ -44,15 +44,27 @@ export interface Active {
   lastSeen: number;
   /**
    * Frames of it this instance has in the store. A segment's key is
-   * `<prefix>-<this count before it>`: a replacement worker that sends the same
-   * frames again (its predecessor died between the append and the journal's
-   * done marker) writes the same key, which replaces instead of duplicating.
+   * `segmentKey(prefix, this count before it)`: a replacement worker, or the
+   * recovery of this instance's journal (orphans.ts), that sends the same
+   * frames again (the instance died between the append and the journal's done
+   * marker) writes the same key, which replaces instead of duplicating.
    */
   sentFrames: number;
   /** Set by an end or leave frame: finalize once the unsent frames are in the store. */
   ending?: { since?: number };
   /** User events and navigations seen here: until one comes, the recording may well be discarded. */
   interactions: number;
+}
+
+/**
+ * The key of the segment that carries a recording's frames on this instance
+ * from number `sentFrames` on (counting from 0; `prefix`: the engine's
+ * segmentPrefix, the instance id when there is a journal). It names where the
+ * frames start, so frames sent again from the journal land under the key they
+ * were first sent under.
+ */
+export function segmentKey(prefix: string, sentFrames: number): string {
+  return `${prefix}-${String(sentFrames).padStart(10, "0")}`;
 }
 
 export interface DrainerStats {
@@ -150,8 +162,7 @@ export class Drainer {
   /** The next segment of `rec`: its start frame and every unsent frame. */
   segmentOf(rec: Active, prefix: string): { segment: Segment; frames: number } {
     const frames = rec.unsent.length;
-    const key = `${prefix}-${String(rec.sentFrames).padStart(10, "0")}`;
-    return { segment: { recordingId: rec.id, key, lastAt: rec.lastAt, text: rec.startLine + "\n" + rec.unsent.join("\n") }, frames };
+    return { segment: { recordingId: rec.id, key: segmentKey(prefix, rec.sentFrames), lastAt: rec.lastAt, text: rec.startLine + "\n" + rec.unsent.join("\n") }, frames };
   }
 
   /** The first `frames` unsent frames are in the store. */

@@ -10,6 +10,9 @@
  *   (worker/journal.ts). Within one PID namespace a dead pid says so sooner.
  * - A `released-…` journal (worker/journal.ts RELEASED) was let go on a clean
  *   shutdown: free for any instance at once.
+ * - The instance a journal belongs to can be read from its name, also once it
+ *   was released: recovery writes its frames under that instance's segment
+ *   keys (worker/orphans.ts).
  */
 
 import { readlink, stat } from "node:fs/promises";
@@ -22,6 +25,12 @@ export const STALE_JOURNAL_MS = 30_000;
 /** This instance's journal file name. */
 export async function journalName(instanceId: string): Promise<string> {
   return `${await pidNamespace()}-${await currentPid()}-${instanceId}.journal`;
+}
+
+/** The instance whose engine wrote the journal `name`; undefined for a name this library did not make. */
+export function journalOwner(name: string): string | undefined {
+  const own = name.startsWith(RELEASED) ? name.slice(RELEASED.length) : name;
+  return /^[0-9x]+-\d+-([A-Za-z0-9_-]{1,100})\.journal$/.exec(own)?.[1];
 }
 
 let namespace: Promise<string> | undefined;

@@ -7,11 +7,22 @@
  *   the instance crashed; the store sweep (delivery.ts) finalizes the
  *   recordings once idle, since another instance may be carrying them on.
  *   Recordings the journal says were ended or let go are finalized at once.
+ * - A recording's unsent frames go under the key the dead instance would have
+ *   given its next segment: its id (journal_name.ts journalOwner) and how many
+ *   frames its journal says are in the store (drain.ts segmentKey). An
+ *   instance killed after the store took a segment, before its journal
+ *   recorded that (the done marker), wrote those very frames under that very
+ *   key; what the journal holds starts with them, so the recovered segment
+ *   replaces that one instead of repeating its frames. (Frames carry no
+ *   identity of their own: two genuine frames can be alike to the byte, so
+ *   merging cannot tell a repeat from a second event. The key must.)
  * - A journal is claimed by renaming it first (`recovering-…`), so two
  *   instances starting at once do not both recover it, and one that dies while
  *   recovering leaves it to the next (the claimed file goes stale). One whose
  *   recovery fails (the store is down) is renamed back: segment keys make a
- *   retry harmless (the same key replaces, never duplicates).
+ *   retry harmless (the same key replaces, never duplicates). A journal whose
+ *   name is not this library's (no instance to read from it) goes under
+ *   `<name>-r`, which a retry repeats too.
  * - Nothing of a journal is delivered before the erasure marks are known:
  *   they decide what must not be (erasure.ts filters every frame).
  * - Only journals this app wrote are delivered (private_dir.ts): anything else
@@ -30,9 +41,10 @@ import { frame, FrameKind, parseFrameHeader, randomToken } from "../format/mod.t
 import type { Faults, Logger } from "../logger.ts";
 import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import type { Delivery } from "./delivery.ts";
+import { segmentKey } from "./drain.ts";
 import type { EngineErasures } from "./erasure.ts";
 import { COMPACTING, Journal, RELEASED } from "./journal.ts";
-import { isOrphan, journalName, STALE_JOURNAL_MS, touchedAt } from "./journal_name.ts";
+import { isOrphan, journalName, journalOwner, STALE_JOURNAL_MS, touchedAt } from "./journal_name.ts";
 import { untrustedJournal } from "./private_dir.ts";
 import { sleep } from "./runtime.ts";
 
@@ -123,14 +135,16 @@ export class Orphans {
 
   private async recoverJournal(path: string, name: string): Promise<void> {
     const { erasures, delivery } = this.host;
-    const frames = erasures.filter(Journal.read(path).frames);
-    const { byId, ended } = groupByRecording(frames);
+    const journal = Journal.read(path);
+    const { byId, ended } = groupByRecording(erasures.filter(journal.frames));
     // A journal released on a clean shutdown is not a crash; one left behind is.
     const crashed = !name.startsWith(RELEASED);
-    const owner = name.replace(RELEASED, "").replace(/\.journal$/, "").replace(/[^A-Za-z0-9_-]/g, "_");
+    const owner = journalOwner(name);
+    const fallback = name.replace(RELEASED, "").replace(/\.journal$/, "").replace(/[^A-Za-z0-9_-]/g, "_") + "-r";
     for (const [id, lines] of byId) {
-      // The same key on a retry: appending again replaces, never duplicates.
-      const segment = journalSegment(id, lines, `${owner}-r`, crashed);
+      // The key the owner sent (or would have sent) these frames under: what the store took of them is replaced.
+      const key = owner ? segmentKey(owner, journal.sent.get(id) ?? 0) : fallback;
+      const segment = journalSegment(id, lines, key, crashed);
       if (segment) {
         await this.host.storage.appendSegment(segment);
         erasures.wroteSegment(segment);

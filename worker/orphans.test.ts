@@ -1,0 +1,190 @@
+/**
+ * Recovery of a dead instance's journal (worker/orphans.ts) when the instance
+ * was killed with a segment append under way: the store took the segment, the
+ * instance died before its journal recorded it (the done marker), so the
+ * journal still holds those frames. Recovery must write them under the key
+ * the instance wrote them under, which replaces that segment, instead of
+ * adding a second copy — for a journal left by a kill, and one released at
+ * shutdown.
+ *
+ * Deterministic, no timing: a store that keeps a segment and then never
+ * answers stops a real engine exactly there, and a copy of its journal is
+ * handed over as a dead process's (a dead pid, untouched for minutes).
+ */
+
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { assembleSegments, encode, frame, FrameKind, payload } from "../format/mod.ts";
+import { memoryStorage, type RecordingStorage } from "../mod.ts";
+import type { Segment } from "../storage/mod.ts";
+import { Engine, type EngineOptions } from "./engine.ts";
+import { Journal } from "./journal.ts";
+import { createRingBuffer, RingWriter } from "./ring.ts";
+
+const temps: string[] = [];
+test.after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+function privateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "hono-replay-orphans-"));
+  temps.push(dir);
+  return dir;
+}
+
+const ID = "0rec-killed";
+const meta = { view: "Counter", url: "http://localhost/counter", sessionKey: "k", startedAt: Date.UTC(2026, 0, 9), format: "tagged" };
+const START = frame(ID, FrameKind.start, 0, "", JSON.stringify(meta));
+const MOUNT = frame(ID, FrameKind.mount, 0, "", payload.mount(meta.url, "{}", "{}", encode({ count: 0 })), 1);
+/** Request `i`: a click and its render. */
+const click = (i: number) => [
+  frame(ID, FrameKind.event, i * 100, "click", payload.event(encode({ i })), i + 1),
+  frame(ID, FrameKind.render, i * 100 + 1, "", payload.render(encode({ count: i }), []), i + 1),
+];
+/** Two genuine frames that are identical, header and payload: a server push twice in one millisecond of one request. */
+const TWIN_PUSHES = [frame(ID, FrameKind.info, 350, "tick", payload.info(), 4), frame(ID, FrameKind.info, 350, "tick", payload.info(), 4)];
+
+function engineOptions(instanceId: string, journalDir: string): EngineOptions {
+  return {
+    instanceId,
+    journalDir,
+    // Nothing due by itself while the test runs: segments go when it asks (flush), and nothing is swept.
+    idleTimeoutMs: 3_600_000,
+    segmentMaxAgeMs: 3_600_000,
+    persistenceRetryAttempts: 1,
+    persistenceRetryDelayMs: 50,
+    maxRecordings: 100,
+    maxRecordingAgeMs: 3_600_000,
+    cleanupIntervalMs: 3_600_000,
+  };
+}
+
+/**
+ * `storage`, except that once `stall()` was called the next segment append is
+ * stored and then never answered (until `release()`): an instance killed after
+ * the store committed its segment, before it heard back. `stalled` resolves then.
+ */
+function stallingStore(storage: RecordingStorage) {
+  let stallNext = false;
+  let taken!: () => void;
+  let release!: () => void;
+  const stalled = new Promise<void>((resolve) => (taken = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const store: RecordingStorage = {
+    ...storage,
+    async appendSegment(segment: Segment) {
+      await storage.appendSegment(segment);
+      if (!stallNext) return;
+      stallNext = false;
+      taken();
+      await released;
+    },
+  };
+  return { store, stall: () => void (stallNext = true), stalled, release };
+}
+
+const warnings: string[] = [];
+const logger = { warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(m) };
+
+/**
+ * A real engine records requests 1–2 and writes them as a segment (its
+ * journal marks them done); then requests 3–4 and the twin pushes, whose
+ * segment the store takes while the engine never hears back; then request 5,
+ * which reaches only its journal. Returns the store and a copy of that journal
+ * named as a dead process's (`name(instance)`), untouched for minutes.
+ */
+async function killedMidAppend(name: (instance: string) => string) {
+  const storage = memoryStorage();
+  const { store, stall, stalled, release } = stallingStore(storage);
+  const buffer = createRingBuffer(64 * 1024);
+  const ring = new RingWriter(buffer);
+  const write = (lines: string[]) => lines.forEach((line) => assert.ok(ring.write(line), "the ring takes the frame"));
+  const deadDir = privateDir();
+  const dead = new Engine(buffer, store, engineOptions("deadinstance1", deadDir), logger, "poll");
+  await dead.start();
+
+  write([START, MOUNT, ...click(1), ...click(2)]);
+  await dead.handle({ type: "flush" });
+  write([...click(3), ...TWIN_PUSHES, ...click(4)]);
+  stall();
+  const stuck = dead.handle({ type: "flush" });
+  await stalled;
+  write(click(5));
+  // A flush drains the ring into the journal before it waits for the store (its segment is still under way).
+  const drained = dead.handle({ type: "flush" });
+
+  const journalName = readdirSync(deadDir).find((n) => n.endsWith(".journal"))!;
+  const recoverDir = privateDir();
+  const orphan = join(recoverDir, name("deadinstance1"));
+  copyFileSync(join(deadDir, journalName), orphan);
+  const then = new Date(Date.now() - 5 * 60_000);
+  utimesSync(orphan, then, then);
+
+  // The copy is the kill's journal: requests 3–5 not marked done, 1–2 done.
+  const held = Journal.read(orphan);
+  assert.equal(held.frames, [START, ...click(3), ...TWIN_PUSHES, ...click(4), ...click(5)], "the journal still holds the stalled segment's frames, and request 5");
+  assert.is(held.sent.get(ID), 5, "and says 5 frames (the mount, requests 1–2) are in the store");
+  const before = assembleSegments(ID, await storage.loadSegments(ID))!;
+  assert.equal(eventPayloads(before.columns), [1, 2, 3, 4].map((i) => payload.event(encode({ i }))), "the store has requests 1–4: the stalled segment overlaps the journal");
+
+  return {
+    storage,
+    recoverDir,
+    async cleanup() {
+      release();
+      await Promise.all([stuck, drained]);
+      await dead.handle({ type: "shutdown" });
+    },
+  };
+}
+
+function eventPayloads(columns: { kinds: string; payloads: string[] }): string[] {
+  return columns.payloads.filter((_, i) => columns.kinds[i] === FrameKind.event);
+}
+
+/** Starts an engine on `dir` (it recovers orphaned journals before start() resolves) and shuts it down. */
+async function recover(storage: RecordingStorage, dir: string, instanceId = "survivor0001") {
+  const survivor = new Engine(createRingBuffer(64 * 1024), storage, engineOptions(instanceId, dir), logger, "poll");
+  await survivor.start();
+  await survivor.handle({ type: "shutdown" });
+  assert.equal(readdirSync(dir), [], "the orphaned journal is recovered and removed");
+}
+
+async function assertEachOnce(storage: RecordingStorage, recovered: boolean) {
+  const { columns, meta } = assembleSegments(ID, await storage.loadSegments(ID))!;
+  assert.equal(eventPayloads(columns), [1, 2, 3, 4, 5].map((i) => payload.event(encode({ i }))), "every click once, in order: none lost, none repeated");
+  assert.is(columns.kinds.split("").filter((k) => k === FrameKind.render).length, 5, "every render once");
+  assert.is(columns.kinds.split("").filter((k) => k === FrameKind.info).length, 2, "the two identical pushes are two events: nothing is merged for looking alike");
+  assert.is(meta.recovered, recovered, recovered ? "marked recovered: its instance crashed" : "not marked recovered: released on a clean shutdown");
+  assert.is((await storage.loadSegments(ID)).length, 2, "the first segment, and the recovered one in place of the stalled one");
+  assert.equal(warnings, []);
+}
+
+/** A dead process's journal, as its engine named it. */
+const deadName = (instance: string) => `x-${2 ** 22 + 1}-${instance}.journal`;
+
+test("a journal recovered after a kill mid-append replaces the segment the store took, instead of repeating its frames", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend(deadName);
+  try {
+    await recover(killed.storage, killed.recoverDir);
+    await assertEachOnce(killed.storage, true);
+  } finally {
+    await killed.cleanup();
+  }
+});
+
+test("a journal released at shutdown (the store failed) goes under its instance's keys too", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend((instance) => `released-${deadName(instance)}`);
+  try {
+    await recover(killed.storage, killed.recoverDir);
+    await assertEachOnce(killed.storage, false);
+  } finally {
+    await killed.cleanup();
+  }
+});
+
+test.run();
