@@ -11,11 +11,14 @@
  * - A `released-…` journal (worker/journal.ts RELEASED) was let go on a clean
  *   shutdown: free for any instance at once.
  * - The instance a journal belongs to can be read from its name, also once it
- *   was released: recovery writes its frames under that instance's segment
- *   keys (worker/orphans.ts).
+ *   was released or claimed for recovery (`recovering-<claimer>-<token>.<name>`
+ *   keeps the name it had): recovery writes its frames under that instance's
+ *   segment keys (worker/orphans.ts), also when the instance recovering it
+ *   died too and another takes it over.
  */
 
 import { readlink, stat } from "node:fs/promises";
+import { randomToken } from "../format/mod.ts";
 import { RELEASED } from "./journal.ts";
 import { currentPid, processAlive } from "./runtime.ts";
 
@@ -27,10 +30,23 @@ export async function journalName(instanceId: string): Promise<string> {
   return `${await pidNamespace()}-${await currentPid()}-${instanceId}.journal`;
 }
 
+/** Name prefix of a journal an instance claimed to recover it. */
+const CLAIMED = "recovering-";
+
+/** The name `instanceId` claims the journal `name` under, to recover it: unique, and it keeps `name`. */
+export function claimedName(instanceId: string, name: string): string {
+  return `${CLAIMED}${instanceId}-${randomToken(8)}.${ownName(name)}`;
+}
+
 /** The instance whose engine wrote the journal `name`; undefined for a name this library did not make. */
 export function journalOwner(name: string): string | undefined {
-  const own = name.startsWith(RELEASED) ? name.slice(RELEASED.length) : name;
-  return /^[0-9x]+-\d+-([A-Za-z0-9_-]{1,100})\.journal$/.exec(own)?.[1];
+  return /^[0-9x]+-\d+-([A-Za-z0-9_-]{1,100})\.journal$/.exec(ownName(name))?.[1];
+}
+
+/** The name the journal's engine gave it (journalName): without what a release or a claim added. */
+function ownName(name: string): string {
+  const unreleased = name.startsWith(RELEASED) ? name.slice(RELEASED.length) : name;
+  return unreleased.startsWith(CLAIMED) ? unreleased.slice(unreleased.indexOf(".") + 1) : unreleased;
 }
 
 let namespace: Promise<string> | undefined;

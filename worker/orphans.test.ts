@@ -4,8 +4,8 @@
  * instance died before its journal recorded it (the done marker), so the
  * journal still holds those frames. Recovery must write them under the key
  * the instance wrote them under, which replaces that segment, instead of
- * adding a second copy — for a journal left by a kill, and one released at
- * shutdown.
+ * adding a second copy — for a journal left by a kill, one released at
+ * shutdown, and one whose first recoverer was killed mid-recovery too.
  *
  * Deterministic, no timing: a store that keeps a segment and then never
  * answers stops a real engine exactly there, and a copy of its journal is
@@ -149,7 +149,8 @@ async function recover(storage: RecordingStorage, dir: string, instanceId = "sur
   const survivor = new Engine(createRingBuffer(64 * 1024), storage, engineOptions(instanceId, dir), logger, "poll");
   await survivor.start();
   await survivor.handle({ type: "shutdown" });
-  assert.equal(readdirSync(dir), [], "the orphaned journal is recovered and removed");
+  const live = /^[0-9x]+-\d+-survivor\d+\.journal$/; // a survivor still running (the last test's first) keeps its own
+  assert.equal(readdirSync(dir).filter((n) => !live.test(n)), [], "the orphaned journal is recovered and removed");
 }
 
 async function assertEachOnce(storage: RecordingStorage, recovered: boolean) {
@@ -183,6 +184,31 @@ test("a journal released at shutdown (the store failed) goes under its instance'
     await recover(killed.storage, killed.recoverDir);
     await assertEachOnce(killed.storage, false);
   } finally {
+    await killed.cleanup();
+  }
+});
+
+test("an instance killed while recovering a journal: the next one recovers it again under the same keys", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend(deadName);
+  // The first to recover it has its recovered segment taken by the store, and hears nothing back.
+  const { store, stall, stalled, release } = stallingStore(killed.storage);
+  stall();
+  const first = new Engine(createRingBuffer(64 * 1024), store, engineOptions("survivor0001", killed.recoverDir), logger, "poll");
+  const starting = first.start();
+  try {
+    await stalled;
+    const claimed = readdirSync(killed.recoverDir).filter((n) => n.startsWith("recovering-"));
+    assert.is(claimed.length, 1, "it claimed the journal");
+    // It stopped touching the claimed journal long ago: gone.
+    const then = new Date(Date.now() - 5 * 60_000);
+    utimesSync(join(killed.recoverDir, claimed[0]), then, then);
+    await recover(killed.storage, killed.recoverDir, "survivor0002");
+    await assertEachOnce(killed.storage, true);
+  } finally {
+    release();
+    await starting;
+    await first.handle({ type: "shutdown" });
     await killed.cleanup();
   }
 });

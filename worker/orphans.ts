@@ -16,13 +16,13 @@
  *   replaces that one instead of repeating its frames. (Frames carry no
  *   identity of their own: two genuine frames can be alike to the byte, so
  *   merging cannot tell a repeat from a second event. The key must.)
- * - A journal is claimed by renaming it first (`recovering-…`), so two
- *   instances starting at once do not both recover it, and one that dies while
- *   recovering leaves it to the next (the claimed file goes stale). One whose
- *   recovery fails (the store is down) is renamed back: segment keys make a
- *   retry harmless (the same key replaces, never duplicates). A journal whose
- *   name is not this library's (no instance to read from it) goes under
- *   `<name>-r`, which a retry repeats too.
+ * - A journal is claimed by renaming it first (`recovering-…`, keeping its
+ *   name), so two instances starting at once do not both recover it, and one
+ *   that dies while recovering leaves it to the next (the claimed file goes
+ *   stale). One whose recovery fails (the store is down) is renamed back:
+ *   segment keys make a retry harmless (the same key replaces, never
+ *   duplicates). A journal whose name is not this library's (no instance to
+ *   read from it) goes under `<name>-r`, which a retry repeats too.
  * - Nothing of a journal is delivered before the erasure marks are known:
  *   they decide what must not be (erasure.ts filters every frame).
  * - Only journals this app wrote are delivered (private_dir.ts): anything else
@@ -37,14 +37,14 @@
 
 import { readdir, rename, rm, utimes } from "node:fs/promises";
 import { join } from "node:path";
-import { frame, FrameKind, parseFrameHeader, randomToken } from "../format/mod.ts";
+import { frame, FrameKind, parseFrameHeader } from "../format/mod.ts";
 import type { Faults, Logger } from "../logger.ts";
 import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import type { Delivery } from "./delivery.ts";
 import { segmentKey } from "./drain.ts";
 import type { EngineErasures } from "./erasure.ts";
 import { COMPACTING, Journal, RELEASED } from "./journal.ts";
-import { isOrphan, journalName, journalOwner, STALE_JOURNAL_MS, touchedAt } from "./journal_name.ts";
+import { claimedName, isOrphan, journalName, journalOwner, STALE_JOURNAL_MS, touchedAt } from "./journal_name.ts";
 import { untrustedJournal } from "./private_dir.ts";
 import { sleep } from "./runtime.ts";
 
@@ -78,7 +78,7 @@ export class Orphans {
         continue;
       }
       if (!(await isOrphan(name, path))) continue;
-      const claimed = await this.claim(path);
+      const claimed = await this.claim(path, name);
       if (!claimed) continue;
       try {
         await this.recoverJournal(claimed, name);
@@ -106,8 +106,8 @@ export class Orphans {
    * stale only if this instance dies too). Undefined when another instance
    * took it first, or (counted and logged) when it cannot be renamed.
    */
-  private async claim(path: string): Promise<string | undefined> {
-    const claimed = join(this.host.dir, `recovering-${this.host.instanceId}-${randomToken(8)}.journal`);
+  private async claim(path: string, name: string): Promise<string | undefined> {
+    const claimed = join(this.host.dir, claimedName(this.host.instanceId, name));
     try {
       await rename(path, claimed);
       const now = new Date();
