@@ -3,6 +3,8 @@
  * (examples/demo/app.tsx) without hono-replay — same views, same props, same
  * validation, rendered with `renderToString` directly. The smoke test checks it
  * serves byte-identical pages to the recorded demo, so the comparison is fair.
+ * With `before` mounting `replay.recorder()`, the same handlers are what an app
+ * that adopted hono-replay by adding one line serves (attached recording).
  */
 
 import { type Context, Hono } from "hono";
@@ -12,8 +14,10 @@ import { renderToString } from "preact-render-to-string";
 import { signupProps } from "../examples/demo/signup.ts";
 import { SignupForm, type SignupProps } from "../examples/demo/views.tsx";
 
-export function createPlainApp() {
+export function createPlainApp(before?: (app: Hono) => void) {
   const app = new Hono();
+  // The request bench's "attached" variant mounts the recorder here: these handlers, unchanged, recorded.
+  before?.(app);
   let checks = 0;
   const props = (body: Record<string, unknown>, submitted: boolean) => signupProps(body, submitted, checks);
   // What `c.var.replay.render` does, minus the recording.

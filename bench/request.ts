@@ -2,10 +2,13 @@
  * 3. Request overhead: POST /signup/validate under load, the demo app with the
  * recorder against the same routes without it, each variant served by its own
  * child process on 127.0.0.1 (examples/demo/serve.ts), autocannon in this
- * process, rounds alternating between the variants. Two diagnostic variants
- * (fidelity off; sampled out, i.e. the middleware without recording) show where
- * the overhead goes; the CPU time each server process spent per request is the
- * figure that does not depend on how many cores the machine has.
+ * process, rounds alternating between the variants. The attached variant is
+ * the plain app's own handlers under `app.use(replay.recorder())`: what an app
+ * that adopted hono-replay with one line pays (the demo records through
+ * `c.var.replay.render`). Two diagnostic variants (fidelity off; sampled out,
+ * i.e. the middleware without recording) show where the overhead goes; the CPU
+ * time each server process spent per request is the figure that does not
+ * depend on how many cores the machine has.
  */
 
 import { join } from "node:path";
@@ -14,7 +17,7 @@ import { issueSid } from "../recorder/session_cookie.ts";
 import { type Child, median, p99, quantile, row, type Row, type Section, sleep, startChild } from "./lib.ts";
 import { keystrokeForms } from "./session.ts";
 
-export type Variant = "plain" | "recorder" | "noFidelity" | "sampledOut";
+export type Variant = "plain" | "recorder" | "attached" | "noFidelity" | "sampledOut";
 
 /** The keystroke sessions, or a JSON route of the same app that renders no recorded view. */
 type Scenario = "signup" | "noView";
@@ -47,6 +50,7 @@ const ENDING = { beaconGraceMs: 0, secret: BENCH_SECRET };
 export const VARIANTS: { id: Variant; label: string; args: (tmp: string) => string[] }[] = [
   { id: "plain", label: "no recorder", args: () => ["plain"] },
   { id: "recorder", label: "with recorder", args: (tmp) => ["recorder", join(tmp, "request-recorder"), JSON.stringify(ENDING)] },
+  { id: "attached", label: "with recorder attached (handlers unchanged)", args: (tmp) => ["attached", join(tmp, "request-attached"), JSON.stringify(ENDING)] },
   { id: "noFidelity", label: "with recorder, fidelity off", args: (tmp) => ["recorder", join(tmp, "request-nohash"), JSON.stringify({ ...ENDING, fidelity: false })] },
   { id: "sampledOut", label: "recorder installed, session sampled out", args: (tmp) => ["recorder", join(tmp, "request-sampled"), JSON.stringify({ ...ENDING, sampleRate: 0 })] },
 ];

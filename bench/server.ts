@@ -4,6 +4,8 @@
  *
  *   server.ts recorder <dir> [options]   the demo app, recording into fileStorage(<dir>);
  *                                        options: JSON of createReplay options (diagnostic variants)
+ *   server.ts attached <dir> [options]   those routes (plain_app.tsx), unchanged, under
+ *                                        app.use(replay.recorder()): recorded by attaching
  *   server.ts plain            the same routes without hono-replay
  *
  * Commands on stdin, one a line: "flush" waits until everything recorded so far
@@ -14,6 +16,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { createDemoApp } from "../examples/demo/app.tsx";
+import { SignupForm } from "../examples/demo/views.tsx";
+import { createReplay } from "../mod.ts";
 import { serve } from "../examples/demo/serve.ts";
 import { fileStorage } from "../storage/mod.ts";
 import { createPlainApp } from "./plain_app.tsx";
@@ -34,6 +38,12 @@ if (variant === "recorder") {
     await replay.close();
     console.log(JSON.stringify({ closedMs: performance.now() - started, dropped: replay.engine.dropped, errors: replay.engine.recorderErrors }));
   };
+} else if (variant === "attached") {
+  const replay = createReplay({ storage: fileStorage({ path: dir }), views: { SignupForm }, ...(extra ? JSON.parse(extra) : {}) });
+  await replay.ready;
+  fetch = createPlainApp((app) => app.use(replay.recorder())).fetch;
+  flush = async () => void (await replay.flush());
+  close = async () => void (await replay.close());
 } else if (variant === "plain") {
   fetch = createPlainApp().fetch;
 } else {
