@@ -421,4 +421,42 @@ test("the explicit render in a handler that also renders with renderToString rec
   }
 });
 
+test("an attached recording puts its cookie into the handler's own response (no copy), and copies only a response whose headers cannot change", async () => {
+  const replay = createReplay({ views: { TodoList }, storage: memoryStorage(), worker: false });
+  const app = new Hono();
+  const served: Response[] = [];
+  // Mounted before the recorder: sees the response the recorder leaves, after it wrote its cookie.
+  app.use(async (c, next) => {
+    await next();
+    served.push(c.res);
+  });
+  app.use(replay.recorder());
+  const handed: Response[] = [];
+  app.get("/todos", (c) => {
+    const res = c.html(renderToString(<TodoList todos={todos} filter="all" />));
+    handed.push(res as Response);
+    return res;
+  });
+  // A response whose headers are immutable (as fetch() gives them): the only way to add the cookie is a copy.
+  app.get("/elsewhere", () => Response.redirect("http://localhost/todos", 302));
+  try {
+    const browser = new Browser(app);
+    const first = await browser.fetch("/todos");
+    const second = await browser.fetch("/todos");
+    assert.ok(first.body.includes("Write &lt;tests>") && second.status === 200);
+    // Positive control: each attached render changed the cookie (a new session, then its request counter).
+    assert.is(served.length, 2);
+    for (const res of served) assert.match(res.headers.get("set-cookie") ?? "", /^hono_replay=/);
+    assert.ok(served[0] === handed[0] && served[1] === handed[1], "the handler's response itself, not a copy");
+    const saved = await recordings(replay);
+    assert.is(replay.player(saved[0]).frameCount, 2, "both requests recorded");
+
+    const redirected = await app.request("/elsewhere");
+    assert.is(redirected.status, 302);
+    assert.match(redirected.headers.get("set-cookie") ?? "", /^hono_replay=/, "a new session's cookie, on a copy");
+  } finally {
+    await replay.close();
+  }
+});
+
 test.run();

@@ -2,8 +2,8 @@
  * The session cookie on a request and its response (the format is
  * session_cookie.ts). Over https — as the request says, or a trusted proxy's
  * `x-forwarded-proto` — the cookie is `__Host-` prefixed: host-only, Secure,
- * path /. It is written at most once a request, when it changed, and before
- * the response exists (a header set afterwards makes Hono copy the response).
+ * path /. It is written at most once a request, when it changed: before the
+ * response exists when it can be, else into the response's own headers.
  */
 
 import type { Context } from "hono";
@@ -28,11 +28,33 @@ export function sessionOf(c: Context, o: CookieOptions): SessionCookie | undefin
   return parseSessionCookie(cookieValue(c.req.raw.headers.get("cookie"), cookieName(c, o)), o.secret);
 }
 
-/** Sets the cookie when it changed, once. */
+/**
+ * Sets the cookie when it changed, once. A recording made by attaching (the
+ * handler served its page, then the recorder recorded it) changes the cookie
+ * after the response exists: the line then goes into that response's own
+ * headers. Hono's `c.header` would copy the response instead, and on
+ * @hono/node-server the copy turns the page string into a stream read back
+ * through web streams: measured, most of what attaching cost over
+ * `c.var.replay.render`. Headers that cannot change (a `fetch()` response the
+ * handler passed on) are left to `c.header`, copy and all.
+ */
 export function writeSession(c: Context, state: RequestState, o: CookieOptions): void {
   if (!state.dirty) return;
   state.dirty = false;
-  c.header("Set-Cookie", sessionCookieLine(cookieName(c, o), serializeSessionCookie(state.cookie), isHttps(c, o)), { append: true });
+  const line = sessionCookieLine(cookieName(c, o), serializeSessionCookie(state.cookie), isHttps(c, o));
+  if (c.finalized && appended(c.res.headers, line)) return;
+  c.header("Set-Cookie", line, { append: true });
+}
+
+/** Appends the Set-Cookie line; false when the headers are immutable. */
+function appended(headers: Headers, line: string): boolean {
+  try {
+    headers.append("Set-Cookie", line);
+    return true;
+  } catch (error) {
+    if (error instanceof TypeError) return false; // immutable: the caller copies the response
+    throw error;
+  }
 }
 
 function cookieName(c: Context, o: CookieOptions): string {
