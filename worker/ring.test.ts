@@ -7,6 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createRingBuffer, RingReader, RingWriter } from "./mod.ts";
+import type { WaitMode } from "./ring.ts";
 import { spawnWorker } from "./runtime.ts";
 import type { DrainReport } from "./ring_reader.fixture.ts";
 import { chainHash } from "./frame_hash.fixture.ts";
@@ -231,11 +232,11 @@ test("positions are free-running 32-bit counters: writing across 2^32 keeps fram
 });
 
 /**
- * A 1 KiB ring and `race(ms, paced)`: "woken" when the reader's wait() returns
+ * A 1 KiB ring and `race(ms, mode)`: "woken" when the reader's wait() returns
  * first, "still waiting" after `ms`; `later(fn)` runs fn in 20 ms. Each test
  * runs inside `run`, which clears the timers afterwards.
  */
-async function withWaitingReader(run: (ring: { writer: RingWriter; reader: RingReader; race: (ms: number, paced?: boolean) => Promise<unknown>; later: (fn: () => void) => void }) => Promise<void>) {
+async function withWaitingReader(run: (ring: { writer: RingWriter; reader: RingReader; race: (ms: number, mode?: WaitMode) => Promise<unknown>; later: (fn: () => void) => void }) => Promise<void>) {
   const buffer = createRingBuffer(1024);
   const writer = new RingWriter(buffer);
   const reader = new RingReader(buffer);
@@ -243,9 +244,9 @@ async function withWaitingReader(run: (ring: { writer: RingWriter; reader: RingR
   // process alive (the engine's worker is kept alive by its message port).
   const keepAlive = setInterval(() => {}, 1000);
   const timers: ReturnType<typeof setTimeout>[] = [];
-  const race = (ms: number, paced = false) =>
+  const race = (ms: number, mode?: WaitMode) =>
     Promise.race([
-      reader.wait(60_000, paced).then(() => "woken"),
+      reader.wait(60_000, mode).then(() => "woken"),
       new Promise((resolve) => timers.push(setTimeout(() => resolve("still waiting"), ms))),
     ]);
   try {
@@ -277,12 +278,33 @@ test("a paced wait() is not ended by frames already there, only by the ring pass
     // Control: an unpaced wait returns at once when a frame is there.
     assert.is(await race(5_000), "woken");
     // Paced (the engine just drained under load): the frame waits for the next poll.
-    assert.is(await race(300, true), "still waiting");
+    assert.is(await race(300, "paced"), "still waiting");
     later(() => {
       for (let i = 0; i < 5; i++) writer.write("x".repeat(100));
     });
-    assert.is(await race(15_000, true), "woken");
+    assert.is(await race(15_000, "paced"), "woken");
     assert.is(reader.readAvailable().length, 6);
+  }));
+
+test("an idle wait() is woken by the first frame written, and wake() ends any wait", () =>
+  withWaitingReader(async ({ writer, reader, race, later }) => {
+    // Control: polling, one small frame does not wake the reader.
+    later(() => writer.write("small"));
+    assert.is(await race(300), "still waiting");
+    assert.equal(reader.readAvailable(), ["small"]);
+    reader.commit();
+    // Idle: the same small frame wakes it at once.
+    later(() => writer.write("first"));
+    assert.is(await race(15_000, "idle"), "woken");
+    assert.equal(reader.readAvailable(), ["first"]);
+    reader.commit();
+    // Once woken and polling again, small frames no longer wake it.
+    later(() => writer.write("second"));
+    assert.is(await race(300), "still waiting");
+    reader.readAvailable();
+    reader.commit();
+    later(() => reader.wake());
+    assert.is(await race(15_000), "woken");
   }));
 
 test("a real worker thread drains 200,000 frames while this thread writes: each arrives once, in order", async () => {

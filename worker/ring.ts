@@ -17,6 +17,16 @@ const READ = 1;
 const WAITING = 2;
 const SIGNAL = 3;
 const HEARTBEAT = 4;
+/** WAITING: the reader polls (the writer wakes it only past half full), or idles (the first frame wakes it). */
+const WAITING_POLL = 1;
+const WAITING_IDLE = 2;
+
+/**
+ * How the reader waits: `poll` until its timeout, or sooner once the ring is
+ * past half full (or at once when frames are there); `paced` the same, but
+ * frames already there do not end it; `idle` until the first frame is written.
+ */
+export type WaitMode = "poll" | "paced" | "idle";
 const HEADER_BYTES = 64;
 const SKIP = 0xffffffff;
 
@@ -120,7 +130,8 @@ export class RingWriter extends RingView {
 
   private publish(end: number, used: number, free: number): true {
     Atomics.store(this.header, WRITE, end | 0);
-    if (free - used < this.capacity / 2 && Atomics.load(this.header, WAITING) === 1) {
+    const waiting = Atomics.load(this.header, WAITING);
+    if (waiting === WAITING_IDLE || (waiting === WAITING_POLL && free - used < this.capacity / 2)) {
       Atomics.add(this.header, SIGNAL, 1);
       Atomics.notify(this.header, SIGNAL);
     }
@@ -213,17 +224,24 @@ export class RingReader extends RingView {
     Atomics.add(this.header, HEARTBEAT, 1);
   }
 
+  /** Ends a wait() at once (the engine is shutting down). */
+  wake(): void {
+    Atomics.add(this.header, SIGNAL, 1);
+    Atomics.notify(this.header, SIGNAL);
+  }
+
   /**
-   * Resolves when a frame may be there, or after `timeoutMs`. `paced`: frames
-   * already there do not end the wait, only the ring passing half full does
-   * (the reader just drained and reads again in `timeoutMs`).
+   * Resolves when a frame may be there, or after `timeoutMs` (see WaitMode).
+   * `paced`: the reader just drained and reads again in `timeoutMs`; `idle`:
+   * nothing is being recorded, and the writer pays one wake-up for the first
+   * frame rather than the reader a hundred a second for none.
    */
-  async wait(timeoutMs: number, paced = false): Promise<void> {
+  async wait(timeoutMs: number, mode: WaitMode = "poll"): Promise<void> {
     const seen = Atomics.load(this.header, SIGNAL);
-    Atomics.store(this.header, WAITING, 1);
+    Atomics.store(this.header, WAITING, mode === "idle" ? WAITING_IDLE : WAITING_POLL);
     try {
       const unread = (Atomics.load(this.header, WRITE) - this.cursor) >>> 0;
-      if (paced ? unread >= this.capacity / 2 : unread !== 0) return;
+      if (mode === "paced" ? unread >= this.capacity / 2 : unread !== 0) return;
       const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
       if (waitAsync) {
         const result = waitAsync(this.header, SIGNAL, seen, timeoutMs);
