@@ -179,7 +179,8 @@ export class Delivery {
     // Frames that came while finalizing (the session came back here) stay.
     if (rec.unsent.length === 0 && rec.ending) {
       drainer.forget(id);
-      this.host.journal()?.markDone(id);
+      // With its count: should it come back here and this instance die, recovery keys on from it.
+      this.host.journal()?.markDone(id, [], rec.sentFrames);
     }
   }
 

@@ -15,6 +15,11 @@
  * reading the ring, and the recording ended (idle) before the count got in.
  * The last RECENT recordings finished are remembered, so such a count reopens
  * its recording, which is finalized again with it (merged after what was saved).
+ * The same memory keeps segment keys unique when a recording this instance let
+ * go of (another instance carried it on) comes back to it: its keys go on from
+ * its earlier count. One forgotten longer ago than RECENT recordings starts
+ * from 0 again, and could replace a segment of its own that no instance has
+ * finalized yet: only the store knows where this instance's keys of it stop.
  */
 
 import { frame, FrameKind, isEventKind, isInteraction, parseFrameHeader, type StartMeta } from "../format/mod.ts";
@@ -116,7 +121,13 @@ export class Drainer {
       }
       // Only the start time is kept parsed: the line itself goes into every segment.
       const { startedAt } = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
-      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentChars: 0, unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames: 0, interactions: 0 });
+      // A recording this instance let go of while another carried it on comes back: its segments
+      // may still be in the store, so the count (and the keys made of it) goes on from there; from
+      // 0, the first new segment would replace the first one written before, under the same key.
+      const earlier = this.finished.get(h.id);
+      if (earlier) this.finished.delete(h.id);
+      const sentFrames = earlier?.sentFrames ?? 0;
+      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentChars: 0, unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames, interactions: 0 });
       return;
     }
     if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {

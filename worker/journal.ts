@@ -166,7 +166,8 @@ export class Journal {
 
   /**
    * The recording's frames so far are in the store (`sentFrames` of them in
-   * all), or, with no `keep`, it is finalized; `keep` is what must stand after
+   * all: where this instance's segment keys of it stand, also once it is
+   * finished here), or, with no `keep`, it is finished; `keep` is what must stand after
    * the marker: its start frame and the frames that arrived while the segment
    * was being written.
    */

@@ -1,0 +1,79 @@
+/**
+ * Segment keys of a recording that comes back to an instance (worker/drain.ts).
+ * An instance that let a recording go while another instance carried it on
+ * forgets it, but its segments stay in the store until the recording is
+ * finalized. When the session's next request lands on it again, its new
+ * segments must not take the keys of those it wrote before: a key is upserted,
+ * so the first new segment would replace the first old one, frames and all.
+ */
+
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { encode, frame, FrameKind, payload } from "../format/mod.ts";
+import { memoryStorage } from "../mod.ts";
+import { Engine, type EngineOptions } from "./engine.ts";
+import { Journal } from "./journal.ts";
+import { createRingBuffer, RingWriter } from "./ring.ts";
+
+const ID = "0rec-comesback";
+const startedAt = Date.UTC(2026, 0, 9);
+const meta = { view: "Counter", url: "http://localhost/counter", sessionKey: "k", startedAt, format: "tagged" };
+const start = (resumed: boolean) => frame(ID, FrameKind.start, 0, "", JSON.stringify(resumed ? { ...meta, resumed: true } : meta));
+const MOUNT = frame(ID, FrameKind.mount, 0, "", payload.mount(meta.url, "{}", "{}", encode({ count: 0 })), 1);
+/** Request `i`: a click and its render. */
+const click = (i: number) => [
+  frame(ID, FrameKind.event, i * 100, "click", payload.event(encode({ i })), i + 1),
+  frame(ID, FrameKind.render, i * 100 + 1, "", payload.render(encode({ count: i }), []), i + 1),
+];
+
+const options: EngineOptions = {
+  instanceId: "instanceaaaa",
+  // Nothing due by itself while the test runs: segments go when it asks (flush), and nothing is swept.
+  idleTimeoutMs: 3_600_000,
+  segmentMaxAgeMs: 3_600_000,
+  persistenceRetryAttempts: 1,
+  persistenceRetryDelayMs: 50,
+  maxRecordings: 100,
+  maxRecordingAgeMs: 3_600_000,
+  cleanupIntervalMs: 3_600_000,
+};
+
+test("an instance serving a recording again after letting it go writes new segment keys: what it wrote before is not replaced", async () => {
+  const storage = memoryStorage();
+  const buffer = createRingBuffer(64 * 1024);
+  const ring = new RingWriter(buffer);
+  const write = (lines: string[]) => lines.forEach((line) => assert.ok(ring.write(line), "the ring takes the frame"));
+  const journalDir = mkdtempSync(join(tmpdir(), "hono-replay-drain-"));
+  const engine = new Engine(buffer, storage, { ...options, journalDir }, { warn() {}, error() {} }, "poll");
+  await engine.start();
+  try {
+    write([start(false), MOUNT, ...click(1), ...click(2)]);
+    await engine.handle({ type: "flush" });
+    // Another instance serves requests 3 and 4 (its segment is later than this one's last activity).
+    await storage.appendSegment({ recordingId: ID, key: "instancebbbb-0000000000", lastAt: startedAt + 401, text: [start(true), ...click(3), ...click(4)].join("\n") });
+    // This instance lets the recording go as of its own last request: another carries it on, so it is not finalized.
+    write([frame(ID, FrameKind.leave, 201, String(startedAt + 201), "0", 3)]);
+    await engine.handle({ type: "flush" });
+    const before = await storage.loadSegments(ID);
+    assert.is(before.length, 2, "control: not finalized, both instances' segments are there");
+    assert.ok(before.some((s) => s.text.includes(click(1)[0])), "control: this instance's first segment holds request 1");
+    // Its journal says where its keys stand, for a recovery of what comes next should it die.
+    const [journal] = readdirSync(journalDir).filter((name) => name.endsWith(".journal"));
+    assert.is(Journal.read(join(journalDir, journal)).sent.get(ID), 5, "the mount and four frames were sent");
+
+    // Request 5 comes back to this instance.
+    write([start(true), ...click(5)]);
+    await engine.handle({ type: "flush" });
+    const after = await storage.loadSegments(ID);
+    assert.is(after.length, 3, `a new segment beside the earlier ones, not in place of one (${after.map((s) => s.key).join(", ")})`);
+    for (const i of [1, 2, 3, 4, 5]) assert.ok(after.some((s) => s.text.includes(click(i)[0])), `request ${i} is in the store`);
+  } finally {
+    await engine.handle({ type: "shutdown" });
+    rmSync(journalDir, { recursive: true, force: true });
+  }
+});
+
+test.run();
