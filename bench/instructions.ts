@@ -21,7 +21,7 @@ import autocannon from "autocannon";
 import { row, type Row, type Section, sleep, startChild } from "./lib.ts";
 import { requests, type Variant, VARIANTS } from "./request.ts";
 
-const COUNTED: Variant[] = ["plain", "recorder", "sampledOut"];
+const COUNTED: Variant[] = ["plain", "recorder", "attached", "sampledOut"];
 const VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"];
 
 /** User-space instructions of one server child that served `amount` requests (valgrind's total, start-up included). */
