@@ -22,6 +22,16 @@
  *   finalized.
  * - Handled faults are counted in `stats().faults` and logged through the
  *   engine's `Logger` (in the worker, one that posts to the host, which logs).
+ * - Maintenance recovers orphaned journals before the store sweep finalizes
+ *   what went idle, and the sweep waits for a recovery under way here (at
+ *   start, for an erasure): finalizing merges a recording's segments and
+ *   deletes them, and a journal recovered after that may hold frames of a
+ *   segment the store took just before its instance was killed (orphans.ts).
+ *   Its recovered segment, under that segment's key but with nothing left to
+ *   replace, would be merged a second time: repeated events. A round whose
+ *   recovery failed (the store is down) does not sweep; one that keeps failing
+ *   (a journal that cannot be delivered) holds the sweep back at most
+ *   `idleTimeoutMs`, so recordings are never left unfinalized for good.
  */
 
 import { join } from "node:path";
@@ -127,6 +137,8 @@ export class Engine {
   private wakeLoop?: () => void;
   private stopTimers: (() => void)[] = [];
   private maintaining?: Promise<void>;
+  /** Since when every maintenance round's recovery failed: the sweep waits for it, at most idleTimeoutMs. */
+  private recoveryFailingSince?: number;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -201,17 +213,31 @@ export class Engine {
     if (frames.length < previous.frames.length) this.journal.compact(() => this.drainer.unsentFrames(), this.reader.position);
   }
 
-  /** Finalizes what went idle in the store and recovers orphaned journals; one run at a time. */
-  maintain(): Promise<void> {
+  /** Recovers orphaned journals, then finalizes what went idle in the store (in that order: see the header); one run at a time. */
+  maintain(now = Date.now()): Promise<void> {
     this.maintaining ??= (async () => {
+      if (!(await this.recoverOrphans(now))) return;
       try {
-        await this.delivery.sweepStore(Date.now());
-        if (this.orphans && !this.stopping) await this.orphans.recover();
+        await this.delivery.sweepStore(now);
       } catch (error) {
         this.delivery.storeFailed(error, "sweeping the store");
       }
     })().finally(() => (this.maintaining = undefined));
     return this.maintaining;
+  }
+
+  /** Recovers orphaned journals (after a recovery under way); whether the store may be swept now. */
+  private async recoverOrphans(now: number): Promise<boolean> {
+    if (!this.orphans || this.stopping) return true;
+    try {
+      await this.orphans.recover();
+      this.recoveryFailingSince = undefined;
+      return true;
+    } catch (error) {
+      this.delivery.storeFailed(error, "recovering orphaned journals");
+      this.recoveryFailingSince ??= now;
+      return now - this.recoveryFailingSince > this.options.idleTimeoutMs;
+    }
   }
 
   private async loop(): Promise<void> {

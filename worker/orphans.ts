@@ -23,6 +23,9 @@
  *   segment keys make a retry harmless (the same key replaces, never
  *   duplicates). A journal whose name is not this library's (no instance to
  *   read from it) goes under `<name>-r`, which a retry repeats too.
+ * - One recovery at a time per engine (`recover` waits for the one under
+ *   way): the store sweep runs after it (engine.ts), and must not finalize a
+ *   recording while this instance is still writing a journal's segments of it.
  * - Nothing of a journal is delivered before the erasure marks are known:
  *   they decide what must not be (erasure.ts filters every frame).
  * - Only journals this app wrote are delivered (private_dir.ts): anything else
@@ -60,10 +63,24 @@ export interface OrphansHost {
 }
 
 export class Orphans {
+  /** The latest recovery asked for: the next one starts when it is done. */
+  private recovering: Promise<void> = Promise.resolve();
+
   constructor(private readonly host: OrphansHost) {}
 
-  /** Recovers every journal in the directory whose instance is gone; throws when the store fails (the journal is given back). */
-  async recover(): Promise<void> {
+  /**
+   * Recovers every journal in the directory whose instance is gone, once the
+   * recovery under way is done; throws when the store fails (the journal is
+   * given back). Each call scans anew: journals may have gone stale since.
+   */
+  recover(): Promise<void> {
+    const run = () => this.recoverAll();
+    // A failure of the previous run went to its own caller; this run goes ahead regardless.
+    this.recovering = this.recovering.then(run, run);
+    return this.recovering;
+  }
+
+  private async recoverAll(): Promise<void> {
     const { dir, erasures } = this.host;
     // Until the erasure marks are known, nothing of a journal may be delivered: they decide what must not be.
     if (!erasures.loaded) return;
