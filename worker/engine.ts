@@ -29,9 +29,14 @@
  *   segment the store took just before its instance was killed (orphans.ts).
  *   Its recovered segment, under that segment's key but with nothing left to
  *   replace, would be merged a second time: repeated events. A round whose
- *   recovery failed (the store is down) does not sweep; one that keeps failing
- *   (a journal that cannot be delivered) holds the sweep back at most
- *   `idleTimeoutMs`, so recordings are never left unfinalized for good.
+ *   recovery failed (the store is down) or is not settled (orphans.ts: another
+ *   instance sharing the journal directory is recovering a journal) does not
+ *   sweep; recovery that stays unsettled (a journal that cannot be delivered,
+ *   marks that cannot be read) holds the sweep back at most `idleTimeoutMs`,
+ *   so recordings are never left unfinalized for good. Journals this engine
+ *   cannot see yet (another machine's directory; a dead instance in another
+ *   PID namespace, for STALE_JOURNAL_MS) are not covered: that would take a
+ *   saved recording that says how many frames of each instance it holds.
  */
 
 import { join } from "node:path";
@@ -137,8 +142,8 @@ export class Engine {
   private wakeLoop?: () => void;
   private stopTimers: (() => void)[] = [];
   private maintaining?: Promise<void>;
-  /** Since when every maintenance round's recovery failed: the sweep waits for it, at most idleTimeoutMs. */
-  private recoveryFailingSince?: number;
+  /** Since when every maintenance round's recovery failed or was unsettled: the sweep waits for it, at most idleTimeoutMs. */
+  private unsettledSince?: number;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -159,7 +164,9 @@ export class Engine {
       warn: (message) => logger.warn(message),
       settled: () => this.delivery.settled(),
       compactJournal: () => this.journal?.compact(() => this.drainer.unsentFrames(), this.reader.position),
-      scrubJournals: () => (this.orphans && !this.stopping ? this.orphans.recover() : Promise.resolve()),
+      scrubJournals: async () => {
+        if (this.orphans && !this.stopping) await this.orphans.recover();
+      },
     });
     this.delivery = new Delivery({
       storage,
@@ -230,14 +237,15 @@ export class Engine {
   private async recoverOrphans(now: number): Promise<boolean> {
     if (!this.orphans || this.stopping) return true;
     try {
-      await this.orphans.recover();
-      this.recoveryFailingSince = undefined;
-      return true;
+      if (await this.orphans.recover()) {
+        this.unsettledSince = undefined;
+        return true;
+      }
     } catch (error) {
       this.delivery.storeFailed(error, "recovering orphaned journals");
-      this.recoveryFailingSince ??= now;
-      return now - this.recoveryFailingSince > this.options.idleTimeoutMs;
     }
+    this.unsettledSince ??= now;
+    return now - this.unsettledSince > this.options.idleTimeoutMs;
   }
 
   private async loop(): Promise<void> {

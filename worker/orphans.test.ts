@@ -16,7 +16,7 @@
  * handed over as a dead process's (a dead pid, untouched for minutes).
  */
 
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -26,6 +26,7 @@ import { memoryStorage, type RecordingStorage } from "../mod.ts";
 import type { Segment } from "../storage/mod.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
 import { Journal } from "./journal.ts";
+import { claimedName } from "./journal_name.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
 
 const temps: string[] = [];
@@ -343,6 +344,33 @@ test("a recovery that keeps failing holds the store sweep back at most idleTimeo
     assert.ok(readdirSync(killed.recoverDir).some((n) => n.startsWith("released-") && n.includes("deadinstance1")), "the journal is given back, for a later recovery");
     assert.is(warnings.length, 1, "the failure is warned of (once)");
     assert.match(warnings[0], /recovering orphaned journals failed \(segments refused\)/);
+  } finally {
+    await survivor.handle({ type: "shutdown" });
+    await killed.cleanup();
+  }
+});
+
+test("the store sweep waits while another instance sharing the journal directory is recovering the dead instance's journal", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend(deadName);
+  const { survivor, orphanGoesStale } = await runningSurvivor(killed.storage, killed.recoverDir);
+  try {
+    orphanGoesStale();
+    // Another instance claimed the journal a moment ago (claiming touches it); its recovered segment is not in the store yet.
+    const claimed = join(killed.recoverDir, claimedName("survivor0002", deadName("deadinstance1")));
+    renameSync(join(killed.recoverDir, deadName("deadinstance1")), claimed);
+    const now = new Date();
+    utimesSync(claimed, now, now);
+    await survivor.maintain();
+    assert.is(await killed.storage.load(ID).then(() => true, () => false), false, "not finalized while the claim is fresh");
+    assert.is((await killed.storage.loadSegments(ID)).length, 2, "its segments stay for the recovered one to replace");
+    // The claimer died: its claim goes stale, this instance recovers the journal, then sweeps.
+    const then = new Date(Date.now() - 5 * 60_000);
+    utimesSync(claimed, then, then);
+    await survivor.maintain();
+    assert.equal(readdirSync(killed.recoverDir).filter((n) => n.includes("deadinstance1")), [], "the journal was recovered here");
+    await assertSavedOnce(killed.storage);
+    assert.equal(warnings, []);
   } finally {
     await survivor.handle({ type: "shutdown" });
     await killed.cleanup();
