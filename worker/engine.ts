@@ -22,6 +22,21 @@
  *   finalized.
  * - Handled faults are counted in `stats().faults` and logged through the
  *   engine's `Logger` (in the worker, one that posts to the host, which logs).
+ * - Maintenance recovers orphaned journals before the store sweep finalizes
+ *   what went idle, and the sweep waits for a recovery under way here (at
+ *   start, for an erasure): finalizing merges a recording's segments and
+ *   deletes them, and a journal recovered after that may hold frames of a
+ *   segment the store took just before its instance was killed (orphans.ts).
+ *   Its recovered segment, under that segment's key but with nothing left to
+ *   replace, would be merged a second time: repeated events. A round whose
+ *   recovery failed (the store is down) or is not settled (orphans.ts: another
+ *   instance sharing the journal directory is recovering a journal) does not
+ *   sweep; recovery that stays unsettled (a journal that cannot be delivered,
+ *   marks that cannot be read) holds the sweep back at most `idleTimeoutMs`,
+ *   so recordings are never left unfinalized for good. Journals this engine
+ *   cannot see yet (another machine's directory; a dead instance in another
+ *   PID namespace, for STALE_JOURNAL_MS) are not covered: that would take a
+ *   saved recording that says how many frames of each instance it holds.
  */
 
 import { join } from "node:path";
@@ -127,6 +142,8 @@ export class Engine {
   private wakeLoop?: () => void;
   private stopTimers: (() => void)[] = [];
   private maintaining?: Promise<void>;
+  /** Since when every maintenance round's recovery failed or was unsettled: the sweep waits for it, at most idleTimeoutMs. */
+  private unsettledSince?: number;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -147,7 +164,9 @@ export class Engine {
       warn: (message) => logger.warn(message),
       settled: () => this.delivery.settled(),
       compactJournal: () => this.journal?.compact(() => this.drainer.unsentFrames(), this.reader.position),
-      scrubJournals: () => (this.orphans && !this.stopping ? this.orphans.recover() : Promise.resolve()),
+      scrubJournals: async () => {
+        if (this.orphans && !this.stopping) await this.orphans.recover();
+      },
     });
     this.delivery = new Delivery({
       storage,
@@ -201,17 +220,32 @@ export class Engine {
     if (frames.length < previous.frames.length) this.journal.compact(() => this.drainer.unsentFrames(), this.reader.position);
   }
 
-  /** Finalizes what went idle in the store and recovers orphaned journals; one run at a time. */
-  maintain(): Promise<void> {
+  /** Recovers orphaned journals, then finalizes what went idle in the store (in that order: see the header); one run at a time. */
+  maintain(now = Date.now()): Promise<void> {
     this.maintaining ??= (async () => {
+      if (!(await this.recoverOrphans(now))) return;
       try {
-        await this.delivery.sweepStore(Date.now());
-        if (this.orphans && !this.stopping) await this.orphans.recover();
+        await this.delivery.sweepStore(now);
       } catch (error) {
         this.delivery.storeFailed(error, "sweeping the store");
       }
     })().finally(() => (this.maintaining = undefined));
     return this.maintaining;
+  }
+
+  /** Recovers orphaned journals (after a recovery under way); whether the store may be swept now. */
+  private async recoverOrphans(now: number): Promise<boolean> {
+    if (!this.orphans || this.stopping) return true;
+    try {
+      if (await this.orphans.recover()) {
+        this.unsettledSince = undefined;
+        return true;
+      }
+    } catch (error) {
+      this.delivery.storeFailed(error, "recovering orphaned journals");
+    }
+    this.unsettledSince ??= now;
+    return now - this.unsettledSince > this.options.idleTimeoutMs;
   }
 
   private async loop(): Promise<void> {

@@ -6,22 +6,27 @@
  * the instance wrote them under, which replaces that segment, instead of
  * adding a second copy — for a journal left by a kill, one released at
  * shutdown, and one whose first recoverer was killed mid-recovery too.
+ * And the store sweep of a running engine (engine.ts maintain) must not
+ * finalize that recording before the journal is recovered: finalizing deletes
+ * the segment, and the recovered one, with nothing left to replace, would be
+ * merged a second time.
  *
  * Deterministic, no timing: a store that keeps a segment and then never
  * answers stops a real engine exactly there, and a copy of its journal is
  * handed over as a dead process's (a dead pid, untouched for minutes).
  */
 
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { assembleSegments, encode, frame, FrameKind, payload } from "../format/mod.ts";
+import { assembleSegments, decodeRecordingColumns, encode, frame, FrameKind, payload } from "../format/mod.ts";
 import { memoryStorage, type RecordingStorage } from "../mod.ts";
 import type { Segment } from "../storage/mod.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
 import { Journal } from "./journal.ts";
+import { claimedName } from "./journal_name.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
 
 const temps: string[] = [];
@@ -209,6 +214,165 @@ test("an instance killed while recovering a journal: the next one recovers it ag
     release();
     await starting;
     await first.handle({ type: "shutdown" });
+    await killed.cleanup();
+  }
+});
+
+/**
+ * A survivor that is already running when the dead instance's journal goes
+ * stale (the common case: an instance of a fleet dies, the others run on).
+ * Its start-up recovery found nothing: the journal was touched a moment ago.
+ */
+async function runningSurvivor(storage: RecordingStorage, dir: string): Promise<{ survivor: Engine; orphanGoesStale(): void }> {
+  const orphan = join(dir, deadName("deadinstance1"));
+  const now = new Date();
+  utimesSync(orphan, now, now);
+  const survivor = new Engine(createRingBuffer(64 * 1024), storage, engineOptions("survivor0001", dir), logger, "poll");
+  await survivor.start();
+  assert.ok(readdirSync(dir).includes(deadName("deadinstance1")), "start-up left the live-looking journal alone");
+  const then = new Date(Date.now() - 5 * 60_000);
+  return { survivor, orphanGoesStale: () => utimesSync(orphan, then, then) };
+}
+
+/** The saved recording: every click, render and push of the dead instance exactly once, finalized as abandoned; no segment left over. */
+async function assertSavedOnce(storage: RecordingStorage) {
+  const { columns, meta } = decodeRecordingColumns(ID, await storage.load(ID));
+  assert.equal(eventPayloads(columns), [1, 2, 3, 4, 5].map((i) => payload.event(encode({ i }))), "every click once, in order: request 5 (only in the journal) is in, requests 3–4 are not repeated");
+  assert.is(columns.kinds.split("").filter((k) => k === FrameKind.render).length, 5, "every render once");
+  assert.is(columns.kinds.split("").filter((k) => k === FrameKind.info).length, 2, "the two identical pushes are two events, not four");
+  assert.is(meta.recovered, true, "marked recovered: the sweep finalized it, nobody ended it");
+  assert.equal(await storage.loadSegments(ID), [], "nothing left for a later finalization to merge again");
+}
+
+test("the store sweep does not finalize a recording before the dead instance's journal is recovered (finalized before recovered: repeated frames)", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend(deadName);
+  const { survivor, orphanGoesStale } = await runningSurvivor(killed.storage, killed.recoverDir);
+  try {
+    // The sweep would finalize this recording now: its last activity is older than the idle timeout, and this instance holds none of it.
+    const segments = await killed.storage.loadSegments(ID);
+    assert.is(segments.length, 2);
+    assert.ok(segments.every((s) => s.lastAt < Date.now() - engineOptions("", "").idleTimeoutMs), "idle in the store");
+    orphanGoesStale();
+    await survivor.handle({ type: "maintain" });
+    // A second run finalizes whatever the first one left in the store (a recovered segment, were it recovered after the sweep).
+    await survivor.handle({ type: "maintain" });
+    assert.equal(readdirSync(killed.recoverDir).filter((n) => n.includes("deadinstance1")), [], "the journal was recovered");
+    await assertSavedOnce(killed.storage);
+    assert.equal(warnings, []);
+  } finally {
+    await survivor.handle({ type: "shutdown" });
+    await killed.cleanup();
+  }
+});
+
+/**
+ * `storage`, except that once `hold()` was called the next segment append
+ * waits before it is stored (until `release()`); `held` resolves then.
+ * `sweptWhileHeld` says whether the store was listed (the store sweep starts
+ * so) while that append waited.
+ */
+function holdingStore(storage: RecordingStorage) {
+  let holdNext = false;
+  let holding = false;
+  let reached!: () => void;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (reached = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const state = { sweptWhileHeld: false };
+  const store: RecordingStorage = {
+    ...storage,
+    async appendSegment(segment: Segment) {
+      if (holdNext) {
+        holdNext = false;
+        holding = true;
+        reached();
+        await released;
+        holding = false;
+      }
+      await storage.appendSegment(segment);
+    },
+    listSegments() {
+      if (holding) state.sweptWhileHeld = true;
+      return storage.listSegments();
+    },
+  };
+  return { store, hold: () => void (holdNext = true), held, release, state };
+}
+
+test("the store sweep waits for a recovery under way in the same engine (one at start-up, slow to write its segment)", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend(deadName);
+  const { store, hold, held, release, state } = holdingStore(killed.storage);
+  hold();
+  const survivor = new Engine(createRingBuffer(64 * 1024), store, engineOptions("survivor0001", killed.recoverDir), logger, "poll");
+  const starting = survivor.start();
+  try {
+    await held; // start-up claimed the journal; its recovered segment is not in the store yet
+    const maintained = survivor.handle({ type: "maintain" });
+    release();
+    await Promise.all([starting, maintained]);
+    assert.is(state.sweptWhileHeld, false, "the sweep did not start while the recovery's segment was on its way");
+    await survivor.handle({ type: "maintain" });
+    await assertSavedOnce(killed.storage);
+    assert.equal(warnings, []);
+  } finally {
+    release();
+    await starting;
+    await survivor.handle({ type: "shutdown" });
+    await killed.cleanup();
+  }
+});
+
+test("a recovery that keeps failing holds the store sweep back at most idleTimeoutMs", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend(deadName);
+  // Segments cannot be written (the recovered one fails); what is in the store can still be finalized.
+  const store: RecordingStorage = { ...killed.storage, appendSegment: () => Promise.reject(new Error("segments refused")) };
+  const { survivor, orphanGoesStale } = await runningSurvivor(store, killed.recoverDir);
+  const idle = engineOptions("", "").idleTimeoutMs;
+  const saved = () => killed.storage.load(ID).then(() => true, () => false);
+  try {
+    orphanGoesStale();
+    const now = Date.now();
+    await survivor.maintain(now);
+    await survivor.maintain(now + idle);
+    assert.is(await saved(), false, "not swept while the recovery fails, for up to idleTimeoutMs");
+    assert.is((await killed.storage.loadSegments(ID)).length, 2);
+    await survivor.maintain(now + idle + 1);
+    assert.is(await saved(), true, "then swept all the same: a journal that cannot be delivered does not hold recordings back for good");
+    assert.ok(readdirSync(killed.recoverDir).some((n) => n.startsWith("released-") && n.includes("deadinstance1")), "the journal is given back, for a later recovery");
+    assert.is(warnings.length, 1, "the failure is warned of (once)");
+    assert.match(warnings[0], /recovering orphaned journals failed \(segments refused\)/);
+  } finally {
+    await survivor.handle({ type: "shutdown" });
+    await killed.cleanup();
+  }
+});
+
+test("the store sweep waits while another instance sharing the journal directory is recovering the dead instance's journal", async () => {
+  warnings.length = 0;
+  const killed = await killedMidAppend(deadName);
+  const { survivor, orphanGoesStale } = await runningSurvivor(killed.storage, killed.recoverDir);
+  try {
+    orphanGoesStale();
+    // Another instance claimed the journal a moment ago (claiming touches it); its recovered segment is not in the store yet.
+    const claimed = join(killed.recoverDir, claimedName("survivor0002", deadName("deadinstance1")));
+    renameSync(join(killed.recoverDir, deadName("deadinstance1")), claimed);
+    const now = new Date();
+    utimesSync(claimed, now, now);
+    await survivor.maintain();
+    assert.is(await killed.storage.load(ID).then(() => true, () => false), false, "not finalized while the claim is fresh");
+    assert.is((await killed.storage.loadSegments(ID)).length, 2, "its segments stay for the recovered one to replace");
+    // The claimer died: its claim goes stale, this instance recovers the journal, then sweeps.
+    const then = new Date(Date.now() - 5 * 60_000);
+    utimesSync(claimed, then, then);
+    await survivor.maintain();
+    assert.equal(readdirSync(killed.recoverDir).filter((n) => n.includes("deadinstance1")), [], "the journal was recovered here");
+    await assertSavedOnce(killed.storage);
+    assert.equal(warnings, []);
+  } finally {
+    await survivor.handle({ type: "shutdown" });
     await killed.cleanup();
   }
 });

@@ -23,6 +23,14 @@
  *   segment keys make a retry harmless (the same key replaces, never
  *   duplicates). A journal whose name is not this library's (no instance to
  *   read from it) goes under `<name>-r`, which a retry repeats too.
+ * - One recovery at a time per engine (`recover` waits for the one under
+ *   way): the store sweep runs after it (engine.ts), and must not finalize a
+ *   recording while this instance is still writing a journal's segments of it.
+ *   `recover` says whether recovery is settled: not while the erasure marks
+ *   are unknown (nothing was recovered), nor while a dead instance's journal
+ *   is claimed by another instance (its segments are on their way from there;
+ *   a claim whose claimer died goes stale and is recovered here) or could not
+ *   be claimed. The sweep waits for settled, within a bound (engine.ts).
  * - Nothing of a journal is delivered before the erasure marks are known:
  *   they decide what must not be (erasure.ts filters every frame).
  * - Only journals this app wrote are delivered (private_dir.ts): anything else
@@ -60,14 +68,30 @@ export interface OrphansHost {
 }
 
 export class Orphans {
+  /** The latest recovery asked for: the next one starts when it is done. */
+  private recovering: Promise<boolean> = Promise.resolve(true);
+
   constructor(private readonly host: OrphansHost) {}
 
-  /** Recovers every journal in the directory whose instance is gone; throws when the store fails (the journal is given back). */
-  async recover(): Promise<void> {
+  /**
+   * Recovers every journal in the directory whose instance is gone, once the
+   * recovery under way is done; throws when the store fails (the journal is
+   * given back). Each call scans anew: journals may have gone stale since.
+   * Resolves whether recovery is settled (see the header).
+   */
+  recover(): Promise<boolean> {
+    const run = () => this.recoverAll();
+    // A failure of the previous run went to its own caller; this run goes ahead regardless.
+    this.recovering = this.recovering.then(run, run);
+    return this.recovering;
+  }
+
+  private async recoverAll(): Promise<boolean> {
     const { dir, erasures } = this.host;
     // Until the erasure marks are known, nothing of a journal may be delivered: they decide what must not be.
-    if (!erasures.loaded) return;
+    if (!erasures.loaded) return false;
     const own = await journalName(this.host.instanceId);
+    let settled = true;
     for (const name of await this.journalFiles()) {
       if (name.endsWith(COMPACTING) && name !== own + COMPACTING) await this.removeAbandoned(join(dir, name));
       if (!name.endsWith(".journal") || name === own) continue;
@@ -77,9 +101,15 @@ export class Orphans {
         this.host.logger.warn(`${path} is not delivered: ${distrusted}. Journals this library writes are this user's, mode 600; remove the file (or, if it is yours, chmod 600 it)`);
         continue;
       }
-      if (!(await isOrphan(name, path))) continue;
+      if (!(await isOrphan(name, path))) {
+        if (isClaimed(name)) settled = false; // another instance is recovering it
+        continue;
+      }
       const claimed = await this.claim(path, name);
-      if (!claimed) continue;
+      if (!claimed) {
+        settled = false; // another instance took it first, or it cannot be claimed yet
+        continue;
+      }
       try {
         await this.recoverJournal(claimed, name);
       } catch (error) {
@@ -89,6 +119,7 @@ export class Orphans {
       }
       await sleep(0);
     }
+    return settled;
   }
 
   /** The directory's entries; none (counted and logged) when it cannot be read. */
@@ -154,6 +185,14 @@ export class Orphans {
     }
     await rm(path, { force: true });
   }
+}
+
+/**
+ * Whether `name` is a journal an instance claimed to recover it (journal_name.ts
+ * claimedName; the test names one with it, so the two cannot drift apart unseen).
+ */
+function isClaimed(name: string): boolean {
+  return name.startsWith("recovering-");
 }
 
 /** A journal's frames by recording, and the recordings its instance had ended (undefined) or let go (since). */
