@@ -33,6 +33,11 @@ export async function journalName(instanceId: string): Promise<string> {
 /** Name prefix of a journal an instance claimed to recover it. */
 const CLAIMED = "recovering-";
 
+/** Whether `name` is a journal an instance claimed to recover it (claimedName). */
+export function isClaimedName(name: string): boolean {
+  return name.startsWith(CLAIMED);
+}
+
 /** The name `instanceId` claims the journal `name` under, to recover it: unique, and it keeps `name`. */
 export function claimedName(instanceId: string, name: string): string {
   return `${CLAIMED}${instanceId}-${randomToken(8)}.${ownName(name)}`;

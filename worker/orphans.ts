@@ -52,7 +52,7 @@ import type { Delivery } from "./delivery.ts";
 import { segmentKey } from "./drain.ts";
 import type { EngineErasures } from "./erasure.ts";
 import { COMPACTING, Journal, RELEASED } from "./journal.ts";
-import { claimedName, isOrphan, journalName, journalOwner, STALE_JOURNAL_MS, touchedAt } from "./journal_name.ts";
+import { claimedName, isClaimedName, isOrphan, journalName, journalOwner, STALE_JOURNAL_MS, touchedAt } from "./journal_name.ts";
 import { untrustedJournal } from "./private_dir.ts";
 import { sleep } from "./runtime.ts";
 
@@ -102,7 +102,7 @@ export class Orphans {
         continue;
       }
       if (!(await isOrphan(name, path))) {
-        if (isClaimed(name)) settled = false; // another instance is recovering it
+        if (isClaimedName(name)) settled = false; // another instance is recovering it
         continue;
       }
       const claimed = await this.claim(path, name);
@@ -185,14 +185,6 @@ export class Orphans {
     }
     await rm(path, { force: true });
   }
-}
-
-/**
- * Whether `name` is a journal an instance claimed to recover it (journal_name.ts
- * claimedName; the test names one with it, so the two cannot drift apart unseen).
- */
-function isClaimed(name: string): boolean {
-  return name.startsWith("recovering-");
 }
 
 /** A journal's frames by recording, and the recordings its instance had ended (undefined) or let go (since). */
