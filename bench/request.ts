@@ -52,7 +52,8 @@ export const VARIANTS: { id: Variant; label: string; args: (tmp: string) => stri
   { id: "recorder", label: "with recorder", args: (tmp) => ["recorder", join(tmp, "request-recorder"), JSON.stringify(ENDING)] },
   { id: "attached", label: "with recorder attached (handlers unchanged)", args: (tmp) => ["attached", join(tmp, "request-attached"), JSON.stringify(ENDING)] },
   { id: "noFidelity", label: "with recorder, fidelity off", args: (tmp) => ["recorder", join(tmp, "request-nohash"), JSON.stringify({ ...ENDING, fidelity: false })] },
-  { id: "sampledOut", label: "recorder installed, session sampled out", args: (tmp) => ["recorder", join(tmp, "request-sampled"), JSON.stringify({ ...ENDING, sampleRate: 0 })] },
+  // The plain app's own handlers under the recorder: the baseline's code plus the middleware, nothing else.
+  { id: "sampledOut", label: "recorder installed, session sampled out", args: (tmp) => ["attached", join(tmp, "request-sampled"), JSON.stringify({ ...ENDING, sampleRate: 0 })] },
 ];
 
 /**
@@ -163,10 +164,10 @@ function threadRows(v: (typeof VARIANTS)[number], rounds: Round[], plain: Round[
   });
 }
 
-/** GET /signup/checks (JSON) on a recorded session, with and without the recorder: attaching where nothing is rendered. */
+/** GET /signup/checks (JSON) on a recorded session, the plain app with and without the recorder: attaching where nothing is rendered. */
 function noViewRows(measured: Round[]): Row[] {
   const of = (v: Variant) => measured.filter((r) => r.variant === v && r.scenario === "noView");
-  const cpu = median(of("recorder").map((r) => r.cpuMicrosPerRequest));
+  const cpu = median(of("attached").map((r) => r.cpuMicrosPerRequest));
   const plainCpu = median(of("plain").map((r) => r.cpuMicrosPerRequest));
   const target = CPU_TARGETS.noView!;
   return [
@@ -200,7 +201,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
         measured.push(await load(children.get(v.id)!, ports.get(v.id)!, roundSeconds, v.id));
         await sleep(150);
       }
-      for (const id of (i % 2 ? ["recorder", "plain"] : ["plain", "recorder"]) as Variant[]) {
+      for (const id of (i % 2 ? ["attached", "plain"] : ["plain", "attached"]) as Variant[]) {
         measured.push(await load(children.get(id)!, ports.get(id)!, roundSeconds, id, "noView"));
         await sleep(150);
       }
@@ -274,7 +275,8 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
       `autocannon (${CONNECTIONS} connections, each a session typing the 200-keystroke script, then the pagehide beacon, then a new session) against examples/demo/serve.ts on 127.0.0.1, ` +
       `one child process per variant (recorder: defaults, fileStorage, beaconGraceMs 0); ${rounds} rounds of ${roundSeconds} s per variant, alternating, after a ${warmSeconds} s warm-up. ` +
       `Baseline: the same routes and views rendered with renderToString, no hono-replay (bench/plain_app.tsx). ` +
-      `Each round also loads GET /signup/checks (JSON, no view) on the plain app and the recorder, with a recorded session's cookie. ` +
+      `The attached, sampled-out and no-view rows run the plain app's own handlers under app.use(replay.recorder()), so that they differ from the baseline by the recorder alone (the demo app also serves the dashboard, islands and more routes). ` +
+      `Each round also loads GET /signup/checks (JSON, no view) on the plain app and on it under the recorder, with a recorded session's cookie. ` +
       `CPU: the server process, all threads, including draining and persisting what the round recorded (replay.flush(), ${SETTLE_MS} ms for the last sweep, flush again); by kind of thread from /proc/self/task/*/schedstat.`,
     rows,
     notes,
