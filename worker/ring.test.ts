@@ -233,7 +233,8 @@ test("positions are free-running 32-bit counters: writing across 2^32 keeps fram
 
 /**
  * A 1 KiB ring and `race(ms, mode)`: "woken" when the reader's wait() returns
- * first, "still waiting" after `ms`; `later(fn)` runs fn in 20 ms. Each test
+ * first, "still waiting" after `ms`; `later(fn)` runs fn in a macrotask, once
+ * the wait began (wait() registers its waiter synchronously). Each test
  * runs inside `run`, which clears the timers afterwards.
  */
 async function withWaitingReader(run: (ring: { writer: RingWriter; reader: RingReader; race: (ms: number, mode?: WaitMode) => Promise<unknown>; later: (fn: () => void) => void }) => Promise<void>) {
@@ -250,7 +251,7 @@ async function withWaitingReader(run: (ring: { writer: RingWriter; reader: RingR
       new Promise((resolve) => timers.push(setTimeout(() => resolve("still waiting"), ms))),
     ]);
   try {
-    await run({ writer, reader, race, later: (fn) => void timers.push(setTimeout(fn, 20)) });
+    await run({ writer, reader, race, later: (fn) => void timers.push(setTimeout(fn, 0)) });
   } finally {
     clearInterval(keepAlive);
     timers.forEach(clearTimeout);
