@@ -140,6 +140,7 @@ export class Delivery {
   /** Writes the recording's unsent frames as one segment. */
   private async send(rec: Active): Promise<void> {
     if (rec.unsent.length === 0) return;
+    if (rec.keysUnknown) await this.continueKeys(rec);
     const { segment, frames } = this.host.drainer.segmentOf(rec, this.host.segmentPrefix);
     await this.host.storage.appendSegment(segment);
     this.host.erasures.wrote(rec.id, rec.startLine);
@@ -148,6 +149,22 @@ export class Delivery {
     this.storeRecovered();
     this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
     if (rec.ending) await this.finish(rec.id);
+  }
+
+  /**
+   * Where this instance's keys of a recording it serves again stop in the
+   * store (Active.keysUnknown): its next segment goes after them, instead of
+   * replacing the first of them under the same key.
+   */
+  private async continueKeys(rec: Active): Promise<void> {
+    const own = this.host.segmentPrefix + "-";
+    for (const segment of await this.host.storage.loadSegments(rec.id)) {
+      if (!segment.key.startsWith(own)) continue;
+      const from = Number(segment.key.slice(own.length));
+      // A segment is its start frame, then its frames, one a line.
+      if (Number.isSafeInteger(from)) rec.sentFrames = Math.max(rec.sentFrames, from + segment.text.split("\n").length - 1);
+    }
+    rec.keysUnknown = false;
   }
 
   /**

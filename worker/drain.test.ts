@@ -5,6 +5,8 @@
  * finalized. When the session's next request lands on it again, its new
  * segments must not take the keys of those it wrote before: a key is upserted,
  * so the first new segment would replace the first old one, frames and all.
+ * Its count is remembered for the last recordings it finished; for one
+ * forgotten longer ago, the store says where its keys stop.
  */
 
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -73,6 +75,33 @@ test("an instance serving a recording again after letting it go writes new segme
   } finally {
     await engine.handle({ type: "shutdown" });
     rmSync(journalDir, { recursive: true, force: true });
+  }
+});
+
+test("a recording this instance forgot long ago (no count remembered) comes back: the store says where its keys stop", async () => {
+  const storage = memoryStorage();
+  const dirs = [mkdtempSync(join(tmpdir(), "hono-replay-drain-")), mkdtempSync(join(tmpdir(), "hono-replay-drain-"))];
+  // Two engines of one instance id: the second remembers nothing of the first, as after 512 other recordings finished.
+  const engines = dirs.map((journalDir) => {
+    const buffer = createRingBuffer(64 * 1024);
+    return { ring: new RingWriter(buffer), engine: new Engine(buffer, storage, { ...options, journalDir }, { warn() {}, error() {} }, "poll") };
+  });
+  try {
+    for (const { engine } of engines) await engine.start();
+    const [first, second] = engines;
+    for (const line of [start(false), MOUNT, ...click(1), ...click(2)]) assert.ok(first.ring.write(line));
+    await first.engine.handle({ type: "flush" });
+    const before = await storage.loadSegments(ID);
+    assert.is(before.length, 1, "control: this instance's segment is in the store");
+
+    for (const line of [start(true), ...click(3)]) assert.ok(second.ring.write(line));
+    await second.engine.handle({ type: "flush" });
+    const after = await storage.loadSegments(ID);
+    assert.is(after.length, 2, `a new segment beside the earlier one (${after.map((s) => s.key).join(", ")})`);
+    for (const i of [1, 2, 3]) assert.ok(after.some((s) => s.text.includes(click(i)[0])), `request ${i} is in the store`);
+  } finally {
+    for (const { engine } of engines) await engine.handle({ type: "shutdown" });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 });
 

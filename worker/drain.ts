@@ -17,9 +17,9 @@
  * its recording, which is finalized again with it (merged after what was saved).
  * The same memory keeps segment keys unique when a recording this instance let
  * go of (another instance carried it on) comes back to it: its keys go on from
- * its earlier count. One forgotten longer ago than RECENT recordings starts
- * from 0 again, and could replace a segment of its own that no instance has
- * finalized yet: only the store knows where this instance's keys of it stop.
+ * its earlier count; for one forgotten longer ago than RECENT recordings, the
+ * store says where this instance's keys of it stop (`keysUnknown`: the
+ * delivery reads its segments once, before writing the first).
  */
 
 import { frame, FrameKind, isEventKind, isInteraction, parseFrameHeader, type StartMeta } from "../format/mod.ts";
@@ -59,6 +59,12 @@ export interface Active {
   ending?: { since?: number };
   /** User events and navigations seen here: until one comes, the recording may well be discarded. */
   interactions: number;
+  /**
+   * Joined here with no count remembered (resumed, and not among the RECENT
+   * finished): this instance may have let it go long ago with segments of it
+   * still in the store. The delivery looks there before its first segment.
+   */
+  keysUnknown: boolean;
 }
 
 /**
@@ -120,14 +126,15 @@ export class Drainer {
         return;
       }
       // Only the start time is kept parsed: the line itself goes into every segment.
-      const { startedAt } = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
+      const { startedAt, resumed } = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
       // A recording this instance let go of while another carried it on comes back: its segments
       // may still be in the store, so the count (and the keys made of it) goes on from there; from
       // 0, the first new segment would replace the first one written before, under the same key.
       const earlier = this.finished.get(h.id);
       if (earlier) this.finished.delete(h.id);
       const sentFrames = earlier?.sentFrames ?? 0;
-      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentChars: 0, unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames, interactions: 0 });
+      const keysUnknown = !earlier && resumed === true;
+      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentChars: 0, unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames, interactions: 0, keysUnknown });
       return;
     }
     if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {
