@@ -162,7 +162,10 @@ export class Delivery {
       if (!segment.key.startsWith(own)) continue;
       const from = Number(segment.key.slice(own.length));
       // A segment is its start frame, then its frames, one a line.
-      if (Number.isSafeInteger(from)) rec.sentFrames = Math.max(rec.sentFrames, from + segment.text.split("\n").length - 1);
+      const frames = segment.text.split("\n").slice(1);
+      // These very frames (written, then the worker died before its journal said so): replaced, as ever.
+      if (frames.every((line, i) => line === rec.unsent[i])) continue;
+      if (Number.isSafeInteger(from)) rec.sentFrames = Math.max(rec.sentFrames, from + frames.length);
     }
     rec.keysUnknown = false;
   }

@@ -19,6 +19,7 @@ import { memoryStorage } from "../mod.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
 import { Journal } from "./journal.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
+import { stallingStore } from "./stalling_store.fixture.ts";
 
 const ID = "0rec-comesback";
 const startedAt = Date.UTC(2026, 0, 9);
@@ -102,6 +103,37 @@ test("a recording this instance forgot long ago (no count remembered) comes back
   } finally {
     for (const { engine } of engines) await engine.handle({ type: "shutdown" });
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a worker that died with a joined recording's first segment stored but not marked: its replacement replaces that segment, it does not repeat it", async () => {
+  const storage = memoryStorage();
+  const { store, stall, stalled, release } = stallingStore(storage);
+  const journalDir = mkdtempSync(join(tmpdir(), "hono-replay-drain-"));
+  const buffer = createRingBuffer(64 * 1024);
+  const ring = new RingWriter(buffer);
+  const dead = new Engine(buffer, store, { ...options, journalDir }, { warn() {}, error() {} }, "poll");
+  let replacement: Engine | undefined;
+  try {
+    await dead.start();
+    // This instance joins a recording another one mounted; its first segment is stored, and it never hears back.
+    for (const line of [start(true), ...click(3)]) assert.ok(ring.write(line));
+    stall();
+    void dead.handle({ type: "flush" });
+    await stalled;
+    assert.is((await storage.loadSegments(ID)).length, 1, "control: the segment is in the store");
+
+    // The host's replacement worker: the same instance, its journal (the frames, no count), nothing remembered.
+    replacement = new Engine(buffer, storage, { ...options, journalDir }, { warn() {}, error() {} }, "poll");
+    await replacement.start();
+    await replacement.handle({ type: "flush" });
+    const after = await storage.loadSegments(ID);
+    assert.is(after.filter((s) => s.text.includes(click(3)[0])).length, 1, `request 3 once (${after.map((s) => s.key).join(", ")})`);
+  } finally {
+    release();
+    await replacement?.handle({ type: "shutdown" });
+    await dead.handle({ type: "shutdown" });
+    rmSync(journalDir, { recursive: true, force: true });
   }
 });
 

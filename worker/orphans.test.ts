@@ -26,6 +26,7 @@ import { memoryStorage, type RecordingStorage } from "../mod.ts";
 import type { Segment } from "../storage/mod.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
 import { Journal } from "./journal.ts";
+import { stallingStore } from "./stalling_store.fixture.ts";
 import { claimedName } from "./journal_name.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
 
@@ -64,30 +65,6 @@ function engineOptions(instanceId: string, journalDir: string): EngineOptions {
     maxRecordingAgeMs: 3_600_000,
     cleanupIntervalMs: 3_600_000,
   };
-}
-
-/**
- * `storage`, except that once `stall()` was called the next segment append is
- * stored and then never answered (until `release()`): an instance killed after
- * the store committed its segment, before it heard back. `stalled` resolves then.
- */
-function stallingStore(storage: RecordingStorage) {
-  let stallNext = false;
-  let taken!: () => void;
-  let release!: () => void;
-  const stalled = new Promise<void>((resolve) => (taken = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const store: RecordingStorage = {
-    ...storage,
-    async appendSegment(segment: Segment) {
-      await storage.appendSegment(segment);
-      if (!stallNext) return;
-      stallNext = false;
-      taken();
-      await released;
-    },
-  };
-  return { store, stall: () => void (stallNext = true), stalled, release };
 }
 
 const warnings: string[] = [];
