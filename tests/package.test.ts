@@ -14,7 +14,9 @@
  *    to do, instead of empty pages.
  *
  * Invariants: each runtime builds and installs into its own directories (both may run this file
- * at once); installs use npm's cache first (--prefer-offline) and fail the test on any error.
+ * at once); installs use npm's cache first (--prefer-offline) and fail the test on any error, but
+ * one: a resolution error from stale cached metadata (a version published since it was cached;
+ * seen when hono 4.13.23 came out during a run) is retried once with --prefer-online.
  */
 
 import { test } from "uvu";
@@ -36,7 +38,15 @@ const LOWEST_HONO = "4.6.0"; // the bottom of the hono peer range in package.jso
 const NPM_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"];
 
 function npm(cwd: string, args: string[]): string {
-  return execFileSync("npm", [...args, ...NPM_FLAGS], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const run = (flags: string[]) => execFileSync("npm", [...args, ...flags], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    return run(NPM_FLAGS);
+  } catch (error) {
+    // A version published since npm cached the package's metadata: `latest` names it, the cached
+    // list does not have it (ERESOLVE "Found: hono@undefined", ETARGET). Once more, fresh.
+    if (!/ERESOLVE|ETARGET|notarget/.test(String((error as { stderr?: unknown }).stderr))) throw error;
+    return run(NPM_FLAGS.map((flag) => (flag === "--prefer-offline" ? "--prefer-online" : flag)));
+  }
 }
 
 /** Runs a script of an installed project with the runtime running this file. */
