@@ -125,7 +125,7 @@ export class Drainer {
         existing.ending = undefined; // the recording came back to this instance
         return;
       }
-      // Only the start time is kept parsed: the line itself goes into every segment.
+      // Only the start time (and whether this instance joins it) is read: the line itself goes into every segment.
       const { startedAt, resumed } = JSON.parse(line.slice(h.payloadAt)) as StartMeta;
       // A recording this instance let go of while another carried it on comes back: its segments
       // may still be in the store, so the count (and the keys made of it) goes on from there; from

@@ -65,6 +65,12 @@ class RingView {
     this.mask = this.capacity - 1;
   }
 
+  /** Ends the reader's wait(): SIGNAL changes, so a wait that has not started yet returns too. */
+  protected signal(): void {
+    Atomics.add(this.header, SIGNAL, 1);
+    Atomics.notify(this.header, SIGNAL);
+  }
+
   info(): RingInfo {
     return { capacity: this.capacity, used: (Atomics.load(this.header, WRITE) - Atomics.load(this.header, READ)) >>> 0 };
   }
@@ -131,10 +137,7 @@ export class RingWriter extends RingView {
   private publish(end: number, used: number, free: number): true {
     Atomics.store(this.header, WRITE, end | 0);
     const waiting = Atomics.load(this.header, WAITING);
-    if (waiting === WAITING_IDLE || (waiting === WAITING_POLL && free - used < this.capacity / 2)) {
-      Atomics.add(this.header, SIGNAL, 1);
-      Atomics.notify(this.header, SIGNAL);
-    }
+    if (waiting === WAITING_IDLE || (waiting === WAITING_POLL && free - used < this.capacity / 2)) this.signal();
     return true;
   }
 
@@ -226,8 +229,7 @@ export class RingReader extends RingView {
 
   /** Ends a wait() at once (the engine is shutting down). */
   wake(): void {
-    Atomics.add(this.header, SIGNAL, 1);
-    Atomics.notify(this.header, SIGNAL);
+    this.signal();
   }
 
   /**
