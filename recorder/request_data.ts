@@ -7,6 +7,7 @@
 import type { Context } from "hono";
 import { type Params, shortHash, truncateEventName } from "../format/mod.ts";
 import type { RecorderOptions } from "./index.ts";
+import { BoundedMemo } from "./bounded_memo.ts";
 import { redactEventName, redactParamValue } from "./secrets.ts";
 
 /** shortHash of the URL's path; every recorded request needs it for the same few URLs, so they are remembered. */
@@ -14,16 +15,11 @@ export function pathHash(url: string): string {
   let hash = pathHashes.get(url);
   if (hash === undefined) {
     hash = shortHash(safePath(url) ?? url);
-    // URLs come from clients: bounded (count and length), cleared when full.
-    if (url.length > PATH_HASH_URL_MAX_CHARS) return hash;
-    if (pathHashes.size >= PATH_HASHES_MAX) pathHashes.clear();
     pathHashes.set(url, hash);
   }
   return hash;
 }
-const pathHashes = new Map<string, string>();
-const PATH_HASHES_MAX = 1_024;
-const PATH_HASH_URL_MAX_CHARS = 512;
+const pathHashes = new BoundedMemo<string>(1_024, 512);
 
 export function isAction(method: string): boolean {
   return method !== "GET" && method !== "HEAD" && method !== "OPTIONS";

@@ -25,6 +25,8 @@
  *   over a character class that cannot overlap what follows it).
  */
 
+import { BoundedMemo } from "./bounded_memo.ts";
+
 /** Cyrillic and Greek letters that render like Latin ones, and a few Latin variants NFKD leaves alone. */
 const CONFUSABLES: Record<string, string> = {
   "а": "a", "в": "b", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h",
@@ -101,8 +103,7 @@ function matchesWords(words: string[]): boolean {
   return false;
 }
 
-const keyCache = new Map<string, boolean>();
-const KEY_CACHE_LIMIT = 4096;
+const keyCache = new BoundedMemo<boolean>(4096);
 
 /**
  * Whether a name says its value is secret. Case, style, look-alike and
@@ -116,7 +117,6 @@ export function isSensitiveKey(key: string): boolean {
   const leet = unleet(squashed);
   const result = matchesWords(wordsOf(name)) ||
     SECRET_PARTS.some((part) => squashed.includes(part) || leet.includes(part));
-  if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
   keyCache.set(key, result);
   return result;
 }
@@ -254,30 +254,17 @@ export function redactUrl(url: string, allowParam?: (name: string) => boolean): 
   // A page's URL repeats on every request to it: one that needed nothing redacted is remembered as such.
   if (allowParam === undefined && cleanUrls.has(url)) return url;
   const out = redactUrlOnce(url, allowParam);
-  if (allowParam === undefined && out === url) cleanUrls.add(url);
+  if (allowParam === undefined && out === url) cleanUrls.set(url, true);
   return out;
 }
 
 /**
  * Strings that came through a redaction unchanged, remembered so the next
  * request with the same one skips the detectors. Only unchanged strings are
- * kept — what would be stored anyway, never a secret that was removed — and
- * at most `max`: the set is emptied when full.
+ * kept — what would be stored anyway, never a secret that was removed.
  */
-class CleanStrings {
-  private readonly seen = new Set<string>();
-  constructor(private readonly max: number, private readonly maxLength: number) {}
-  has(text: string): boolean {
-    return this.seen.has(text);
-  }
-  add(text: string): void {
-    if (text.length > this.maxLength) return;
-    if (this.seen.size >= this.max) this.seen.clear();
-    this.seen.add(text);
-  }
-}
-const cleanUrls = new CleanStrings(1_024, 2_048);
-const cleanEventNames = new CleanStrings(1_024, 200);
+const cleanUrls = new BoundedMemo<true>(1_024, 2_048);
+const cleanEventNames = new BoundedMemo<true>(1_024, 200);
 
 function redactUrlOnce(url: string, allowParam?: (name: string) => boolean): string {
   const q = url.indexOf("?");
@@ -327,7 +314,7 @@ const MAX_EVENT_NAME = 200;
 export function redactEventName(name: string): string {
   if (cleanEventNames.has(name)) return name;
   const out = redactEventNameOnce(name);
-  if (out === name) cleanEventNames.add(name);
+  if (out === name) cleanEventNames.set(name, true);
   return out;
 }
 

@@ -27,6 +27,7 @@
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { randomToken } from "../format/mod.ts";
+import { BoundedMemo } from "./bounded_memo.ts";
 
 export interface RecordingEntry {
   view: string;
@@ -77,18 +78,13 @@ function verifySid(sid: string, secret: string): boolean {
  * of each session pays one HMAC again). A hit reveals nothing: it needs the
  * valid sid itself.
  */
-const verified = new Map<string, Set<string>>();
+const verified = new BoundedMemo<BoundedMemo<true>>(8);
 const VERIFIED_MAX = 16_384;
-const SECRETS_MAX = 8;
 
 function remember(sid: string, secret: string) {
   let known = verified.get(secret);
-  if (!known) {
-    if (verified.size >= SECRETS_MAX) verified.clear();
-    verified.set(secret, (known = new Set()));
-  }
-  if (known.size >= VERIFIED_MAX) known.clear();
-  known.add(sid);
+  if (!known) verified.set(secret, (known = new BoundedMemo(VERIFIED_MAX)));
+  known.set(sid, true);
 }
 
 function mac(random: string, secret: string): string {
@@ -135,15 +131,13 @@ export function serializeSessionCookie(cookie: SessionCookie): string {
 }
 
 /** View names percent-encoded, remembered: a session's cookie is written on every recorded request. */
-const encodedViews = new Map<string, string>();
-const ENCODED_VIEWS_MAX = 256;
+const encodedViews = new BoundedMemo<string>(256);
 
 function encodedView(view: string): string {
   let encoded = encodedViews.get(view);
   if (encoded === undefined) {
     encoded = encodeURIComponent(view).replace(/[!~*'()]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
-    // Names come from cookies too (a client may send any): bounded, cleared when full.
-    if (encodedViews.size >= ENCODED_VIEWS_MAX) encodedViews.clear();
+    // Names come from cookies too (a client may send any): bounded.
     encodedViews.set(view, encoded);
   }
   return encoded;

@@ -19,6 +19,8 @@
  *   written anywhere.
  */
 
+import { BoundedMemo } from "./bounded_memo.ts";
+
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -38,8 +40,7 @@ interface KeyStates {
   inner: Int32Array;
   outer: Int32Array;
 }
-const keys = new Map<string, KeyStates>();
-const KEYS_MAX = 16;
+const keys = new BoundedMemo<KeyStates>(16);
 const w = new Int32Array(64);
 const block = new Uint8Array(64);
 const state = new Int32Array(8);
@@ -78,7 +79,6 @@ function keyStates(key: string): KeyStates {
     return s;
   };
   found = { inner: pad(0x36), outer: pad(0x5c) };
-  if (keys.size >= KEYS_MAX) keys.clear();
   keys.set(key, found);
   return found;
 }
