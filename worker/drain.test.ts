@@ -14,35 +14,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { encode, frame, FrameKind, payload } from "../format/mod.ts";
+import { frame, FrameKind } from "../format/mod.ts";
 import { memoryStorage } from "../mod.ts";
-import { Engine, type EngineOptions } from "./engine.ts";
+import { Engine } from "./engine.ts";
+import { counterRecording, quietEngineOptions, stallingStore } from "./engine.fixture.ts";
 import { Journal } from "./journal.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
-import { stallingStore } from "./stalling_store.fixture.ts";
 
 const ID = "0rec-comesback";
-const startedAt = Date.UTC(2026, 0, 9);
-const meta = { view: "Counter", url: "http://localhost/counter", sessionKey: "k", startedAt, format: "tagged" };
-const start = (resumed: boolean) => frame(ID, FrameKind.start, 0, "", JSON.stringify(resumed ? { ...meta, resumed: true } : meta));
-const MOUNT = frame(ID, FrameKind.mount, 0, "", payload.mount(meta.url, "{}", "{}", encode({ count: 0 })), 1);
-/** Request `i`: a click and its render. */
-const click = (i: number) => [
-  frame(ID, FrameKind.event, i * 100, "click", payload.event(encode({ i })), i + 1),
-  frame(ID, FrameKind.render, i * 100 + 1, "", payload.render(encode({ count: i }), []), i + 1),
-];
-
-const options: EngineOptions = {
-  instanceId: "instanceaaaa",
-  // Nothing due by itself while the test runs: segments go when it asks (flush), and nothing is swept.
-  idleTimeoutMs: 3_600_000,
-  segmentMaxAgeMs: 3_600_000,
-  persistenceRetryAttempts: 1,
-  persistenceRetryDelayMs: 50,
-  maxRecordings: 100,
-  maxRecordingAgeMs: 3_600_000,
-  cleanupIntervalMs: 3_600_000,
-};
+const { meta, start, mount: MOUNT, click } = counterRecording(ID);
+const { startedAt } = meta;
+const options = quietEngineOptions("instanceaaaa");
 
 test("an instance serving a recording again after letting it go writes new segment keys: what it wrote before is not replaced", async () => {
   const storage = memoryStorage();

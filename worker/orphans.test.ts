@@ -24,9 +24,9 @@ import * as assert from "uvu/assert";
 import { assembleSegments, decodeRecordingColumns, encode, frame, FrameKind, payload } from "../format/mod.ts";
 import { memoryStorage, type RecordingStorage } from "../mod.ts";
 import type { Segment } from "../storage/mod.ts";
-import { Engine, type EngineOptions } from "./engine.ts";
+import { Engine } from "./engine.ts";
+import { counterRecording, quietEngineOptions, stallingStore } from "./engine.fixture.ts";
 import { Journal } from "./journal.ts";
-import { stallingStore } from "./stalling_store.fixture.ts";
 import { claimedName } from "./journal_name.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
 
@@ -41,31 +41,10 @@ function privateDir(): string {
 }
 
 const ID = "0rec-killed";
-const meta = { view: "Counter", url: "http://localhost/counter", sessionKey: "k", startedAt: Date.UTC(2026, 0, 9), format: "tagged" };
-const START = frame(ID, FrameKind.start, 0, "", JSON.stringify(meta));
-const MOUNT = frame(ID, FrameKind.mount, 0, "", payload.mount(meta.url, "{}", "{}", encode({ count: 0 })), 1);
-/** Request `i`: a click and its render. */
-const click = (i: number) => [
-  frame(ID, FrameKind.event, i * 100, "click", payload.event(encode({ i })), i + 1),
-  frame(ID, FrameKind.render, i * 100 + 1, "", payload.render(encode({ count: i }), []), i + 1),
-];
+const { start, mount: MOUNT, click } = counterRecording(ID);
+const START = start();
 /** Two genuine frames that are identical, header and payload: a server push twice in one millisecond of one request. */
 const TWIN_PUSHES = [frame(ID, FrameKind.info, 350, "tick", payload.info(), 4), frame(ID, FrameKind.info, 350, "tick", payload.info(), 4)];
-
-function engineOptions(instanceId: string, journalDir: string): EngineOptions {
-  return {
-    instanceId,
-    journalDir,
-    // Nothing due by itself while the test runs: segments go when it asks (flush), and nothing is swept.
-    idleTimeoutMs: 3_600_000,
-    segmentMaxAgeMs: 3_600_000,
-    persistenceRetryAttempts: 1,
-    persistenceRetryDelayMs: 50,
-    maxRecordings: 100,
-    maxRecordingAgeMs: 3_600_000,
-    cleanupIntervalMs: 3_600_000,
-  };
-}
 
 const warnings: string[] = [];
 const logger = { warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(m) };
@@ -84,7 +63,7 @@ async function killedMidAppend(name: (instance: string) => string) {
   const ring = new RingWriter(buffer);
   const write = (lines: string[]) => lines.forEach((line) => assert.ok(ring.write(line), "the ring takes the frame"));
   const deadDir = privateDir();
-  const dead = new Engine(buffer, store, engineOptions("deadinstance1", deadDir), logger, "poll");
+  const dead = new Engine(buffer, store, quietEngineOptions("deadinstance1", deadDir), logger, "poll");
   await dead.start();
 
   write([START, MOUNT, ...click(1), ...click(2)]);
@@ -128,7 +107,7 @@ function eventPayloads(columns: { kinds: string; payloads: string[] }): string[]
 
 /** Starts an engine on `dir` (it recovers orphaned journals before start() resolves) and shuts it down. */
 async function recover(storage: RecordingStorage, dir: string, instanceId = "survivor0001") {
-  const survivor = new Engine(createRingBuffer(64 * 1024), storage, engineOptions(instanceId, dir), logger, "poll");
+  const survivor = new Engine(createRingBuffer(64 * 1024), storage, quietEngineOptions(instanceId, dir), logger, "poll");
   await survivor.start();
   await survivor.handle({ type: "shutdown" });
   const live = /^[0-9x]+-\d+-survivor\d+\.journal$/; // a survivor still running (the last test's first) keeps its own
@@ -176,7 +155,7 @@ test("an instance killed while recovering a journal: the next one recovers it ag
   // The first to recover it has its recovered segment taken by the store, and hears nothing back.
   const { store, stall, stalled, release } = stallingStore(killed.storage);
   stall();
-  const first = new Engine(createRingBuffer(64 * 1024), store, engineOptions("survivor0001", killed.recoverDir), logger, "poll");
+  const first = new Engine(createRingBuffer(64 * 1024), store, quietEngineOptions("survivor0001", killed.recoverDir), logger, "poll");
   const starting = first.start();
   try {
     await stalled;
@@ -204,7 +183,7 @@ async function runningSurvivor(storage: RecordingStorage, dir: string): Promise<
   const orphan = join(dir, deadName("deadinstance1"));
   const now = new Date();
   utimesSync(orphan, now, now);
-  const survivor = new Engine(createRingBuffer(64 * 1024), storage, engineOptions("survivor0001", dir), logger, "poll");
+  const survivor = new Engine(createRingBuffer(64 * 1024), storage, quietEngineOptions("survivor0001", dir), logger, "poll");
   await survivor.start();
   assert.ok(readdirSync(dir).includes(deadName("deadinstance1")), "start-up left the live-looking journal alone");
   const then = new Date(Date.now() - 5 * 60_000);
@@ -229,7 +208,7 @@ test("the store sweep does not finalize a recording before the dead instance's j
     // The sweep would finalize this recording now: its last activity is older than the idle timeout, and this instance holds none of it.
     const segments = await killed.storage.loadSegments(ID);
     assert.is(segments.length, 2);
-    assert.ok(segments.every((s) => s.lastAt < Date.now() - engineOptions("", "").idleTimeoutMs), "idle in the store");
+    assert.ok(segments.every((s) => s.lastAt < Date.now() - quietEngineOptions("", "").idleTimeoutMs), "idle in the store");
     orphanGoesStale();
     await survivor.handle({ type: "maintain" });
     // A second run finalizes whatever the first one left in the store (a recovered segment, were it recovered after the sweep).
@@ -282,7 +261,7 @@ test("the store sweep waits for a recovery under way in the same engine (one at 
   const killed = await killedMidAppend(deadName);
   const { store, hold, held, release, state } = holdingStore(killed.storage);
   hold();
-  const survivor = new Engine(createRingBuffer(64 * 1024), store, engineOptions("survivor0001", killed.recoverDir), logger, "poll");
+  const survivor = new Engine(createRingBuffer(64 * 1024), store, quietEngineOptions("survivor0001", killed.recoverDir), logger, "poll");
   const starting = survivor.start();
   try {
     await held; // start-up claimed the journal; its recovered segment is not in the store yet
@@ -307,7 +286,7 @@ test("a recovery that keeps failing holds the store sweep back at most idleTimeo
   // Segments cannot be written (the recovered one fails); what is in the store can still be finalized.
   const store: RecordingStorage = { ...killed.storage, appendSegment: () => Promise.reject(new Error("segments refused")) };
   const { survivor, orphanGoesStale } = await runningSurvivor(store, killed.recoverDir);
-  const idle = engineOptions("", "").idleTimeoutMs;
+  const idle = quietEngineOptions("", "").idleTimeoutMs;
   const saved = () => killed.storage.load(ID).then(() => true, () => false);
   try {
     orphanGoesStale();
