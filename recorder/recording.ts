@@ -23,6 +23,7 @@ import {
   type StartMeta,
 } from "../format/mod.ts";
 import type { EventLog } from "../worker/mod.ts";
+import { BoundedMemo } from "./bounded_memo.ts";
 import type { Sanitizer } from "./sanitize.ts";
 
 export interface RecordingSettings {
@@ -109,7 +110,7 @@ export class ActiveRecording {
     for (const key of Object.keys(assigns)) {
       const text = this.encodeValue(assigns[key]);
       next.set(key, text);
-      const partChars = encodeKey(key, format).length + 1 + text.length;
+      const partChars = keyText(key, format).length + 1 + text.length;
       allChars += partChars;
       if (previous.get(key) !== text) {
         changed.push(key);
@@ -133,7 +134,9 @@ export class ActiveRecording {
       for (const key of changed) picked[key] = assigns[key];
       delta = this.enc(sanitizer.sanitizeDelta(picked, assigns));
     } else {
-      delta = "{" + changed.map((key) => encodeKey(key, format) + ":" + next.get(key)).join(",") + "}";
+      delta = "";
+      for (const key of changed) delta += (delta ? "," : "") + keyText(key, format) + ":" + next.get(key);
+      delta = "{" + delta + "}";
     }
     this.push(FrameKind.render, t, "", payload.render(delta, removed, hash));
   }
@@ -156,7 +159,7 @@ export class ActiveRecording {
   private snapshotText(encoded: Map<string, string>): string {
     const { format } = this.settings;
     let out = "";
-    for (const [key, text] of encoded) out += (out ? "," : "") + encodeKey(key, format) + ":" + text;
+    for (const [key, text] of encoded) out += (out ? "," : "") + keyText(key, format) + ":" + text;
     return "{" + out + "}";
   }
 
@@ -165,7 +168,7 @@ export class ActiveRecording {
     for (const key of Object.keys(assigns)) {
       const text = this.encodeValue(assigns[key]);
       this.keys.set(key, text);
-      parts.push(encodeKey(key, this.settings.format) + ":" + text);
+      parts.push(keyText(key, this.settings.format) + ":" + text);
     }
     return "{" + parts.join(",") + "}";
   }
@@ -198,4 +201,21 @@ export class ActiveRecording {
     this.events++;
     this.log.append(this.id, frame(this.id, kind as typeof FrameKind.event, t, label, body, this.seq));
   }
+}
+
+/**
+ * Assign names as JSON text, remembered: a view's few names are encoded two or
+ * three times on every render (sizes, then the delta or snapshot). Names may
+ * come from a client (a parsed body spread into props): bounded.
+ */
+const keyTexts: Record<Format, BoundedMemo<string>> = { tagged: new BoundedMemo(1_024, 256), json: new BoundedMemo(1_024, 256) };
+
+function keyText(key: string, format: Format): string {
+  const memo = keyTexts[format];
+  let text = memo.get(key);
+  if (text === undefined) {
+    text = encodeKey(key, format);
+    memo.set(key, text);
+  }
+  return text;
 }

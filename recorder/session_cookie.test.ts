@@ -75,4 +75,30 @@ test("sessionCookieLine is the line Hono's setCookie writes, over http and https
   }
 });
 
+test("parseSessionCookie keeps the entries it can read: damaged ones, empty ones and a view named twice (the first wins) are left out", () => {
+  const secret = "s".repeat(32);
+  const sid = issueSid(secret);
+  const good = (view: string, id: string, seq: number) => ({ view, id, seq, lastAt: 1_700_000_000_000, path: "1x2y" });
+  const a = good("A", "mhxyz1234-aaaaaaaaaaaa", 3);
+  const b = { ...good("B c", "mhxyz1234-bbbbbbbbbbbb", 40), leftAt: 1_700_000_000_500 };
+  const text = (e: ReturnType<typeof good> & { leftAt?: number }) => serializeSessionCookie({ sid: "", entries: [e] }).slice(1);
+  const parts = [
+    "",
+    text(a),
+    "A~mhxyz1234-cccccccccccc~1~1~~p", // A again: the first one stands
+    "X~not an id~1~1~~p",
+    "Y~mhxyz1234-dddddddddddd~zz!", // too few fields (and an empty part after the "!")
+    "Z~mhxyz1234-eeeeeeeeeeee~1~~~p", // lastAt missing
+    "%E0%A4%A~mhxyz1234-ffffffffffff~1~1~~p", // a damaged escape
+    text(b),
+    "",
+  ];
+  assert.equal(parseSessionCookie(sid + "!" + parts.join("!"), secret), { sid, entries: [a, b] });
+  // Positive controls: the sid alone, and the sid with a trailing separator, are a session without entries.
+  assert.equal(parseSessionCookie(sid, secret), { sid, entries: [] });
+  assert.equal(parseSessionCookie(sid + "!", secret), { sid, entries: [] });
+  // A sid this secret did not sign is no session, whatever follows.
+  assert.is(parseSessionCookie(issueSid("t".repeat(32)) + "!" + text(a), secret), undefined);
+});
+
 test.run();

@@ -94,14 +94,25 @@ function mac(random: string, secret: string): string {
 /** The cookie, or undefined when it is missing, damaged, or its sid was not issued with `secret`. */
 export function parseSessionCookie(value: string | undefined, secret: string): SessionCookie | undefined {
   if (!value) return undefined;
-  const [sid, ...rest] = value.split("!");
+  // Read on every request: scanned with indexOf rather than split into arrays.
+  let end = value.indexOf("!");
+  if (end === -1) end = value.length;
+  const sid = value.slice(0, end);
   if (!verifySid(sid, secret)) return undefined;
   const entries: RecordingEntry[] = [];
-  for (const part of rest) {
-    const entry = parseEntry(part);
-    if (entry && !entries.some((e) => e.view === entry.view)) entries.push(entry);
+  while (end < value.length) {
+    const start = end + 1;
+    end = value.indexOf("!", start);
+    if (end === -1) end = value.length;
+    const entry = parseEntry(value.slice(start, end));
+    if (entry && !hasView(entries, entry.view)) entries.push(entry);
   }
   return { sid, entries };
+}
+
+function hasView(entries: RecordingEntry[], view: string): boolean {
+  for (const e of entries) if (e.view === view) return true;
+  return false;
 }
 
 function parseEntry(part: string): RecordingEntry | undefined {
@@ -115,9 +126,8 @@ function parseEntry(part: string): RecordingEntry | undefined {
       return undefined; // a damaged entry only costs its recording's continuity
     }
   }
-  const n = (text: string) => parseInt(text, 36);
-  const entry: RecordingEntry = { view: name, id, seq: n(seq), lastAt: n(lastAt), path };
-  if (leftAt) entry.leftAt = n(leftAt);
+  const entry: RecordingEntry = { view: name, id, seq: parseInt(seq, 36), lastAt: parseInt(lastAt, 36), path };
+  if (leftAt) entry.leftAt = parseInt(leftAt, 36);
   return Number.isSafeInteger(entry.seq) && Number.isSafeInteger(entry.lastAt) ? entry : undefined;
 }
 
