@@ -16,6 +16,7 @@ import { renderToString } from "preact-render-to-string";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, honoView, memoryStorage, type Recording, type Replay } from "../mod.ts";
+import { heldRenders } from "./attach.ts";
 import { DemoLayout, PostBody, SignupBody, TodoBody } from "../examples/demo/hono_views.tsx";
 import { signupProps } from "../examples/demo/signup.ts";
 import { type Post, PostIndex, type PostProps, SignupForm, type SignupProps, TodoList, type TodoProps } from "../examples/demo/views.tsx";
@@ -188,6 +189,55 @@ test("two concurrent requests rendering different views, awaits interleaved, are
     assert.is(todo.renderFrame(0).identical, true);
     assert.is(post.renderFrame(0).identical, true);
     assert.not.equal(saved[0].sessionKey, saved[1].sessionKey, "two sessions");
+  } finally {
+    await replay.close();
+  }
+});
+
+test("a render's props are kept only while an open request may still take them", async () => {
+  const replay = createReplay({ views: { TodoList, PostIndex, SignupForm }, storage: memoryStorage(), worker: false });
+  const app = new Hono();
+  app.use(replay.recorder());
+  // /hold: a recorded request that stays open (it renders no view) until released.
+  let held = { started: deferred(), release: deferred() };
+  app.get("/hold", async (c) => {
+    held.started.resolve();
+    await held.release.promise;
+    return c.html("<p>no view</p>");
+  });
+  app.get("/a", (c) => c.html(renderToString(<TodoList todos={todos} filter="open" />)));
+  const browser = new Browser(app);
+  /** Starts /hold and resolves once it is in flight; the returned function ends it. */
+  const hold = async () => {
+    held = { started: deferred(), release: deferred() };
+    const { release } = held;
+    const pending = new Browser(app).fetch("/hold");
+    await held.started.promise;
+    return async () => {
+      release.resolve();
+      await pending;
+    };
+  };
+  try {
+    let end = await hold();
+    for (let i = 0; i < 3; i++) await browser.fetch("/a");
+    // Positive control: /hold started before these renders and may yet serve one of them: all three are held.
+    assert.is(heldRenders(), 3);
+    await end();
+    assert.is(heldRenders(), 0, "nothing is in flight: nothing held");
+    // Overlapping requests: /hold (1) is open for two renders, then /hold (2) starts, then (1) ends.
+    const endFirst = await hold();
+    await browser.fetch("/a");
+    await browser.fetch("/a");
+    assert.is(heldRenders(), 2);
+    end = await hold();
+    await endFirst();
+    // No open request can take those two (the one still open started after them): they are let go.
+    assert.is(heldRenders(), 0);
+    await browser.fetch("/a");
+    assert.is(heldRenders(), 1, "only the render after the open request started is held");
+    await end();
+    assert.is(heldRenders(), 0);
   } finally {
     await replay.close();
   }

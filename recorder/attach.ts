@@ -28,8 +28,13 @@
  *   Preact's own diff) call after a vnode and everything inside it rendered:
  *   post-order, so an enclosing view is seen after the views inside it. The
  *   hook is installed once per copy of this module, chained to whatever hook
- *   was there before, and costs one WeakSet lookup per vnode for any type that
- *   no recorder registered.
+ *   was there before, and costs one WeakSet lookup per component vnode (none
+ *   for elements) of any type that no recorder registered.
+ * - **Props are kept only while a request may still take them.** A render's
+ *   props stay in the list until every open request has taken it, or started
+ *   after it: a slot no open request can take is emptied when a request ends,
+ *   so under load the props of a render die young instead of living through
+ *   the next 63 renders (and into the old generation).
  * - **hono/jsx: the elements the handler passes.** hono/jsx has no render
  *   hooks, so the request's `c.html` and `c.render` are wrapped (on that
  *   context object only, and only when a hono/jsx view is registered) and the
@@ -71,10 +76,10 @@ export class Capture {
   /** The body of the last `c.html`/`c.body` call made after a view was seen; undefined when that call served no string. */
   body?: string | Promise<string | undefined>;
   /** Number of the last Preact render this request has taken (or that happened before it started). */
-  private taken = rendered.count;
+  taken = rendered.count;
 
   constructor(readonly names: ReadonlyMap<View, string>) {
-    rendered.inFlight++;
+    open.add(this);
   }
 
   note(view: View, props: Record<string, unknown> | null | undefined) {
@@ -101,7 +106,8 @@ export class Capture {
   close() {
     if (this.closed) return;
     this.closed = true;
-    if (--rendered.inFlight === 0) rendered.ring.fill(undefined); // keep no props alive while nothing is recorded
+    open.delete(this);
+    releaseTaken();
   }
 }
 
@@ -120,8 +126,28 @@ interface Rendered {
   shared: boolean;
 }
 
-/** Registered Preact views rendered while recorded requests were in flight, numbered by `count`; `quiet` while the recorder renders itself. */
-const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, inFlight: 0, quiet: false };
+/**
+ * Registered Preact views rendered while recorded requests were in flight,
+ * numbered by `count`; slots numbered below `released` are empty (see
+ * `releaseTaken`); `quiet` while the recorder renders itself.
+ */
+const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, released: 0, quiet: false };
+
+/** The recorded requests in flight: their captures, until closed. */
+const open = new Set<Capture>();
+
+/** Empties the slots no open capture can take any more: those before every open capture's `taken`. */
+function releaseTaken(): void {
+  let oldest = rendered.count;
+  for (const capture of open) if (capture.taken < oldest) oldest = capture.taken;
+  for (let n = Math.max(rendered.released, rendered.count - RECENT); n < oldest; n++) rendered.ring[n % RECENT] = undefined;
+  if (oldest > rendered.released) rendered.released = oldest;
+}
+
+/** Slots holding a render's props (for tests: what the list keeps alive). */
+export function heldRenders(): number {
+  return rendered.ring.reduce((held, slot) => held + (slot ? 1 : 0), 0);
+}
 
 /** Runs the recorder's own render (`c.var.replay.render`, which records its frame itself) unobserved. */
 export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
@@ -145,10 +171,11 @@ export function watchPreact(views: Iterable<View>) {
   hooked = true;
   const previous = options.diffed;
   options.diffed = (vnode: VNode) => {
-    if (rendered.inFlight > 0 && !rendered.quiet && preactViews.has(vnode.type as object)) {
+    // Elements (a string type) are most vnodes: no lookup for them.
+    if (open.size > 0 && !rendered.quiet && typeof vnode.type === "function" && preactViews.has(vnode.type)) {
       // Copied now: props the handler changes after rendering are not what was rendered.
       const props = { ...(vnode.props as Record<string, unknown>) };
-      rendered.ring[rendered.count++ % RECENT] = { view: vnode.type as View, props, shared: rendered.inFlight > 1 };
+      rendered.ring[rendered.count++ % RECENT] = { view: vnode.type as View, props, shared: open.size > 1 };
     }
     previous?.(vnode);
   };
