@@ -50,7 +50,7 @@ if (variant === "recorder") {
   throw new Error(`unknown variant ${variant}`);
 }
 const server = await serve(fetch, 0);
-console.log(JSON.stringify({ port: server.port, variant }));
+console.log(JSON.stringify({ port: server.port, variant, pid: process.pid }));
 
 let stopping = false;
 const stop = async () => {
