@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { drainSection } from "./drain.ts";
 import { hotPathSection } from "./hot_path.ts";
+import { inProcessSection } from "./in_process.ts";
 import { instructionsSection } from "./instructions.ts";
 import { machine, renderMarkdown, type Results, type Section } from "./lib.ts";
 import { memorySection } from "./memory.ts";
@@ -16,7 +17,7 @@ import { requestSection } from "./request.ts";
 import { sizeSection } from "./size.ts";
 
 /** What a full run measures, in order. */
-export const SECTIONS = ["size", "hotPath", "request", "replay", "drain", "memory", "scaling"] as const;
+export const SECTIONS = ["size", "hotPath", "request", "inProcess", "replay", "drain", "memory", "scaling"] as const;
 /** Sections that run only when named in `only` (valgrind: minutes). */
 export const OPT_IN_SECTIONS = ["instructions"] as const;
 export type SectionId = (typeof SECTIONS)[number] | (typeof OPT_IN_SECTIONS)[number];
@@ -59,6 +60,10 @@ export async function runBench(options: BenchOptions): Promise<Results> {
     if (wanted("request")) {
       progress("3. request overhead under load…");
       sections.push(await requestSection(o));
+    }
+    if (wanted("inProcess")) {
+      progress("3b. request overhead in-process…");
+      sections.push(await inProcessSection(o));
     }
     if (wanted("replay")) {
       progress("4. replay (and 7. scaling of it)…");

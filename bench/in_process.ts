@@ -1,0 +1,98 @@
+/**
+ * 3b. Request overhead in-process: section 3's sessions driven through
+ * `app.fetch()` with Web `Request` objects (in_process_child.ts), one fresh
+ * child process per variant and round. What it adds to section 3: no sockets
+ * and no load generator sharing the machine, so the ratios move less from run
+ * to run; requests as Deno.serve, Bun and edge runtimes deliver them (real
+ * `Request`/`Response` objects, where @hono/node-server passes lighter ones);
+ * and the garbage collector's counts, which is where a request kept alive too
+ * long shows first (a long-lived `Set` of captures once doubled the major
+ * collections here while section 3 did not see it).
+ */
+
+import { median, row, type Row, type Section, startChild } from "./lib.ts";
+import { type Variant, VARIANTS } from "./request.ts";
+import type { ThreadCpu } from "./variant_app.ts";
+
+const MEASURED: Variant[] = ["plain", "recorder", "attached", "sampledOut"];
+
+interface Run {
+  variant: Variant;
+  failed: number;
+  cpuMicrosPerRequest: number;
+  threadsPerRequest?: ThreadCpu;
+  gcPer1000?: { minor: number; major: number; pauseMicrosPerRequest: number };
+}
+
+async function runChild(variant: Variant, tmp: string, round: number, warmUp: number, measured: number): Promise<Run> {
+  const v = VARIANTS.find((x) => x.id === variant)!;
+  const [name, dir = "-", extra = "-"] = v.args(`${tmp}/in-process-${round}`);
+  const child = startChild("./in_process_child.ts", [name, dir, extra, String(warmUp), String(measured)]);
+  const result = (await child.first) as Run;
+  const { code, stderr } = await child.done;
+  if (code !== 0) throw new Error(`in-process child ${variant} failed (${code}): ${stderr.slice(-2000)}`);
+  if (result.failed) throw new Error(`in-process child ${variant}: ${result.failed} requests failed`);
+  return result;
+}
+
+const KINDS = [["main", "request thread"], ["gcAndPlatform", "GC and V8 platform threads"], ["workerAndIo", "persistence worker + I/O threads"]] as const;
+
+/** The median over the runs, or undefined when a run lacks the figure (no /proc, no gc entries). */
+function med(rs: Run[], pick: (r: Run) => number | undefined): number | undefined {
+  const values = rs.map(pick).filter((x): x is number => x !== undefined);
+  return values.length === rs.length ? median(values) : undefined;
+}
+
+/** The request thread's collector pauses and major collections (Node only; a count the baseline never reached has no ratio and is left out). */
+function gcRows(variant: Variant, rs: Run[], plain: Run[]): Row[] {
+  const rows: Row[] = [];
+  const pause = med(rs, (r) => r.gcPer1000?.pauseMicrosPerRequest);
+  const plainPause = med(plain, (r) => r.gcPer1000?.pauseMicrosPerRequest);
+  if (pause !== undefined && plainPause) {
+    rows.push(row({ id: `inProcess.${variant}.gc.pause`, label: "  garbage collection pauses (request thread)", value: pause, unit: "µs", baseline: { label: "no recorder", value: plainPause } }));
+  }
+  const major = med(rs, (r) => r.gcPer1000?.major);
+  const plainMajor = med(plain, (r) => r.gcPer1000?.major);
+  if (major !== undefined && plainMajor) {
+    rows.push(row({ id: `inProcess.${variant}.gc.major`, label: "  major collections", value: major, unit: "per 1,000 requests", baseline: { label: "no recorder", value: plainMajor } }));
+  }
+  return rows;
+}
+
+export async function inProcessSection(options: { quick: boolean; tmp: string }): Promise<Section> {
+  const rounds = options.quick ? 1 : 3;
+  const [warmUp, measured] = options.quick ? [1_000, 1_000] : [6_000, 12_000];
+  const runs: Run[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 ? [...MEASURED].reverse() : MEASURED;
+    for (const variant of order) runs.push({ ...(await runChild(variant, options.tmp, i, warmUp, measured)), variant });
+  }
+  const of = (v: Variant) => runs.filter((r) => r.variant === v);
+  const plain = of("plain");
+  const rows: Row[] = [];
+  for (const variant of MEASURED.slice(1)) {
+    const rs = of(variant);
+    const label = VARIANTS.find((v) => v.id === variant)!.label;
+    rows.push(row({ id: `inProcess.${variant}.cpu`, label: `CPU per request (all threads), ${label}`, value: med(rs, (r) => r.cpuMicrosPerRequest)!, unit: "µs", baseline: { label: "no recorder", value: med(plain, (r) => r.cpuMicrosPerRequest)! } }));
+    for (const [kind, kindLabel] of KINDS) {
+      const value = med(rs, (r) => r.threadsPerRequest?.[kind]);
+      // The plain app has no persistence worker: that row is set against the plain app's whole CPU per request.
+      const alone = kind === "workerAndIo";
+      const base = alone ? med(plain, (r) => r.cpuMicrosPerRequest) : med(plain, (r) => r.threadsPerRequest?.[kind]);
+      if (value === undefined || base === undefined) continue;
+      rows.push(row({ id: `inProcess.${variant}.cpu.${kind}`, label: `  of which ${kindLabel}`, value, unit: "µs", baseline: { label: alone ? "no recorder, all threads" : "no recorder", value: base } }));
+    }
+    rows.push(...gcRows(variant, rs, plain));
+  }
+  return {
+    id: "inProcess",
+    title: "3b. Request overhead in-process — the same sessions through app.fetch()",
+    method:
+      `Section 3's sessions (10 at once, each the 200-keystroke script, the pagehide beacon, a new session) driven through app.fetch() with Web Request objects by the child process itself (bench/in_process_child.ts), ` +
+      `a fresh child per variant and round: ${warmUp} requests of warm-up, then ${measured} measured, with what the recorder deferred (flush, 300 ms, flush); ${rounds} rounds, alternating order; medians. ` +
+      `CPU: the child, all threads, by kind of thread from /proc/self/task/*/schedstat; collections from a PerformanceObserver (Node).`,
+    rows,
+    notes: [],
+    details: { runs },
+  };
+}
