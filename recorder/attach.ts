@@ -77,11 +77,9 @@ export class Capture {
   body?: string | Promise<string | undefined>;
   /** Number of the last Preact render this request has taken (or that happened before it started). */
   taken = rendered.count;
-  /** Index in the open captures while open (`OpenCaptures`), -1 once closed. */
-  openAt = -1;
 
   constructor(readonly names: ReadonlyMap<View, string>) {
-    openCaptures.add(this);
+    open.add(this);
   }
 
   note(view: View, props: Record<string, unknown> | null | undefined) {
@@ -108,7 +106,7 @@ export class Capture {
   close() {
     if (this.closed) return;
     this.closed = true;
-    openCaptures.remove(this);
+    open.delete(this);
     releaseTaken();
   }
 }
@@ -135,51 +133,13 @@ interface Rendered {
  */
 const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, released: 0, quiet: false };
 
-/**
- * The recorded requests in flight: their captures, until closed. An array
- * with each capture's index kept on it (removal moves the last one into the
- * gap), not a `Set`: measured on Node 20, captures passing through a
- * long-lived `Set` stayed reachable for the young generation's collector
- * long after they were deleted, and each took its whole request with it
- * (Hono's context, request, response and body streams: 18.6 KB promoted per
- * recorded request instead of 6.8, twice the major collections).
- */
-class OpenCaptures {
-  private readonly list: Capture[] = [];
-
-  get size(): number {
-    return this.list.length;
-  }
-
-  add(capture: Capture): void {
-    capture.openAt = this.list.length;
-    this.list.push(capture);
-  }
-
-  remove(capture: Capture): void {
-    const at = capture.openAt;
-    if (at < 0 || this.list[at] !== capture) return;
-    const last = this.list.pop()!;
-    if (last !== capture) {
-      this.list[at] = last;
-      last.openAt = at;
-    }
-    capture.openAt = -1;
-  }
-
-  /** The lowest `taken` of the open captures, or `upTo` when none is lower. */
-  oldestTaken(upTo: number): number {
-    let oldest = upTo;
-    for (let i = 0; i < this.list.length; i++) if (this.list[i].taken < oldest) oldest = this.list[i].taken;
-    return oldest;
-  }
-}
-
-const openCaptures = new OpenCaptures();
+/** The recorded requests in flight: their captures, until closed. */
+const open = new Set<Capture>();
 
 /** Empties the slots no open capture can take any more: those before every open capture's `taken`. */
 function releaseTaken(): void {
-  const oldest = openCaptures.oldestTaken(rendered.count);
+  let oldest = rendered.count;
+  for (const capture of open) if (capture.taken < oldest) oldest = capture.taken;
   for (let n = Math.max(rendered.released, rendered.count - RECENT); n < oldest; n++) rendered.ring[n % RECENT] = undefined;
   if (oldest > rendered.released) rendered.released = oldest;
 }
@@ -212,10 +172,10 @@ export function watchPreact(views: Iterable<View>) {
   const previous = options.diffed;
   options.diffed = (vnode: VNode) => {
     // Elements (a string type) are most vnodes: no lookup for them.
-    if (openCaptures.size > 0 && !rendered.quiet && typeof vnode.type === "function" && preactViews.has(vnode.type)) {
+    if (open.size > 0 && !rendered.quiet && typeof vnode.type === "function" && preactViews.has(vnode.type)) {
       // Copied now: props the handler changes after rendering are not what was rendered.
       const props = { ...(vnode.props as Record<string, unknown>) };
-      rendered.ring[rendered.count++ % RECENT] = { view: vnode.type as View, props, shared: openCaptures.size > 1 };
+      rendered.ring[rendered.count++ % RECENT] = { view: vnode.type as View, props, shared: open.size > 1 };
     }
     previous?.(vnode);
   };
