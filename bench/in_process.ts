@@ -2,12 +2,18 @@
  * 3b. Request overhead in-process: section 3's sessions driven through
  * `app.fetch()` with Web `Request` objects (in_process_child.ts), one fresh
  * child process per variant and round. What it adds to section 3: no sockets
- * and no load generator sharing the machine, so the ratios move less from run
- * to run; requests as Deno.serve, Bun and edge runtimes deliver them (real
- * `Request`/`Response` objects, where @hono/node-server passes lighter ones);
- * and the garbage collector's counts, which is where a request kept alive too
- * long shows first (a long-lived `Set` of captures once doubled the major
- * collections here while section 3 did not see it).
+ * and no load generator in the measured process, so what is left is the app's
+ * own cost and the recorder's (read the two sections together: the recorder's
+ * extra µs are fewer here than over HTTP); requests as Deno.serve, Bun and
+ * edge runtimes deliver them (real `Request`/`Response` objects, where
+ * @hono/node-server passes lighter ones); and the request thread's
+ * collector pauses and major collections.
+ *
+ * The driver turns the event loop between a session's requests, as a server
+ * does: answered through promise chains alone, the load never let the
+ * recorder's sweep run (so no recording ended, and the first flush finalized
+ * all of them inside the measured window), and it changed how long requests
+ * stayed reachable for the young-generation collector.
  */
 
 import { median, row, type Row, type Section, startChild } from "./lib.ts";
@@ -88,7 +94,7 @@ export async function inProcessSection(options: { quick: boolean; tmp: string })
     id: "inProcess",
     title: "3b. Request overhead in-process — the same sessions through app.fetch()",
     method:
-      `Section 3's sessions (10 at once, each the 200-keystroke script, the pagehide beacon, a new session) driven through app.fetch() with Web Request objects by the child process itself (bench/in_process_child.ts), ` +
+      `Section 3's sessions (10 at once, each the 200-keystroke script, the pagehide beacon, a new session) driven through app.fetch() with Web Request objects by the child process itself (bench/in_process_child.ts), the event loop turning between requests (setImmediate), ` +
       `a fresh child per variant and round: ${warmUp} requests of warm-up, then ${measured} measured, with what the recorder deferred (flush, 300 ms, flush); ${rounds} rounds, alternating order; medians. ` +
       `CPU: the child, all threads, by kind of thread from /proc/self/task/*/schedstat; collections from a PerformanceObserver (Node).`,
     rows,

@@ -35,6 +35,9 @@ async function session(context: Record<string, unknown>, next: () => boolean, fa
     const body = await res.text();
     if (res.status >= 300) failures.count++;
     template.onResponse?.(res.status, body, context, { "set-cookie": res.headers.getSetCookie() });
+    // A server turns the event loop between requests (socket I/O); without it the recorder's
+    // timers (the sweep that ends left recordings) would not run until the load stopped.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
