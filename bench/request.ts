@@ -25,6 +25,8 @@ type Scenario = "signup" | "noView";
 interface Round {
   variant: Variant;
   scenario: Scenario;
+  /** The offered load when fixed (autocannon's overallRate); undefined: as fast as the server answers. */
+  rate?: number;
   rps: number;
   latencies: number[];
   cpuMicrosPerRequest: number;
@@ -109,11 +111,11 @@ function perRequest(after: ThreadCpu | undefined, before: ThreadCpu | undefined,
   return { main: (after.main - before.main) / n, gcAndPlatform: (after.gcAndPlatform - before.gcAndPlatform) / n, workerAndIo: (after.workerAndIo - before.workerAndIo) / n };
 }
 
-async function load(child: Child, port: number, seconds: number, variant: Variant, scenario: Scenario = "signup"): Promise<Round> {
+async function load(child: Child, port: number, seconds: number, variant: Variant, scenario: Scenario = "signup", rate?: number): Promise<Round> {
   const latencies: number[] = [];
   const cpuBefore = await cpuMicros(child);
   const started = performance.now();
-  const instance = autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds, requests: requests(scenario) });
+  const instance = autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds, requests: requests(scenario), ...(rate ? { overallRate: rate } : {}) });
   instance.on("response", (_client, status, _bytes, ms) => {
     if (status < 300) latencies.push(ms);
   });
@@ -128,6 +130,7 @@ async function load(child: Child, port: number, seconds: number, variant: Varian
   return {
     variant,
     scenario,
+    rate,
     rps: latencies.length / elapsed,
     latencies,
     cpuMicrosPerRequest: (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / Math.max(1, latencies.length),
@@ -183,9 +186,37 @@ function noViewRows(measured: Round[]): Row[] {
   ];
 }
 
+/**
+ * The same sessions at a fixed offered load that every variant serves with room
+ * to spare. Under the load above, each variant runs as fast as it can, so the
+ * plain app serves nearly twice the requests per second and gets more of them
+ * per event-loop turn and per system call: its CPU per request is measured at
+ * another load than the recorder's. Here all of them answer the same requests
+ * per second, as a production server below capacity does.
+ */
+const FIXED_RPS = 2_000;
+
+function fixedRateRows(measured: Round[]): Row[] {
+  const of = (v: Variant) => measured.filter((r) => r.variant === v && r.rate === FIXED_RPS);
+  const plain = of("plain");
+  if (plain.length === 0) return [];
+  const plainCpu = median(plain.map((r) => r.cpuMicrosPerRequest));
+  const plainP99 = p99(plain.flatMap((r) => r.latencies));
+  const rows: Row[] = [];
+  for (const v of VARIANTS.slice(1)) {
+    const rs = of(v.id);
+    rows.push(row({ id: `request.${v.id}.fixed.cpu`, label: `at ${FIXED_RPS.toLocaleString("en-US")} req/s: server CPU per request (all threads), ${v.label}`, value: median(rs.map((r) => r.cpuMicrosPerRequest)), unit: "µs", baseline: { label: "no recorder, same load", value: plainCpu } }));
+    if (v.id === "recorder") {
+      rows.push(row({ id: `request.${v.id}.fixed.p99`, label: `at ${FIXED_RPS.toLocaleString("en-US")} req/s: latency p99, ${v.label}`, value: p99(rs.flatMap((r) => r.latencies)), unit: "ms", baseline: { label: "no recorder, same load", value: plainP99 } }));
+    }
+  }
+  return rows;
+}
+
 export async function requestSection(options: { quick: boolean; tmp: string }): Promise<Section> {
   const roundSeconds = options.quick ? 0.6 : 2.5;
   const rounds = options.quick ? 2 : 8;
+  const fixedRounds = options.quick ? 1 : 3;
   const warmSeconds = options.quick ? 0.4 : 2;
   const children = new Map<Variant, Child>(VARIANTS.map((v) => [v.id, startChild("./server.ts", v.args(options.tmp))]));
   const measured: Round[] = [];
@@ -206,13 +237,20 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
         await sleep(150);
       }
     }
+    for (let i = 0; i < fixedRounds; i++) {
+      const order = i % 2 ? [...VARIANTS].reverse() : VARIANTS;
+      for (const v of order) {
+        measured.push(await load(children.get(v.id)!, ports.get(v.id)!, roundSeconds, v.id, "signup", FIXED_RPS));
+        await sleep(150);
+      }
+    }
   } finally {
     const quitting = [...children.values()].map((c) => (c.send("quit"), c.done));
     const done = await Promise.all(quitting);
     shutdown = done[1]?.lines[0];
     for (const d of done) if (d.code !== 0) throw new Error(`server child failed (${d.code}): ${d.stderr}`);
   }
-  const of = (v: Variant) => measured.filter((r) => r.variant === v && r.scenario === "signup");
+  const of = (v: Variant) => measured.filter((r) => r.variant === v && r.scenario === "signup" && r.rate === undefined);
   const plain = of("plain");
   const plainLat = plain.flatMap((r) => r.latencies);
   const rows: Row[] = [];
@@ -264,7 +302,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
       }),
     );
   }
-  rows.push(...noViewRows(measured));
+  rows.push(...noViewRows(measured), ...fixedRateRows(measured));
   const failures = measured.reduce((n, r) => n + r.non2xx + r.errors, 0);
   const notes: string[] = [];
   if (failures) notes.push(`${failures} requests failed or were not 2xx.`);
@@ -277,6 +315,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
       `Baseline: the same routes and views rendered with renderToString, no hono-replay (bench/plain_app.tsx). ` +
       `The attached, sampled-out and no-view rows run the plain app's own handlers under app.use(replay.recorder()), so that they differ from the baseline by the recorder alone (the demo app also serves the dashboard, islands and more routes). ` +
       `Each round also loads GET /signup/checks (JSON, no view) on the plain app and on it under the recorder, with a recorded session's cookie. ` +
+      `Then ${fixedRounds} rounds of the sessions at a fixed ${FIXED_RPS} req/s per variant (autocannon's overallRate: the same load for all). ` +
       `CPU: the server process, all threads, including draining and persisting what the round recorded (replay.flush(), ${SETTLE_MS} ms for the last sweep, flush again); by kind of thread from /proc/self/task/*/schedstat.`,
     rows,
     notes,
