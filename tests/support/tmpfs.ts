@@ -55,10 +55,14 @@ export function tmpfsUnavailable(): string | undefined {
 export function mountTmpfs(size: string): Tmpfs {
   const dir = mkdtempSync(join(tmpdir(), "hono-replay-tmpfs-"));
   execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0700`, "tmpfs", dir], { stdio: "pipe" });
+  // The store is live while a test lists it: an entry it removes between the listing and the
+  // read (a released claim's directory, a renamed temporary file) is left out, not an error.
   const walk = (rel: string): { path: string; size: number }[] =>
-    readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((entry) => {
+    unlessGone(() => readdirSync(join(dir, rel), { withFileTypes: true }), []).flatMap((entry) => {
       const path = rel ? `${rel}/${entry.name}` : entry.name;
-      return entry.isDirectory() ? walk(path) : [{ path, size: statSync(join(dir, path)).size }];
+      if (entry.isDirectory()) return walk(path);
+      const size = unlessGone(() => statSync(join(dir, path)).size, undefined);
+      return size === undefined ? [] : [{ path, size }];
     });
   return {
     dir,
@@ -89,4 +93,14 @@ export function mountTmpfs(size: string): Tmpfs {
       rmdirSync(dir);
     },
   };
+}
+
+/** `read()`, or `gone` when what it reads was removed meanwhile (ENOENT). */
+function unlessGone<T>(read: () => T, gone: T): T {
+  try {
+    return read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return gone;
+    throw error;
+  }
 }
