@@ -17,7 +17,7 @@
  */
 
 import { median, row, type Row, type Section, startChild } from "./lib.ts";
-import { type Variant, VARIANTS } from "./request.ts";
+import { threadRows, type Variant, VARIANTS } from "./request.ts";
 import type { ThreadCpu } from "./variant_app.ts";
 
 const MEASURED: Variant[] = ["plain", "recorder", "attached", "sampledOut"];
@@ -40,8 +40,6 @@ async function runChild(variant: Variant, tmp: string, round: number, warmUp: nu
   if (result.failed) throw new Error(`in-process child ${variant}: ${result.failed} requests failed`);
   return result;
 }
-
-const KINDS = [["main", "request thread"], ["gcAndPlatform", "GC and V8 platform threads"], ["workerAndIo", "persistence worker + I/O threads"]] as const;
 
 /** The median over the runs, or undefined when a run lacks the figure (no /proc, no gc entries). */
 function med(rs: Run[], pick: (r: Run) => number | undefined): number | undefined {
@@ -80,14 +78,7 @@ export async function inProcessSection(options: { quick: boolean; tmp: string })
     const rs = of(variant);
     const label = VARIANTS.find((v) => v.id === variant)!.label;
     rows.push(row({ id: `inProcess.${variant}.cpu`, label: `CPU per request (all threads), ${label}`, value: med(rs, (r) => r.cpuMicrosPerRequest)!, unit: "µs", baseline: { label: "no recorder", value: med(plain, (r) => r.cpuMicrosPerRequest)! } }));
-    for (const [kind, kindLabel] of KINDS) {
-      const value = med(rs, (r) => r.threadsPerRequest?.[kind]);
-      // The plain app has no persistence worker: that row is set against the plain app's whole CPU per request.
-      const alone = kind === "workerAndIo";
-      const base = alone ? med(plain, (r) => r.cpuMicrosPerRequest) : med(plain, (r) => r.threadsPerRequest?.[kind]);
-      if (value === undefined || base === undefined) continue;
-      rows.push(row({ id: `inProcess.${variant}.cpu.${kind}`, label: `  of which ${kindLabel}`, value, unit: "µs", baseline: { label: alone ? "no recorder, all threads" : "no recorder", value: base } }));
-    }
+    rows.push(...threadRows("inProcess", variant, rs, plain));
     rows.push(...gcRows(variant, rs, plain));
   }
   return {

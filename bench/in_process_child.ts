@@ -12,9 +12,9 @@
 
 import process from "node:process";
 import type { Request as LoadRequest } from "autocannon";
-import { requests } from "./request.ts";
+import { perRequest, requests } from "./request.ts";
 import { sleep } from "./lib.ts";
-import { countGc, threadCpu, type ThreadCpu, variantApp } from "./variant_app.ts";
+import { countGc, threadCpu, variantApp } from "./variant_app.ts";
 
 const [variant, dir, extra, warmText, measuredText] = process.argv.slice(2);
 const app = await variantApp(variant, dir === "-" ? undefined : dir, extra === "-" ? undefined : extra);
@@ -62,14 +62,11 @@ const cpu1 = process.cpuUsage(cpu0);
 const threads1 = threadCpu();
 const gc1 = gc();
 const per = (after: number, before: number) => (after - before) / measured;
-const byThread = threads0 && threads1
-  ? (Object.fromEntries(Object.keys(threads1).map((k) => [k, per(threads1[k as keyof ThreadCpu], threads0[k as keyof ThreadCpu])])) as ThreadCpu)
-  : undefined;
 console.log(JSON.stringify({
   variant,
   failed,
   cpuMicrosPerRequest: (cpu1.user + cpu1.system) / measured,
-  threadsPerRequest: byThread,
+  threadsPerRequest: perRequest(threads1, threads0, measured),
   gcPer1000: gc0 && gc1 ? { minor: per(gc1.minor, gc0.minor) * 1000, major: per(gc1.major, gc0.major) * 1000, pauseMicrosPerRequest: per(gc1.pauseMs, gc0.pauseMs) * 1000 } : undefined,
 }));
 await app.close();

@@ -16,6 +16,7 @@ import autocannon, { type Request as LoadRequest } from "autocannon";
 import { issueSid } from "../recorder/session_cookie.ts";
 import { type Child, median, p99, quantile, row, type Row, type Section, sleep, startChild } from "./lib.ts";
 import { keystrokeForms } from "./session.ts";
+import type { ThreadCpu } from "./variant_app.ts";
 
 export type Variant = "plain" | "recorder" | "attached" | "noFidelity" | "sampledOut";
 
@@ -99,13 +100,13 @@ export function requests(scenario: Scenario): LoadRequest[] {
   ];
 }
 
-type ThreadCpu = Record<"main" | "gcAndPlatform" | "workerAndIo", number>;
 
 async function cpuMicros(child: Child): Promise<{ cpuMicros: number; threads?: ThreadCpu }> {
   return (await child.request("cpu")) as { cpuMicros: number; threads?: ThreadCpu };
 }
 
-function perRequest(after: ThreadCpu | undefined, before: ThreadCpu | undefined, requests: number): ThreadCpu | undefined {
+/** CPU per request by kind of thread between two readings (undefined without /proc). */
+export function perRequest(after: ThreadCpu | undefined, before: ThreadCpu | undefined, requests: number): ThreadCpu | undefined {
   if (!after || !before) return undefined;
   const n = Math.max(1, requests);
   return { main: (after.main - before.main) / n, gcAndPlatform: (after.gcAndPlatform - before.gcAndPlatform) / n, workerAndIo: (after.workerAndIo - before.workerAndIo) / n };
@@ -149,8 +150,14 @@ const THREAD_KINDS = [
   ["gcAndPlatform", "GC and V8 platform threads"],
 ] as const;
 
-/** CPU per request by kind of thread, medians over the rounds (Linux only): the first place to look at a regression. */
-function threadRows(v: (typeof VARIANTS)[number], rounds: Round[], plain: Round[]): Row[] {
+/** What `threadRows` reads of a round (section 3) or a child's run (section 3b). */
+type ThreadMeasure = Pick<Round, "cpuMicrosPerRequest" | "threadsPerRequest">;
+
+/**
+ * CPU per request by kind of thread, medians over the rounds (Linux only): the
+ * first place to look at a regression. `section` prefixes the rows' ids.
+ */
+export function threadRows(section: string, variant: Variant, rounds: ThreadMeasure[], plain: ThreadMeasure[]): Row[] {
   if (!rounds.every((r) => r.threadsPerRequest) || !plain.every((r) => r.threadsPerRequest)) return [];
   return THREAD_KINDS.map(([kind, label]) => {
     const value = median(rounds.map((r) => r.threadsPerRequest![kind]));
@@ -158,7 +165,7 @@ function threadRows(v: (typeof VARIANTS)[number], rounds: Round[], plain: Round[
     const alone = kind === "workerAndIo";
     const baseline = alone ? median(plain.map((r) => r.cpuMicrosPerRequest)) : median(plain.map((r) => r.threadsPerRequest![kind]));
     return row({
-      id: `request.${v.id}.cpu.${kind}`,
+      id: `${section}.${variant}.cpu.${kind}`,
       label: `  of which ${label}`,
       value,
       unit: "µs",
@@ -274,7 +281,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
         ratio: cpu / plainCpu,
         target: cpuTarget ? { text: `≤ ${cpuTarget.toFixed(2)}×`, met: cpu / plainCpu <= cpuTarget } : undefined,
       }),
-      ...threadRows(v, rs, plain),
+      ...threadRows("request", v.id, rs, plain),
       row({
         id: `request.${v.id}.rps`,
         label: `throughput, ${v.label}`,
