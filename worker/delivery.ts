@@ -141,10 +141,11 @@ export class Delivery {
   private async send(rec: Active): Promise<void> {
     if (rec.unsent.length === 0) return;
     if (rec.keysUnknown) await this.continueKeys(rec);
+    const cutAt = Date.now();
     const { segment, frames } = this.host.drainer.segmentOf(rec, this.host.segmentPrefix);
     await this.host.storage.appendSegment(segment);
     this.host.erasures.wrote(rec.id, rec.startLine);
-    this.host.drainer.sent(rec, frames);
+    this.host.drainer.sent(rec, frames, cutAt);
     this.counts.segments++;
     this.storeRecovered();
     this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);

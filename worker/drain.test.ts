@@ -16,6 +16,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { frame, FrameKind } from "../format/mod.ts";
 import { memoryStorage } from "../mod.ts";
+import { Drainer } from "./drain.ts";
 import { Engine } from "./engine.ts";
 import { counterRecording, quietEngineOptions, stallingStore } from "./engine.fixture.ts";
 import { Journal } from "./journal.ts";
@@ -117,6 +118,24 @@ test("a worker that died with a joined recording's first segment stored but not 
     await dead.handle({ type: "shutdown" });
     rmSync(journalDir, { recursive: true, force: true });
   }
+});
+
+test("frames that came in while a segment was written are aged from then: the next segment waits for maxAgeMs again", () => {
+  const drainer = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000 });
+  drainer.ingest([start(false), MOUNT, ...click(1)], 0);
+  const rec = drainer.get(ID)!;
+  assert.equal(drainer.due(999), [], "control: not due before maxAgeMs");
+  assert.equal(drainer.due(1_000), [rec], "due once its oldest frame is maxAgeMs old");
+  const { frames } = drainer.segmentOf(rec, "instancea");
+  drainer.ingest(click(2), 1_005); // arrives while the segment is written
+  drainer.sent(rec, frames, 1_000);
+  assert.equal(rec.unsent, click(2), "what came in meanwhile is still unsent");
+  assert.equal(drainer.due(1_050), [], "not due at the next check: it is 50 ms old, not 1,050");
+  assert.equal(drainer.due(2_000), [rec], "due maxAgeMs after the segment was cut");
+  drainer.sent(rec, 2, 2_000);
+  drainer.ingest(click(3), 2_600);
+  assert.equal(drainer.due(3_599), [], "a frame after an empty spell is aged from its own arrival");
+  assert.equal(drainer.due(3_600), [rec]);
 });
 
 test.run();

@@ -183,13 +183,20 @@ export class Drainer {
     return { segment: { recordingId: rec.id, key: segmentKey(prefix, rec.sentFrames), lastAt: rec.lastAt, text: rec.startLine + "\n" + rec.unsent.join("\n") }, frames };
   }
 
-  /** The first `frames` unsent frames are in the store. */
-  sent(rec: Active, frames: number): void {
+  /**
+   * The first `frames` unsent frames are in the store; `cutAt` is the wall
+   * clock when their segment was made (`segmentOf`). Frames left over came in
+   * while it was written, so they are no older than that: aged from the
+   * previous segment's oldest frame instead, they were due at once and every
+   * due check under load wrote a segment of a few frames.
+   */
+  sent(rec: Active, frames: number, cutAt: number): void {
     let chars = 0;
     for (const line of rec.unsent.splice(0, frames)) chars += line.length;
     rec.unsentChars -= chars;
     this.heldChars -= chars;
     rec.sentFrames += frames;
+    if (rec.unsent.length) rec.unsentSince = Math.max(rec.unsentSince, cutAt);
   }
 
   forget(id: string): void {
