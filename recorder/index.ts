@@ -315,6 +315,8 @@ export class Recorder implements RequestRecorder {
       this.table.dropEntry(state, entry.view);
     }
     this.table.endRecordings(sid, (viewName) => name === undefined || viewName === name, (rec) => rec.end());
+    // An explicit end is often followed by someone reading the recording: persisted now, not at the next poll.
+    this.log.nudge();
   }
 
   private startSweep() {

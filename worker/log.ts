@@ -63,6 +63,11 @@ export class EventLog {
     return false;
   }
 
+  /** Has the worker read the ring now rather than at its next poll (a recording's end: its store copy is awaited). */
+  nudge(): void {
+    this.writer.nudge();
+  }
+
   /** Frames waiting outside the ring. */
   get pending(): number {
     return this.overflow.length - this.overflowHead + this.droppedBy.size;

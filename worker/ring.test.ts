@@ -308,6 +308,26 @@ test("an idle wait() is woken by the first frame written, and wake() ends any wa
     assert.is(await race(15_000), "woken");
   }));
 
+test("nudge() ends a polling or paced wait for a frame that is awaited (a recording's end); with no wait under way it does nothing", () =>
+  withWaitingReader(async ({ writer, reader, race, later }) => {
+    // Control: a small frame alone does not end a polling wait.
+    later(() => writer.write("end"));
+    assert.is(await race(300), "still waiting");
+    reader.readAvailable();
+    reader.commit();
+    later(() => (writer.write("end"), writer.nudge()));
+    assert.is(await race(15_000), "woken");
+    assert.equal(reader.readAvailable(), ["end"]);
+    reader.commit();
+    later(() => (writer.write("end"), writer.nudge()));
+    assert.is(await race(15_000, "paced"), "woken");
+    reader.readAvailable();
+    reader.commit();
+    // Nudged while nobody waits: the next wait is not ended by it.
+    writer.nudge();
+    assert.is(await race(300), "still waiting");
+  }));
+
 test("a real worker thread drains 200,000 frames while this thread writes: each arrives once, in order", async () => {
   const buffer = createRingBuffer(4096);
   const writer = new RingWriter(buffer);

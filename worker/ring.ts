@@ -84,6 +84,14 @@ export class RingWriter extends RingView {
   private readonly encoder = new TextEncoder();
   private scratch = new Uint8Array(4096);
 
+  /**
+   * Ends the reader's wait now (it polls otherwise): for a frame someone waits
+   * on, such as a recording's end. Free when the reader is not waiting.
+   */
+  nudge(): void {
+    if (Atomics.load(this.header, WAITING) !== 0) this.signal();
+  }
+
   /** Whether a frame of this text can ever fit: at most half the ring. */
   fits(text: string): boolean {
     const limit = this.capacity / 2 - 8;
