@@ -3,7 +3,8 @@
  * markdown rendering, child processes in the current runtime, a virtual clock.
  */
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { join, relative } from "node:path";
 import { cpus, freemem, platform, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { isDeno } from "../worker/mod.ts";
@@ -242,14 +243,38 @@ export function renderMarkdown(results: Results): string {
 
 // ---------- child processes in the current runtime ----------
 
-/** The command that runs a TypeScript file in this runtime, as the test runner does. */
+/**
+ * The command that runs a bench child (`bench/<file>.ts`) in this runtime. Deno
+ * runs the TypeScript. Node runs the JavaScript tsc builds from it (once per
+ * bench run, `compiledChildren`), as the published package is built. Through
+ * tsx the children measured tsx too. Its esbuild transform adds a `__name` call
+ * to every function created per request. Each worker thread registers tsx
+ * again, with a loader thread of its own whose collections counted as the
+ * persistence worker's CPU.
+ */
 export function runtimeCommand(file: string, options: { exposeGc?: boolean } = {}): [string, string[]] {
   if (isDeno) {
     // deno-lint-ignore no-explicit-any
     const exec = (globalThis as any).Deno.execPath() as string;
     return [exec, ["run", "-A", "--quiet", ...(options.exposeGc ? ["--v8-flags=--expose-gc"] : []), file]];
   }
-  return [process.execPath, [...(options.exposeGc ? ["--expose-gc"] : []), "--import", "tsx", file]];
+  const built = join(compiledChildren(), relative(root, file)).replace(/\.tsx?$/, ".js");
+  return [process.execPath, [...(options.exposeGc ? ["--expose-gc"] : []), built]];
+}
+
+let compiledDir: string | undefined;
+
+/**
+ * Builds the children (bench/tsconfig.children.json) into node_modules/.cache,
+ * where their imports of hono and preact resolve; once per process.
+ */
+function compiledChildren(): string {
+  if (compiledDir) return compiledDir;
+  const out = join(root, "node_modules", ".cache", "hono-replay-bench");
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  const built = spawnSync(process.execPath, [tsc, "-p", join(root, "bench", "tsconfig.children.json"), "--outDir", out], { cwd: root, encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`building the bench children with tsc failed:\n${built.stdout}${built.stderr}`);
+  return (compiledDir = out);
 }
 
 export interface Child {

@@ -318,7 +318,7 @@ export async function requestSection(options: { quick: boolean; tmp: string }): 
     title: "3. Request overhead — POST /signup/validate under load",
     method:
       `autocannon (${CONNECTIONS} connections, each a session typing the 200-keystroke script, then the pagehide beacon, then a new session) against examples/demo/serve.ts on 127.0.0.1, ` +
-      `one child process per variant (recorder: defaults, fileStorage, beaconGraceMs 0); ${rounds} rounds of ${roundSeconds} s per variant, alternating, after a ${warmSeconds} s warm-up. ` +
+      `one child process per variant, run from the JavaScript tsc builds (recorder: defaults, fileStorage, beaconGraceMs 0); ${rounds} rounds of ${roundSeconds} s per variant, alternating, after a ${warmSeconds} s warm-up. ` +
       `Baseline: the same routes and views rendered with renderToString, no hono-replay (bench/plain_app.tsx). ` +
       `The attached, sampled-out and no-view rows run the plain app's own handlers under app.use(replay.recorder()), so that they differ from the baseline by the recorder alone (the demo app also serves the dashboard, islands and more routes). ` +
       `Each round also loads GET /signup/checks (JSON, no view) on the plain app and on it under the recorder, with a recorded session's cookie. ` +
