@@ -259,7 +259,7 @@ export function runtimeCommand(file: string, options: { exposeGc?: boolean } = {
     return [exec, ["run", "-A", "--quiet", ...(options.exposeGc ? ["--v8-flags=--expose-gc"] : []), file]];
   }
   const built = join(compiledChildren(), relative(root, file)).replace(/\.tsx?$/, ".js");
-  return [process.execPath, [...(options.exposeGc ? ["--expose-gc"] : []), built]];
+  return [process.execPath, [...(options.exposeGc ? ["--expose-gc"] : []), "--require", join(root, "bench", "platform_threads.cjs"), built]];
 }
 
 let compiledDir: string | undefined;

@@ -26,8 +26,11 @@ export interface VariantApp {
   close: () => Promise<void>;
 }
 
-// Threads that exist before any app is built: the main thread and V8's platform threads (garbage collection, compilation).
-const platformThreads = new Set(threadIds());
+// The main thread and V8's platform threads (garbage collection, compilation): on Node, those that
+// existed before any ES module was loaded (platform_threads.cjs). Loading modules starts libuv's
+// thread pool, which does the persistence worker's file work: taken for platform threads, its CPU
+// was counted as garbage collection. Elsewhere, those that exist before any app is built.
+const platformThreads = new Set((globalThis as { __honoReplayBenchStartThreads?: string[] }).__honoReplayBenchStartThreads ?? threadIds());
 
 export async function variantApp(variant: string, dir: string | undefined, extra: string | undefined): Promise<VariantApp> {
   const options = extra ? JSON.parse(extra) : {};
@@ -58,7 +61,8 @@ export type ThreadCpu = Record<"main" | "gcAndPlatform" | "workerAndIo", number>
 /**
  * CPU µs so far by kind of thread (Linux, from each thread's schedstat): the
  * request thread, V8's platform threads (garbage collection mostly), and the
- * threads started since (the persistence worker and libuv's I/O pool).
+ * threads started since (the persistence worker and libuv's I/O pool, which
+ * does its file work).
  */
 export function threadCpu(): ThreadCpu | undefined {
   const out = { main: 0, gcAndPlatform: 0, workerAndIo: 0 };
