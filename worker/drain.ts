@@ -177,6 +177,21 @@ export class Drainer {
     return out;
   }
 
+  /**
+   * Milliseconds until store work is due by age, as `due` sees it (0 for an
+   * ending recording with frames to send); undefined when nothing waits for
+   * time, only for frames to come.
+   */
+  nextDueIn(now: number): number | undefined {
+    let soonest: number | undefined;
+    for (const rec of this.active.values()) {
+      if (rec.unsent.length === 0 && !rec.ending) continue;
+      const dueIn = rec.ending ? 0 : rec.interactions > 0 ? rec.unsentSince + this.policy.maxAgeMs - now : undefined;
+      if (dueIn !== undefined && (soonest === undefined || dueIn < soonest)) soonest = dueIn;
+    }
+    return soonest;
+  }
+
   /** The next segment of `rec`: its start frame and every unsent frame. */
   segmentOf(rec: Active, prefix: string): { segment: Segment; frames: number } {
     const frames = rec.unsent.length;

@@ -1,0 +1,43 @@
+/**
+ * How the drain loop waits for the ring (worker/engine.ts `nextWait`, with
+ * worker/drain.ts `nextDueIn`). After reading frames it paces itself; after
+ * reading none it sleeps until the first frame is written or a segment is due
+ * by age: a quiet instance must not wake 40 times a second for as long as its
+ * recordings stay active. That the first frame ends an idle wait is
+ * worker/ring.test.ts's.
+ */
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Drainer } from "./drain.ts";
+import { nextWait } from "./engine.ts";
+import { counterRecording } from "./engine.fixture.ts";
+
+const ID = "0rec-waiting";
+const { start, mount, click } = counterRecording(ID);
+
+test("after frames the loop paces itself; after none it waits for the first frame, at most until a segment is due", () => {
+  const paced = nextWait(3, 5_000);
+  assert.is(paced.mode, "paced");
+  assert.ok(paced.timeoutMs <= 50, `paced: looks again within tens of ms (${paced.timeoutMs})`);
+  assert.equal(nextWait(0, undefined), { timeoutMs: 250, mode: "idle" }, "nothing due: the writer wakes it, or the store's due work at 250 ms");
+  assert.equal(nextWait(0, 120), { timeoutMs: 120, mode: "idle" }, "a segment due in 120 ms: up then");
+  assert.equal(nextWait(0, 0), { timeoutMs: paced.timeoutMs, mode: "idle" }, "due now but not sent (a write under way): no spinning");
+  assert.equal(nextWait(0, 10_000), { timeoutMs: 250, mode: "idle" });
+});
+
+test("nextDueIn: when the oldest unsent frame of a recording someone interacted with is maxAgeMs old; an ending one at once; nothing for frames alone", () => {
+  const drainer = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000 });
+  assert.is(drainer.nextDueIn(0), undefined, "no recordings");
+  drainer.ingest([start(false), mount], 0);
+  assert.is(drainer.nextDueIn(10), undefined, "a mount alone waits for an interaction (it may be discarded): nothing due by time");
+  drainer.ingest(click(1), 400);
+  assert.is(drainer.nextDueIn(500), 500, "unsent since 0, due at 1,000");
+  const rec = drainer.get(ID)!;
+  drainer.sent(rec, rec.unsent.length, 1_000);
+  assert.is(drainer.nextDueIn(1_100), undefined, "everything sent: nothing due until frames come");
+  rec.ending = {};
+  assert.is(drainer.nextDueIn(1_100), 0, "an ending recording: its store work is due");
+});
+
+test.run();
