@@ -1,5 +1,5 @@
 /**
- * How the drain loop waits for the ring (worker/engine.ts `nextWait`, with
+ * How the drain loop waits for the ring (worker/loop_wait.ts `nextWait`, with
  * worker/drain.ts `nextDueIn`). After reading frames it paces itself; after
  * reading none it sleeps until the first frame is written or a segment is due
  * by age: a quiet instance must not wake 40 times a second for as long as its
@@ -10,7 +10,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Drainer } from "./drain.ts";
-import { nextWait } from "./engine.ts";
+import { nextWait } from "./loop_wait.ts";
 import { counterRecording } from "./engine.fixture.ts";
 
 const ID = "0rec-waiting";
