@@ -172,24 +172,26 @@ export class Drainer {
       if (rec.ending) out.push(rec);
       else if (rec.unsent.length === 0) continue;
       else if (all) out.push(rec);
-      else if (rec.interactions > 0 && (rec.unsent.length >= this.policy.maxFrames || now - rec.unsentSince >= this.policy.maxAgeMs)) out.push(rec);
+      else if ((this.dueAt(rec) ?? Infinity) <= now) out.push(rec);
     }
     return out;
   }
 
   /**
-   * Milliseconds until store work is due by age, as `due` sees it (0 for an
-   * ending recording with frames to send); undefined when nothing waits for
-   * time, only for frames to come.
+   * Milliseconds until `due` has work (0 when it has some now); undefined when
+   * nothing waits for time, only for frames to come.
    */
   nextDueIn(now: number): number | undefined {
-    let soonest: number | undefined;
-    for (const rec of this.active.values()) {
-      if (rec.unsent.length === 0 && !rec.ending) continue;
-      const dueIn = rec.ending ? 0 : rec.interactions > 0 ? rec.unsentSince + this.policy.maxAgeMs - now : undefined;
-      if (dueIn !== undefined && (soonest === undefined || dueIn < soonest)) soonest = dueIn;
-    }
-    return soonest;
+    let soonest = Infinity;
+    for (const rec of this.active.values()) soonest = Math.min(soonest, this.dueAt(rec) ?? Infinity);
+    return soonest === Infinity ? undefined : Math.max(0, soonest - now);
+  }
+
+  /** When `rec` has store work due: at once when ending or a full segment, else when its oldest unsent frame is maxAgeMs old. */
+  private dueAt(rec: Active): number | undefined {
+    if (rec.ending) return -Infinity;
+    if (rec.unsent.length === 0 || rec.interactions === 0) return undefined;
+    return rec.unsent.length >= this.policy.maxFrames ? -Infinity : rec.unsentSince + this.policy.maxAgeMs;
   }
 
   /** The next segment of `rec`: its start frame and every unsent frame. */

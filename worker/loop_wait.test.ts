@@ -40,4 +40,13 @@ test("nextDueIn: when the oldest unsent frame of a recording someone interacted 
   assert.is(drainer.nextDueIn(1_100), 0, "an ending recording: its store work is due");
 });
 
+test("nextDueIn: a full segment is due at once, as due() has it, however young its frames", () => {
+  const drainer = new Drainer(() => {}, { maxFrames: 4, maxAgeMs: 1_000 });
+  drainer.ingest([start(false), mount, ...click(1)], 0);
+  assert.is(drainer.nextDueIn(10), 990, "control: 3 frames of 4, due by age");
+  drainer.ingest(click(2), 20);
+  assert.is(drainer.nextDueIn(30), 0, "4 frames: due now");
+  assert.equal(drainer.due(30), [drainer.get(ID)], "due() agrees");
+});
+
 test.run();
