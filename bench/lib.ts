@@ -4,6 +4,7 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { cpus, freemem, platform, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -265,12 +266,19 @@ export function runtimeCommand(file: string, options: { exposeGc?: boolean } = {
 let compiledDir: string | undefined;
 
 /**
- * Builds the children (bench/tsconfig.children.json) into node_modules/.cache,
- * where their imports of hono and preact resolve; once per process.
+ * Builds the children (bench/tsconfig.children.json) once per process, into a
+ * folder of its own under node_modules/.cache (where their imports of hono and
+ * preact resolve), removed when the process exits: two bench runs at once must
+ * not load each other's half-written files, and nothing left from an earlier
+ * build may stand in for a child that is no longer built.
  */
 function compiledChildren(): string {
   if (compiledDir) return compiledDir;
-  const out = join(root, "node_modules", ".cache", "hono-replay-bench");
+  const cache = join(root, "node_modules", ".cache");
+  mkdirSync(cache, { recursive: true });
+  const out = mkdtempSync(join(cache, "hono-replay-bench-"));
+  process.on("exit", () => rmSync(out, { recursive: true, force: true }));
+  writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   const built = spawnSync(process.execPath, [tsc, "-p", join(root, "bench", "tsconfig.children.json"), "--outDir", out], { cwd: root, encoding: "utf8" });
   if (built.status !== 0) throw new Error(`building the bench children with tsc failed:\n${built.stdout}${built.stderr}`);
