@@ -17,7 +17,7 @@ import { JournalBridge } from "./bridge.ts";
 import type { HostDeps } from "./host_options.ts";
 import { journalName } from "./journal_name.ts";
 
-/** How often the bridge journals the ring, as often as an idle worker looks at it. */
+/** How often the bridge journals the ring while a worker is replaced: what a SIGKILL meanwhile may take from it. */
 const BRIDGE_POLL_MS = 10;
 
 export interface BridgeShiftOptions {
