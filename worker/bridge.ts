@@ -60,7 +60,7 @@ export class JournalBridge {
   ) {
     // The dead worker may have journaled a batch and died before committing it in the ring.
     const { position } = Journal.read(path);
-    this.reader = new RingReader(buffer);
+    this.reader = new RingReader(buffer).takeOver();
     if (position !== undefined) this.reader.skipTo(position);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, "a", 0o600);

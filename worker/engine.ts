@@ -143,7 +143,7 @@ export class Engine {
     private readonly logger: Logger = consoleLogger,
     private readonly waitMode: "atomics" | "poll" = "atomics",
   ) {
-    this.reader = new RingReader(buffer);
+    this.reader = new RingReader(buffer).takeOver();
     this.faults = new Faults(logger);
     this.drainer = new Drainer((id, since) => this.delivery.ending(id, since), {
       maxFrames: options.segmentMaxFrames ?? 256,

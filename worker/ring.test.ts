@@ -372,4 +372,31 @@ test("a real worker thread drains 200,000 frames while this thread writes: each 
 });
 
 
+test("a reader that takes over clears the wait flag of a worker terminated mid-wait, so frames stop signalling", async () => {
+  const buffer = createRingBuffer(1024);
+  const writer = new RingWriter(buffer);
+  // White box: header slot 3 counts the writer's signals (an atomic add and a notify each).
+  const signals = () => Atomics.load(new Int32Array(buffer, 0, 4), 3);
+  let waiting!: () => void;
+  const started = new Promise<void>((resolve) => (waiting = resolve));
+  const worker = await spawnWorker(new URL("./ring_reader.fixture.ts", import.meta.url), { buffer, idle: true }, {
+    onMessage: () => waiting(),
+    onExit: () => {},
+  });
+  worker.keepAlive(true);
+  await started;
+  await worker.terminate();
+
+  const before = signals();
+  writer.write("a");
+  assert.is(signals(), before + 1, "control: the dead worker left the idle flag set, so a frame signals");
+  writer.write("b");
+  assert.is(signals(), before + 2, "and the next one too: every frame pays for a waiter that is gone");
+
+  const replacement = new RingReader(buffer).takeOver();
+  for (let i = 0; i < 5; i++) writer.write(`c${i}`);
+  assert.is(signals(), before + 2, "after takeOver no frame signals (the replacement polls)");
+  assert.equal(replacement.readAvailable(), ["a", "b", "c0", "c1", "c2", "c3", "c4"], "and it reads every frame");
+});
+
 test.run();

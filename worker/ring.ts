@@ -230,6 +230,18 @@ export class RingReader extends RingView {
     this.commit();
   }
 
+  /**
+   * Makes this the ring's drainer: clears the wait flag a reader that died
+   * mid-wait (a terminated worker) left set, or the writer would signal for
+   * every frame from then on. Only for the reader that drains (the engine, the
+   * bridge), not for one that merely watches (heartbeat.ts): a live drainer
+   * that is waiting needs that flag to be woken.
+   */
+  takeOver(): this {
+    Atomics.store(this.header, WAITING, 0);
+    return this;
+  }
+
   /** Tells the request thread this reader is alive (it restarts a worker that stops beating). */
   beat(): void {
     Atomics.add(this.header, HEARTBEAT, 1);

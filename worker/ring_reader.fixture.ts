@@ -6,7 +6,8 @@
  *
  * It reads until a frame "END", commits after every batch, and answers with the
  * number of frames, an FNV-1a hash over all of them (in order) and the first
- * frame whose "<index>|" prefix was not the next index. Import only its types:
+ * frame whose "<index>|" prefix was not the next index. Told `idle`, it only
+ * starts an idle wait and answers "waiting". Import only its types:
  * loading it outside a worker throws.
  */
 
@@ -24,8 +25,14 @@ export interface DrainReport {
 
 const port = await parentPort();
 port.onMessage(async (message) => {
-  const { buffer } = message as { buffer: SharedArrayBuffer };
+  const { buffer, idle } = message as { buffer: SharedArrayBuffer; idle?: boolean };
   const reader = new RingReader(buffer);
+  if (idle) {
+    // Waits for the first frame, and says so: the test terminates it mid-wait.
+    void reader.wait(60_000, "idle");
+    port.postMessage("waiting");
+    return;
+  }
   const report: DrainReport = { count: 0, hash: 0x811c9dc5, firstOutOfOrder: -1, batches: 0 };
   for (;;) {
     const frames = reader.readAvailable();
