@@ -164,7 +164,7 @@ export function createReplay(options: ReplayOptions): Replay {
       maintain: async () => (await hostStarting).request<boolean>({ type: "maintain" }),
     },
   };
-  Object.defineProperty(replay, TEST_HOOKS, { value: testHooksOf(() => host, hostStarting, recorder) });
+  Object.defineProperty(replay, TEST_HOOKS, { value: testHooksOf(() => host, hostStarting, recorder, log) });
   return replay;
 }
 
@@ -178,7 +178,7 @@ async function closeReplay(recorder: Recorder, log: EventLog, hostStarting: Prom
   return { unsaved: report.unfinished, dropped: log.droppedTotal, stats: report.stats };
 }
 
-function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<EngineHost>, recorder: Recorder): TestHooks {
+function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<EngineHost>, recorder: Recorder, log: EventLog): TestHooks {
   return {
     crashWorker: () => host()?.crashWorker(),
     hangWorker: (ms) => host()?.hangWorker(ms),
@@ -186,6 +186,7 @@ function testHooksOf(host: () => EngineHost | undefined, hostStarting: Promise<E
     stats: async () => (await hostStarting).request<EngineStats>({ type: "stats" }),
     useClock: (now) => void (recorder.now = now),
     sweepRecorder: () => recorder.sweep(recorder.now()),
+    loopTurns: () => log.drainerBeats,
   };
 }
 

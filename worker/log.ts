@@ -68,6 +68,11 @@ export class EventLog {
     this.writer.nudge();
   }
 
+  /** The drainer's heartbeat: a count its loop bumps every turn (worker/engine.ts), so a turn is a wake-up. */
+  get drainerBeats(): number {
+    return this.writer.heartbeat();
+  }
+
   /** Frames waiting outside the ring. */
   get pending(): number {
     return this.overflow.length - this.overflowHead + this.droppedBy.size;
