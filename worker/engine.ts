@@ -129,7 +129,7 @@ export class Engine {
   /** Set by a closing request: the held-frames bound no longer stops the ring from being read. */
   private closing = false;
   private loopDone?: Promise<void>;
-  /** Ends the loop's poll sleep early: its timer is unref'd and must not be what shutdown waits on. */
+  /** Ends the loop's pause early (see `pause`). */
   private wakeLoop?: () => void;
   private stopTimers: (() => void)[] = [];
   private maintaining?: Promise<void>;
@@ -253,12 +253,24 @@ export class Engine {
       // threads a context switch and the journal a write. Holding its bound, the engine leaves
       // frames in the ring: waiting on the ring would return at once, in a microtask, and the loop
       // would spin without ever letting store work complete.
-      if (this.waitMode === "atomics" && !this.full()) {
-        const { timeoutMs, mode } = nextWait(drained, this.drainer.nextDueIn(Date.now()));
-        await this.reader.wait(timeoutMs, mode);
-      }
-      else await new Promise<void>((resolve) => ((this.wakeLoop = resolve), backgroundTimer(resolve, POLL_MS)));
+      await this.pause(drained);
     }
+  }
+
+  /**
+   * Sleeps between reads: on the ring (nextWait; a first frame or a nudge ends
+   * it) where the runtime can wait on shared memory, else, or while the engine
+   * holds its bound, for POLL_MS on a timer. Shutdown's `wakeLoop` ends either:
+   * neither an unref'd timer nor a wait on shared memory keeps Node or Deno
+   * running, so a shutdown awaiting the loop must not wait on them alone.
+   */
+  private pause(drained: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wakeLoop = resolve;
+      if (this.waitMode === "poll" || this.full()) return void backgroundTimer(resolve, POLL_MS);
+      const { timeoutMs, mode } = nextWait(drained, this.drainer.nextDueIn(Date.now()));
+      void this.reader.wait(timeoutMs, mode).then(resolve);
+    });
   }
 
   /**
@@ -354,8 +366,8 @@ export class Engine {
     // host's heartbeat timeout: without beats it would take this worker for stuck and replace it.
     const stopBeating = backgroundTimer(() => this.reader.beat(), POLL_MS * 10, true);
     try {
-      // In poll mode the loop may sleep on an unref'd timer: with nothing else
-      // pending, Node would exit mid-shutdown, before anything is persisted.
+      // The loop may sleep on an unref'd timer or on the ring: with nothing else
+      // pending, the process would exit mid-shutdown, before anything is persisted.
       this.wakeLoop?.();
       this.reader.wake();
       await this.loopDone;

@@ -41,6 +41,7 @@ import type { RecordingStorage } from "../storage/mod.ts";
 import { Engine, type EngineRequest, type EngineStats } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./entry.ts";
 import { watchHeartbeat } from "./heartbeat.ts";
+import { canWaitAsync } from "./ring.ts";
 import type { WorkerHandle } from "./runtime.ts";
 import { BridgeShift } from "./host_bridge.ts";
 import { fallbackWarning, RepeatedWarnings, unsaved } from "./host_messages.ts";
@@ -324,8 +325,9 @@ export class EngineHost {
   }
 
   private async startInProcess(options: HostOptions): Promise<Engine> {
-    // The engine's warnings pass through the same filter as a worker's.
-    const engine = new Engine(this.buffer, this.storage, engineOptionsOf(options), { warn: (m) => this.warn(m), error: (m, e) => this.logError(m, e) }, "poll");
+    // The engine's warnings pass through the same filter as a worker's. It sleeps on the ring as a worker does, where it can.
+    const logger = { warn: (m: string) => this.warn(m), error: (m: string, e: unknown) => this.logError(m, e) };
+    const engine = new Engine(this.buffer, this.storage, engineOptionsOf(options), logger, canWaitAsync() ? "atomics" : "poll");
     await engine.start();
     return engine;
   }

@@ -1,7 +1,8 @@
 /**
- * The drain loop's wake-ups, end to end: a real persistence worker (fileStorage)
- * behind createReplay, its turns counted by the ring's heartbeat, which the
- * loop bumps once a turn (`testHooks(replay).loopTurns`).
+ * The drain loop's wake-ups, end to end, behind createReplay: in a real
+ * persistence worker (fileStorage) and in the request thread (memoryStorage),
+ * its turns counted by the ring's heartbeat, which the loop bumps once a turn
+ * (`testHooks(replay).loopTurns`).
  *
  * What is pinned: a quiet instance with a recording active sleeps (a few turns
  * a second, not one per poll), and while it sleeps a segment still goes to the
@@ -18,7 +19,7 @@ import { Hono } from "hono";
 import { h } from "preact";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createReplay, fileStorage, type Replay, type ReplayEnv } from "../mod.ts";
+import { createReplay, fileStorage, memoryStorage, type Replay, type ReplayEnv } from "../mod.ts";
 import { testHooks } from "../internal.ts";
 import { sleep, waitFor } from "../tests/support/wait.ts";
 
@@ -33,12 +34,18 @@ function counterApp(replay: Replay) {
   return app;
 }
 
-async function withWorker(run: (replay: Replay, app: Hono<ReplayEnv>) => Promise<void>) {
+/** The engine in a worker (fileStorage), and in this thread (memoryStorage: it cannot be opened in a worker). */
+const ENGINES = [
+  { mode: "worker", storage: (dir: string) => fileStorage({ path: dir }) },
+  { mode: "in-process", storage: () => memoryStorage() },
+] as const;
+
+async function withEngine(engine: (typeof ENGINES)[number], run: (replay: Replay, app: Hono<ReplayEnv>) => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), "hono-replay-loop-"));
-  const replay = createReplay({ views: { Counter }, storage: fileStorage({ path: dir }) });
+  const replay = createReplay({ views: { Counter }, storage: engine.storage(dir) });
   try {
     await replay.ready;
-    assert.is(replay.engine.mode, "worker");
+    assert.is(replay.engine.mode, engine.mode);
     await run(replay, counterApp(replay));
   } finally {
     await replay.close();
@@ -55,40 +62,42 @@ async function turnsOver(replay: Replay, ms: number, during?: (until: number) =>
   return hooks.loopTurns() - from;
 }
 
-test("a quiet worker with a recording active sleeps: a few loop turns a second, not one per poll", () =>
-  withWorker(async (replay, app) => {
-    const first = await app.request("/");
-    const cookie = first.headers.get("set-cookie")!.split(";")[0];
-    await replay.flush();
-    assert.is((await replay.store.listActive()).length, 1, "the recording stays active while the session is quiet");
+for (const engine of ENGINES) {
+  test(`${engine.mode}: a quiet engine with a recording active sleeps, a few loop turns a second, not one per poll`, () =>
+    withEngine(engine, async (replay, app) => {
+      const first = await app.request("/");
+      const cookie = first.headers.get("set-cookie")!.split(";")[0];
+      await replay.flush();
+      assert.is((await replay.store.listActive()).length, 1, "the recording stays active while the session is quiet");
 
-    // Control: with frames coming, the loop turns at its poll (every 25 ms), so the counter counts turns.
-    let n = 0;
-    const busy = await turnsOver(replay, 1_000, async (until) => {
-      while (Date.now() < until) {
-        await app.request(`/?n=${++n}`, { headers: { cookie } });
-        await sleep(5);
-      }
-    });
-    assert.ok(busy >= 10, `with requests coming the loop turned ${busy} times in a second`);
+      // Control: with frames coming, the loop turns at its poll (every 25 ms), so the counter counts turns.
+      let n = 0;
+      const busy = await turnsOver(replay, 1_000, async (until) => {
+        while (Date.now() < until) {
+          await app.request(`/?n=${++n}`, { headers: { cookie } });
+          await sleep(5);
+        }
+      });
+      assert.ok(busy >= 10, `with requests coming the loop turned ${busy} times in a second`);
 
-    // Quiet: no frames, so it sleeps until one comes or a segment is due (at most 250 ms).
-    await replay.flush();
-    const quiet = await turnsOver(replay, 1_000);
-    assert.ok(quiet >= 1, "the loop is alive (the heartbeat moves)");
-    assert.ok(quiet <= 8, `a quiet loop turned ${quiet} times in a second (polling every 25 ms: about 40)`);
-  }));
+      // Quiet: no frames, so it sleeps until one comes or a segment is due (at most 250 ms).
+      await replay.flush();
+      const quiet = await turnsOver(replay, 1_000);
+      assert.ok(quiet >= 1, "the loop is alive (the heartbeat moves)");
+      assert.ok(quiet <= 8, `a quiet loop turned ${quiet} times in a second (polling every 25 ms: about 40)`);
+    }));
 
-test("while the loop sleeps, a segment due by age still goes to the store", () =>
-  withWorker(async (replay, app) => {
-    const hooks = testHooks(replay);
-    const first = await app.request("/");
-    // A mount and one interaction: a recording of a mount alone (a bounce) is never stored.
-    assert.is((await app.request("/?n=1", { headers: { cookie: first.headers.get("set-cookie")!.split(";")[0] } })).status, 200);
-    // Control: three frames are not due at once (segments go by size, 256 frames, or by age, 1 s).
-    assert.is((await hooks.stats()).segments, 0, "nothing written the moment the frames are there");
-    // No further request: only the loop's own wake-up for the due segment can write it.
-    await waitFor(async () => (await hooks.stats()).segments >= 1, "the segment due by age", 10_000, 50);
-  }));
+  test(`${engine.mode}: while the loop sleeps, a segment due by age still goes to the store`, () =>
+    withEngine(engine, async (replay, app) => {
+      const hooks = testHooks(replay);
+      const first = await app.request("/");
+      // A mount and one interaction: a recording of a mount alone (a bounce) is never stored.
+      assert.is((await app.request("/?n=1", { headers: { cookie: first.headers.get("set-cookie")!.split(";")[0] } })).status, 200);
+      // Control: three frames are not due at once (segments go by size, 256 frames, or by age, 1 s).
+      assert.is((await hooks.stats()).segments, 0, "nothing written the moment the frames are there");
+      // No further request: only the loop's own wake-up for the due segment can write it.
+      await waitFor(async () => (await hooks.stats()).segments >= 1, "the segment due by age", 10_000, 50);
+    }));
+}
 
 test.run();

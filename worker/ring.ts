@@ -277,6 +277,15 @@ export class RingReader extends RingView {
   }
 }
 
+/**
+ * Whether this runtime can wait on the ring without blocking its thread
+ * (Atomics.waitAsync: Node 16+, Deno). Such a wait does not keep the process
+ * running, as an unref'd timer does not: usable on the request thread too.
+ */
+export function canWaitAsync(): boolean {
+  return typeof (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync === "function";
+}
+
 type WaitAsync = (
   array: Int32Array,
   index: number,
