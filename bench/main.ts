@@ -5,7 +5,7 @@
  *   npm run bench                      the full run (several minutes)
  *   npm run bench -- --quick           small enough for CI (the smoke test runs it)
  *   npm run bench -- --markdown        also print the markdown table for the README
- *   npm run bench -- --only=size,drain some sections: size hotPath request replay drain memory scaling
+ *   npm run bench -- --only=size,drain some sections: size hotPath request inProcess replay drain memory idle scaling
  *   npm run bench -- --only=instructions   instructions per request under valgrind (opt-in, minutes)
  *   npm run bench -- --out=DIR         write results.json / results.md to DIR
  */

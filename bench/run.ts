@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { drainSection } from "./drain.ts";
 import { hotPathSection } from "./hot_path.ts";
+import { idleSection } from "./idle.ts";
 import { inProcessSection } from "./in_process.ts";
 import { instructionsSection } from "./instructions.ts";
 import { machine, renderMarkdown, type Results, type Section } from "./lib.ts";
@@ -17,7 +18,7 @@ import { requestSection } from "./request.ts";
 import { sizeSection } from "./size.ts";
 
 /** What a full run measures, in order. */
-export const SECTIONS = ["size", "hotPath", "request", "inProcess", "replay", "drain", "memory", "scaling"] as const;
+export const SECTIONS = ["size", "hotPath", "request", "inProcess", "replay", "drain", "memory", "idle", "scaling"] as const;
 /** Sections that run only when named in `only` (valgrind: minutes). */
 export const OPT_IN_SECTIONS = ["instructions"] as const;
 export type SectionId = (typeof SECTIONS)[number] | (typeof OPT_IN_SECTIONS)[number];
@@ -79,6 +80,10 @@ export async function runBench(options: BenchOptions): Promise<Results> {
     if (wanted("memory")) {
       progress("6. memory…");
       sections.push(await memorySection(o));
+    }
+    if (wanted("idle")) {
+      progress("9. idle…");
+      sections.push(await idleSection(o));
     }
     if (wanted("instructions")) {
       progress("8. instructions per request (valgrind)…");
