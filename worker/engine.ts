@@ -192,7 +192,14 @@ export class Engine {
     this.stopTimers.push(backgroundTimer(() => void this.erasures.poll(), ERASURE_POLL_MS, true));
     this.loopDone = this.loop();
     await marksRead;
-    await this.orphans?.recover();
+    // Never rejects once the loop runs: a caller that took a rejected start for "no engine" would
+    // start a second one on the same ring. A store that is down fails recovery into a retry
+    // (maintenance recovers again), as any store work does.
+    try {
+      await this.orphans?.recover();
+    } catch (error) {
+      this.delivery.storeFailed(error, "recovering orphaned journals");
+    }
   }
 
   /** Takes over what this instance's journal holds (a predecessor worker's frames and sent counts), and appends to it. */

@@ -24,7 +24,7 @@ import * as assert from "uvu/assert";
 import { assembleSegments, decodeRecordingColumns, encode, frame, FrameKind, payload } from "../format/mod.ts";
 import { memoryStorage, type RecordingStorage } from "../mod.ts";
 import type { Segment } from "../storage/mod.ts";
-import { Engine } from "./engine.ts";
+import { Engine, type EngineStats } from "./engine.ts";
 import { counterRecording, quietEngineOptions, stallingStore } from "./engine.fixture.ts";
 import { Journal } from "./journal.ts";
 import { claimedName } from "./journal_name.ts";
@@ -303,6 +303,28 @@ test("a recovery that keeps failing holds the store sweep back at most idleTimeo
   } finally {
     await survivor.handle({ type: "shutdown" });
     await killed.cleanup();
+  }
+});
+
+test("an engine whose recovery of an orphaned journal fails at start (the store is down) still starts and counts it, rather than rejecting with its loop running", async () => {
+  warnings.length = 0;
+  const dir = privateDir();
+  const orphan = join(dir, deadName("deadinstance1"));
+  const journal = new Journal(orphan);
+  journal.append([START, MOUNT, ...click(1)], 0);
+  journal.close();
+  const then = new Date(Date.now() - 5 * 60_000);
+  utimesSync(orphan, then, then);
+  const down: RecordingStorage = { ...memoryStorage(), appendSegment: () => Promise.reject(new Error("store down")) };
+  const engine = new Engine(createRingBuffer(64 * 1024), down, quietEngineOptions("survivor0001", dir), logger, "poll");
+  try {
+    // A start that rejected here had its loop running all the same: the host would then start another engine on the ring.
+    await engine.start();
+    const stats = (await engine.handle({ type: "stats" })) as EngineStats;
+    assert.ok(stats.saveFailures >= 1, "the failed recovery is counted as a store failure (retried by maintenance)");
+    assert.ok(warnings.some((w) => /recovering orphaned journals failed \(store down\)/.test(w)), `warned: ${warnings.join(" | ")}`);
+  } finally {
+    await engine.handle({ type: "shutdown" });
   }
 });
 
