@@ -2,7 +2,8 @@
  * The journal bridge (the request thread journaling the ring while a dead
  * worker is replaced): it carries on from where the dead worker's journal
  * ends, commits only what it wrote, stops at its bound, and on a full disk (a
- * real tmpfs) leaves the journal as it was and the frames in the ring.
+ * real tmpfs) leaves the journal as it was and the frames in the ring. It and
+ * the engine take the ring over when they attach (ring.ts takeOver).
  */
 
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
@@ -11,7 +12,10 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { frame, FrameKind } from "../format/mod.ts";
+import { memoryStorage } from "../storage/mod.ts";
 import { JournalBridge } from "./bridge.ts";
+import { Engine } from "./engine.ts";
+import { quietEngineOptions } from "./engine.fixture.ts";
 import { Journal } from "./journal.ts";
 import { createRingBuffer, RingReader, RingWriter } from "./ring.ts";
 import { mountTmpfs, tmpfsUnavailable } from "../tests/support/tmpfs.ts";
@@ -52,6 +56,29 @@ test("carries on from where the dead worker's journal ends, commits what it wrot
   assert.is(back.position, new RingReader(buffer).position, "the position the replacement skips to");
   assert.is(bridge.frames, 6);
   assert.equal(warnings, []);
+});
+
+test("the bridge and an engine clear the wait flag a worker killed mid-wait left set: frames stop signalling once they attach", () => {
+  const buffer = createRingBuffer(64 * 1024);
+  const ring = new RingWriter(buffer);
+  // White box: header slot 2 is the reader's wait flag (2: idle, set by a wait the dead worker never finished), slot 3 counts signals.
+  const header = new Int32Array(buffer, 0, 4);
+  const leftIdle = () => Atomics.store(header, 2, 2);
+  const attachers = {
+    bridge: () => new JournalBridge(buffer, join(mkdtempSync(join(tmpdir(), "hr-bridge-")), "x.journal"), 1e9, () => {}).stop(),
+    // Constructed only (not started): attaching is the constructor's.
+    engine: () => void new Engine(buffer, memoryStorage(), quietEngineOptions("attach0001"), { warn: () => {}, error: () => {} }),
+  };
+  for (const [name, attach] of Object.entries(attachers)) {
+    leftIdle();
+    const before = Atomics.load(header, 3);
+    write(ring, [line(name, 0)]);
+    assert.is(Atomics.load(header, 3), before + 1, `control (${name}): with the flag left set, a frame signals`);
+    leftIdle();
+    attach();
+    write(ring, lines(name, 1, 5));
+    assert.is(Atomics.load(header, 3), before + 1, `${name}: after it attached, no frame signals`);
+  }
 });
 
 test("past its bound it leaves frames in the ring", () => {
