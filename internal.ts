@@ -28,7 +28,7 @@ export interface TestHooks {
   useClock(now: () => number): void;
   /** Asks the persistence worker to collect its garbage (only under --expose-gc; no worker: nothing happens). */
   gcWorker(): void;
-  /** How many times the drain loop has turned (each turn a wake-up of its thread): the ring's heartbeat. */
+  /** How many times the drain loop has turned (each turn a wake-up of the worker, or in-process of the request thread): the ring's heartbeat. */
   loopTurns(): number;
   /** Runs the recorder's sweep now (it lets go of what went idle by its clock), instead of waiting for its timer. */
   sweepRecorder(): void;

@@ -129,7 +129,11 @@ export class Engine {
   /** Set by a closing request: the held-frames bound no longer stops the ring from being read. */
   private closing = false;
   private loopDone?: Promise<void>;
-  /** Ends the loop's pause early (see `pause`). */
+  /**
+   * Ends the loop's pause early (see `pause`). Only shutdown calls it, after
+   * setting `stopping`: so the loop never starts a second ring wait while one
+   * is outstanding (each wait clears the ring's wait flag when it ends).
+   */
   private wakeLoop?: () => void;
   private stopTimers: (() => void)[] = [];
   private maintaining?: Promise<void>;
@@ -256,8 +260,9 @@ export class Engine {
         await yieldToEventLoop();
         continue;
       }
-      // Otherwise the ring is read again after a pause (nextWait): every wake-up costs both
-      // threads a context switch and the journal a write. Holding its bound, the engine leaves
+      // Otherwise the ring is read again after a pause (nextWait): every wake-up costs the
+      // thread it runs on (the worker's, or in-process the request thread) a context switch and
+      // the journal a write. Holding its bound, the engine leaves
       // frames in the ring: waiting on the ring would return at once, in a microtask, and the loop
       // would spin without ever letting store work complete.
       await this.pause(drained);
@@ -276,6 +281,7 @@ export class Engine {
       this.wakeLoop = resolve;
       if (this.waitMode === "poll" || this.full()) return void backgroundTimer(resolve, POLL_MS);
       const { timeoutMs, mode } = nextWait(drained, this.drainer.nextDueIn(Date.now()));
+      // wait() cannot reject: it ends on a signal or its timeout.
       void this.reader.wait(timeoutMs, mode).then(resolve);
     });
   }

@@ -1,8 +1,9 @@
 /**
- * How the persistence worker's drain loop (engine.ts) waits for the ring
- * between reads: paced while frames come, asleep until the first frame or the
- * next due segment when none came. Every look is a thread wake-up, which on a
- * VM costs about 100 µs of CPU whatever it finds.
+ * How the drain loop (engine.ts: in the persistence worker, or in-process on
+ * the request thread) waits for the ring between reads: paced while frames
+ * come, asleep until the first frame or the next due segment when none came.
+ * Every look is a thread wake-up, which on a VM costs about 100 µs of CPU
+ * whatever it finds.
  */
 
 import type { WaitMode } from "./ring.ts";

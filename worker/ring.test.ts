@@ -378,14 +378,18 @@ test("a reader that takes over clears the wait flag of a worker terminated mid-w
   // White box: header slot 3 counts the writer's signals (an atomic add and a notify each).
   const signals = () => Atomics.load(new Int32Array(buffer, 0, 4), 3);
   let waiting!: () => void;
-  const started = new Promise<void>((resolve) => (waiting = resolve));
+  let died!: (error: Error) => void;
+  const started = new Promise<void>((resolve, reject) => ((waiting = resolve), (died = reject)));
   const worker = await spawnWorker(new URL("./ring_reader.fixture.ts", import.meta.url), { buffer, idle: true }, {
     onMessage: () => waiting(),
-    onExit: () => {},
+    onExit: (reason) => died(new Error(`the waiting worker died before it waited: ${reason}`)),
   });
   worker.keepAlive(true);
-  await started;
-  await worker.terminate();
+  try {
+    await started;
+  } finally {
+    await worker.terminate();
+  }
 
   const before = signals();
   writer.write("a");
