@@ -129,11 +129,7 @@ export class Engine {
   /** Set by a closing request: the held-frames bound no longer stops the ring from being read. */
   private closing = false;
   private loopDone?: Promise<void>;
-  /**
-   * Ends the loop's pause early (see `pause`). Only shutdown calls it, after
-   * setting `stopping`: so the loop never starts a second ring wait while one
-   * is outstanding (each wait clears the ring's wait flag when it ends).
-   */
+  /** Ends the loop's pause early: only shutdown, once stopping, so no second ring wait ever overlaps one (`pause`). */
   private wakeLoop?: () => void;
   private stopTimers: (() => void)[] = [];
   private maintaining?: Promise<void>;
@@ -196,9 +192,8 @@ export class Engine {
     this.stopTimers.push(backgroundTimer(() => void this.erasures.poll(), ERASURE_POLL_MS, true));
     this.loopDone = this.loop();
     await marksRead;
-    // Never rejects once the loop runs: a caller that took a rejected start for "no engine" would
-    // start a second one on the same ring. A store that is down fails recovery into a retry
-    // (maintenance recovers again), as any store work does.
+    // Never rejects once the loop runs (the host would start a second engine on the ring): a store
+    // that is down fails recovery into a retry by maintenance, as any store work does.
     try {
       await this.orphans?.recover();
     } catch (error) {
@@ -260,9 +255,8 @@ export class Engine {
         await yieldToEventLoop();
         continue;
       }
-      // Otherwise the ring is read again after a pause (nextWait): every wake-up costs the
-      // thread it runs on (the worker's, or in-process the request thread) a context switch and
-      // the journal a write. Holding its bound, the engine leaves
+      // Otherwise the ring is read again after a pause (nextWait): every wake-up costs the thread
+      // (the worker, or in-process the request thread) a context switch and the journal a write. Holding its bound, the engine leaves
       // frames in the ring: waiting on the ring would return at once, in a microtask, and the loop
       // would spin without ever letting store work complete.
       await this.pause(drained);
