@@ -56,6 +56,9 @@
 import type { Context } from "hono";
 import { options, type VNode } from "preact";
 import { renderView, type View } from "./render.ts";
+import { isQuiet, onRoot, renderedOnce, renderOnce, unobserved } from "./render_once.ts";
+
+export { unobserved };
 
 /** A registered view the request rendered, and its props as rendered. */
 export interface Seen {
@@ -64,6 +67,8 @@ export interface Seen {
   props: Record<string, unknown>;
   /** Rendered while another recorded request was in flight too: it may be that request's (see the header). */
   shared?: boolean;
+  /** Its markup, when the render noted it as the view renders alone (render_once.ts): no second render needed. */
+  html?: string;
 }
 
 /** What one recorded request rendered and served. Create it when the request starts, `close()` it when it is over. */
@@ -95,7 +100,7 @@ export class Capture {
     for (let n = from; n < rendered.count; n++) {
       const r = rendered.ring[n % RECENT];
       const name = r && this.names.get(r.view);
-      if (name !== undefined) this.seen.push({ view: r!.view, name, props: r!.props, shared: r!.shared });
+      if (name !== undefined) this.seen.push({ view: r!.view, name, props: r!.props, shared: r!.shared, html: r!.html });
     }
     this.taken = rendered.count;
   }
@@ -124,14 +129,15 @@ interface Rendered {
   view: View;
   props: Record<string, unknown>;
   shared: boolean;
+  html?: string;
 }
 
 /**
  * Registered Preact views rendered while recorded requests were in flight,
  * numbered by `count`; slots numbered below `released` are empty (see
- * `releaseTaken`); `quiet` while the recorder renders itself.
+ * `releaseTaken`).
  */
-const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, released: 0, quiet: false };
+const rendered = { ring: new Array<Rendered | undefined>(RECENT), count: 0, released: 0 };
 
 /** The recorded requests in flight: their captures, until closed. */
 const open = new Set<Capture>();
@@ -149,36 +155,49 @@ export function heldRenders(): number {
   return rendered.ring.reduce((held, slot) => held + (slot ? 1 : 0), 0);
 }
 
-/** Runs the recorder's own render (`c.var.replay.render`, which records its frame itself) unobserved. */
-export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
-  if (rendered.quiet) return render(a, b);
-  rendered.quiet = true;
-  try {
-    return render(a, b);
-  } finally {
-    rendered.quiet = false;
-  }
+/** Keeps a registered view's render for the requests in flight to take; `html`: its markup rendered alone, if known. */
+function noteRender(view: View, props: Record<string, unknown>, html: string | undefined): void {
+  rendered.ring[rendered.count++ % RECENT] = { view, props, shared: open.size > 1, html };
 }
 
 /** Preact views registered with any recorder in this process: the hook's only test for every other vnode. */
 const preactViews = new WeakSet<object>();
 let hooked = false;
 
-/** Watches `views` (Preact ones) through `options.diffed`; installs the hook on first use. */
+/** Preact's options as preact-render-to-string calls them: the diff hook (`_diff`) and the root hook (`_root`). */
+type RenderHooks = { __b?: (vnode: VNode) => void; __?: (vnode: VNode, parent: object) => void };
+
+/**
+ * Watches `views` (Preact ones); installs the hooks on first use, each chained
+ * to the one there before: the diff hook renders a registered view once for
+ * its markup (render_once.ts), `options.diffed` notes views rendered in place.
+ */
 export function watchPreact(views: Iterable<View>) {
   for (const view of views) preactViews.add(view);
   if (hooked) return;
   hooked = true;
+  const hooks = options as unknown as RenderHooks;
+  const previousDiff = hooks.__b;
+  hooks.__b = (vnode: VNode) => {
+    if (observed(vnode)) renderOnce(vnode, noteRender);
+    previousDiff?.(vnode);
+  };
+  const previousRoot = hooks.__;
+  hooks.__ = (vnode: VNode, parent: object) => {
+    if (open.size > 0) onRoot(parent);
+    previousRoot?.(vnode, parent);
+  };
   const previous = options.diffed;
   options.diffed = (vnode: VNode) => {
-    // Elements (a string type) are most vnodes: no lookup for them.
-    if (open.size > 0 && !rendered.quiet && typeof vnode.type === "function" && preactViews.has(vnode.type)) {
-      // Copied now: props the handler changes after rendering are not what was rendered.
-      const props = { ...(vnode.props as Record<string, unknown>) };
-      rendered.ring[rendered.count++ % RECENT] = { view: vnode.type as View, props, shared: open.size > 1 };
-    }
+    // Copied now: props the handler changes after rendering are not what was rendered.
+    if (!renderedOnce(vnode) && observed(vnode)) noteRender(vnode.type as View, { ...(vnode.props as Record<string, unknown>) }, undefined);
     previous?.(vnode);
   };
+}
+
+/** A registered view's vnode while a recorded request is in flight. Elements (a string type) are most vnodes: no lookup for them. */
+function observed(vnode: VNode): boolean {
+  return open.size > 0 && !isQuiet() && typeof vnode.type === "function" && preactViews.has(vnode.type);
 }
 
 // ---------------------------------------------------------------- hono/jsx and the body
@@ -313,7 +332,7 @@ export function attachedFrame(seen: readonly Seen[], body: string, fidelity: boo
   for (let i = seen.length - 1; i >= Math.max(0, seen.length - tries); i--) {
     let html: string;
     try {
-      html = unobserved(renderView, seen[i].view, seen[i].props);
+      html = seen[i].html ?? unobserved(renderView, seen[i].view, seen[i].props);
     } catch (error) {
       // Rendered in the request, so it can render: only alone (a hono/jsx
       // useRequestContext, say) it cannot. Reported once, counted; the next view out is tried.

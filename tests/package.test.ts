@@ -55,25 +55,34 @@ function runInProject(dir: string, script: string, args: string[] = []) {
   return spawnSync(process.execPath, argv, { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
 }
 
-/** A user's app in plain JavaScript: serve a page, post two events, close, replay. Prints JSON. */
+/**
+ * A user's app in plain JavaScript: serve a page, post two events and one more whose handler renders
+ * the view itself, under a layout (recorded by attaching, the view rendered once: recorder/render_once.ts,
+ * against the renderer the app installed), close, replay. Prints JSON.
+ */
 const PROJECT_APP = `import { Hono } from "hono";
 import { h } from "preact";
+import { renderToString } from "preact-render-to-string";
 import process from "node:process";
 import { createReplay, fileStorage } from "hono-replay";
 
-const Counter = (p) => h("main", null, h("h1", null, "Counter"), h("p", null, "count " + p.n));
+let renders = 0;
+const Counter = (p) => (renders++, h("main", null, h("h1", null, "Counter"), h("p", null, "count " + p.n)));
 const replay = createReplay({ views: { Counter }, storage: fileStorage({ path: process.argv[2] }) });
 const app = new Hono();
 app.use(replay.recorder());
 let n = 0;
 app.get("/", (c) => c.var.replay.render(Counter, { n }));
 app.post("/inc", (c) => c.var.replay.render(Counter, { n: ++n }));
+app.post("/attached", (c) => c.html("<!doctype html>" + renderToString(h("body", null, h("header", null, "app"), h(Counter, { n: ++n })))));
 
 const served = [];
 const first = await app.request("/");
 served.push(await first.text());
 const cookie = first.headers.get("set-cookie").split(";")[0];
 for (let i = 0; i < 2; i++) served.push(await (await app.request("/inc", { method: "POST", headers: { cookie } })).text());
+served.push(await (await app.request("/attached", { method: "POST", headers: { cookie } })).text());
+const rendersServing = renders;
 await replay.ready;
 const mode = replay.engine.mode;
 await replay.close();
@@ -82,7 +91,7 @@ const [summary] = await replay.store.listRecordingSummaries();
 const player = replay.player(await replay.store.getRecording(summary.id));
 const replayed = [];
 for (let i = 0; i < player.frameCount; i++) replayed.push(player.renderFrame(i).html);
-console.log(JSON.stringify({ served, replayed, mode, identical: player.fidelity().identical }));
+console.log(JSON.stringify({ served, replayed, mode, identical: player.fidelity().identical, renders: rendersServing }));
 `;
 
 /** The same app in TypeScript, checked against the declarations in the tarball. */
@@ -135,9 +144,11 @@ function recordAndReplay(dir: string) {
   const run = runInProject(dir, "app.mjs", [mkdtempSync(join(dir, "recordings-"))]);
   assert.is(run.status, 0, `the app failed:\n${run.stdout}\n${run.stderr}`);
   const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
-  assert.equal(result.served, [0, 1, 2].map((n) => `<main><h1>Counter</h1><p>count ${n}</p></main>`), "served pages are not empty");
-  assert.equal(result.replayed, result.served, "replayed frames are the served pages");
-  assert.is(result.identical, 3, "fidelity: every frame byte-identical");
+  const counter = (n: number) => `<main><h1>Counter</h1><p>count ${n}</p></main>`;
+  assert.equal(result.served, [counter(0), counter(1), counter(2), `<!doctype html><body><header>app</header>${counter(3)}</body>`], "served pages are not empty");
+  assert.equal(result.replayed, [counter(0), counter(1), counter(2), counter(3)], "replayed frames are the served views");
+  assert.is(result.identical, 4, "fidelity: every frame byte-identical");
+  assert.is(result.renders, 4, "each page rendered its view once, the attached one too");
   assert.is(result.mode, "worker", "the persistence worker ran from the package");
 }
 

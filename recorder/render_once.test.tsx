@@ -1,0 +1,212 @@
+/**
+ * An attached Preact view is rendered once (recorder/render_once.ts): the
+ * markup its frame's hash covers comes from the handler's own render, not from
+ * rendering the view again after the response. Each test counts the view's
+ * renders, and compares every page served with the recorder against the same
+ * page rendered outside any request (where nothing is substituted): the bytes
+ * served must not change, whatever is around the view.
+ */
+
+import { Hono } from "hono";
+import { jsx } from "hono/jsx";
+import { Component, type ComponentChildren, createContext, options } from "preact";
+import { useContext, useId } from "preact/hooks";
+import { renderToString, renderToStringAsync } from "preact-render-to-string";
+import { render as renderPretty } from "preact-render-to-string/jsx";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createReplay, memoryStorage, type Replay } from "../mod.ts";
+import { renderedInPlace } from "./render_once.ts";
+
+let renders = 0;
+const Theme = createContext("plain");
+
+function Counter(props: { n: number; label?: string }) {
+  renders++;
+  const id = useId();
+  const theme = useContext(Theme);
+  return (
+    <main class={theme}>
+      <label for={id}>{props.label ?? "count"}</label>
+      <output id={id}>{props.n}</output>
+    </main>
+  );
+}
+
+/** Renders differently inside <svg> (attribute names) and inside <select value> (selected): rendered in place there. */
+function Icon(props: { n: number }) {
+  renders++;
+  return <circle strokeWidth={2} r={props.n} />;
+}
+function Choice(props: { n: number }) {
+  renders++;
+  return <option value={String(props.n)}>{props.n}</option>;
+}
+
+/** Suspends once per key under renderToStringAsync, then renders. */
+const resolved = new Set<string>();
+function Suspends(props: { at: string }) {
+  if (!resolved.has(props.at)) throw new Promise<void>((resolve) => setTimeout(() => (resolved.add(props.at), resolve()), 1));
+  return <i>loaded</i>;
+}
+/** Takes an id, then a child suspends: the page's next id must not move. */
+function Form(props: { n: number; at: string }) {
+  renders++;
+  return <form><label for={useId()}>{props.n}</label><Suspends at={props.at} /></form>;
+}
+const AfterIt = () => <input id={useId()} />;
+
+function Shell(props: { children: ComponentChildren; ids?: boolean }) {
+  // A component before the view that takes an id: the view's ids continue after it, in place.
+  const Badge = () => <span id={useId()}>beta</span>;
+  return (
+    <body>
+      <header>app {props.ids ? <Badge /> : null}</header>
+      {props.children}
+    </body>
+  );
+}
+
+/** Page shapes a handler may serve, each with the view somewhere inside. */
+const PAGES: Record<string, (n: number) => Promise<string> | string> = {
+  "under a layout, after a doctype": (n) => "<!doctype html>" + renderToString(<Shell><Counter n={n} /></Shell>),
+  "alone": (n) => renderToString(<Counter n={n} />),
+  "under a provider of a context it reads": (n) => renderToString(<Theme.Provider value="dark"><Shell><Counter n={n} /></Shell></Theme.Provider>),
+  "after a component that took an id": (n) => renderToString(<Shell ids><Counter n={n} /></Shell>),
+  "inside <svg>": (n) => renderToString(<svg><g><Icon n={n} /></g></svg>),
+  "inside <select value>": (n) => renderToString(<select value="1"><Choice n={n} /></select>),
+  "rendered by renderToStringAsync": (n) => renderToStringAsync(<Shell><Counter n={n} /></Shell>),
+  "rendered by the pretty renderer (no tpl)": (n) => renderPretty(<Shell ids><Counter n={n} /><AfterIt /></Shell>),
+};
+/** Pages whose view renders once a request; the others render it again, alone, after the response (or in place). */
+const ONCE = ["under a layout, after a doctype", "alone", "rendered by renderToStringAsync"];
+
+function app(replay: Replay, page: (n: number) => Promise<string> | string) {
+  const app = new Hono();
+  app.use(replay.recorder());
+  let n = 0;
+  app.get("/", async (c) => c.html(await page(n)));
+  app.post("/", async (c) => c.html(await page(++n)));
+  return app;
+}
+
+/** Serves the page three times in one session; returns what was served and the recording. */
+async function session(page: (n: number) => Promise<string> | string, views: Record<string, unknown> = { Counter, Icon, Choice, Form }) {
+  const replay = createReplay({ views: views as never, storage: memoryStorage(), worker: false });
+  try {
+    const served: string[] = [];
+    const pages = app(replay, page);
+    const first = await pages.request("/");
+    served.push(await first.text());
+    const cookie = first.headers.get("set-cookie")!.split(";")[0];
+    for (let i = 0; i < 2; i++) served.push(await (await pages.request("/", { method: "POST", headers: { cookie } })).text());
+    await replay.close();
+    const [recording] = await replay.store.listRecordings();
+    return { served, player: recording && replay.player(recording), errors: replay.engine.recorderErrors };
+  } finally {
+    await replay.close();
+  }
+}
+
+for (const [shape, page] of Object.entries(PAGES)) {
+  test(`a view ${shape}: served as without the recorder, recorded, replayed`, async () => {
+    // Outside any request nothing is substituted: this is the page as the app serves it without hono-replay.
+    const expected = [await page(0), await page(1), await page(2)];
+    assert.match(expected[0], /<output|<circle|<option/, "control: the page holds the view");
+    renders = 0;
+    const { served, player } = await session(page);
+    const rendersServing = renders;
+    assert.equal(served, expected, "the bytes served do not change");
+    assert.is(player.frameCount, 3, "one frame per page");
+    if (ONCE.includes(shape)) {
+      assert.is(rendersServing, 3, "rendered once a request: the frame's markup came from the handler's render");
+      assert.equal(player.fidelity().differing, [], "and every frame replays byte-identical");
+      for (let i = 0; i < 3; i++) assert.ok(served[i].includes(player.renderFrame(i).html), `frame ${i} is in the page`);
+    } else {
+      assert.is(rendersServing, 6, "control: rendered in the page, then alone for the hash");
+    }
+  });
+}
+
+test("where the markup would differ from the view rendered alone, fidelity says so rather than hiding it", async () => {
+  const { player } = await session(PAGES["after a component that took an id"]);
+  // Alone its ids start from the first: not what the page served.
+  assert.equal(player.fidelity().differing, [0, 1, 2]);
+});
+
+test("a view that takes an id and then suspends: the ids after it do not move", async () => {
+  const page = (at: string) => renderToStringAsync(<body><Form n={1} at={at} /><AfterIt /></body>);
+  const expected = await page("reference");
+  assert.match(expected, /<input id="P0-1"\/>/, "control: the id after the view");
+  const before = renderedInPlace.count;
+  const { served } = await session(() => page("recorded"));
+  assert.equal(served[0], expected);
+  assert.ok(renderedInPlace.count > before, "its separate render threw (it suspended), so it rendered in place");
+});
+
+test("under error boundaries, a view that takes an id and throws: the fallback page is the same", async () => {
+  class Boundary extends Component<{ children: ComponentChildren }, { failed?: boolean }> {
+    static getDerivedStateFromError() {
+      return { failed: true };
+    }
+    render() {
+      return this.state.failed ? <b>fallback</b> : this.props.children;
+    }
+  }
+  function Fails(): null {
+    useId();
+    throw new Error("boom");
+  }
+  const hooks = options as { errorBoundaries?: boolean };
+  hooks.errorBoundaries = true;
+  try {
+    const page = () => renderToString(<body><Boundary><Fails /></Boundary><AfterIt /></body>);
+    const expected = page();
+    assert.match(expected, /<b>fallback<\/b><input id="P0-1"\/>/, "control: the boundary caught it");
+    const { served } = await session(page, { Fails });
+    assert.equal(served[0], expected);
+  } finally {
+    hooks.errorBoundaries = false;
+  }
+});
+
+test("registered views inside a view that reads a provided context: the inner one is the frame, byte-identical", async () => {
+  const Inner = (props: { n: number }) => <p>inner {props.n}</p>;
+  const Outer = (props: { n: number }) => <main class={useContext(Theme)}><Inner n={props.n} /></main>;
+  const page = (n: number) => renderToString(<Theme.Provider value="dark"><Outer n={n} /></Theme.Provider>);
+  const { served, player } = await session(page, { Outer, Inner });
+  assert.equal(served, [page(0), page(1), page(2)]);
+  assert.is(player.recording.view, "Inner", "the outer view's markup is not its markup alone: the next view in is recorded");
+  assert.equal(player.fidelity().differing, []);
+});
+
+test("a hono/jsx view registered as a Preact one is still reported, not stored with empty markup", async () => {
+  const HonoView = (props: { n: number }) => jsx("p", null, `hono ${props.n}`);
+  const Misregistered = HonoView as unknown as (props: { n: number }) => null;
+  const { errors } = await session((n) => renderToString(<body><Misregistered n={n} /></body>), { HonoView });
+  assert.ok(errors > 0, "the recorder reports it (register it with honoView)");
+});
+
+test("a view that suspends under renderToStringAsync renders in place, as without the recorder, counted", async () => {
+  let ready = false;
+  const pending = new Promise<void>((resolve) => setTimeout(() => ((ready = true), resolve()), 1));
+  function Slow(props: { n: number }) {
+    if (!ready) throw pending;
+    return <p>slow {props.n}</p>;
+  }
+  const replay = createReplay({ views: { Slow }, storage: memoryStorage(), worker: false });
+  try {
+    const served = new Hono();
+    served.use(replay.recorder());
+    served.get("/", async (c) => c.html(await renderToStringAsync(<Shell><Slow n={7} /></Shell>)));
+    const before = renderedInPlace.count;
+    const body = await (await served.request("/")).text();
+    // The renderer marks where it suspended (<!--$s-->), as it does without the recorder.
+    assert.match(body, /^<body><header>app <\/header>(<!--\$s-->)?<p>slow 7<\/p>(<!--\/\$s-->)?<\/body>$/);
+    assert.is(renderedInPlace.count, before + 1, "its separate render threw (it suspended), so it rendered in place");
+  } finally {
+    await replay.close();
+  }
+});
+
+test.run();

@@ -1,0 +1,201 @@
+/**
+ * Rendering an attached Preact view once: the markup the fidelity hash covers
+ * is taken from the handler's own render instead of rendering the view a
+ * second time, alone, after the response (attach.ts `attachedFrame`). That
+ * second render was the largest cost of attaching: +212,000 instructions a
+ * request on the demo's signup form (bench section 8), as much as the page.
+ *
+ * How: while a recorded request is in flight, the diff hook (`options.__b`,
+ * which preact-render-to-string calls before it reads a vnode's type) gives a
+ * registered view's vnode a stand-in type for that render. The stand-in
+ * renders the view with the same props and context into a string, notes it,
+ * and returns it as a Fragment whose `tpl` holds that markup: the renderer
+ * emits it verbatim, as it emits Deno's precompiled JSX. The vnode gets its
+ * type back once it rendered (`restoreType`, from `options.diffed`).
+ *
+ * Invariants, and why:
+ * - **The served page does not change.** The view renders with the context
+ *   it was given (providers above it included) and continues the page's
+ *   `useId` sequence (the stand-in's render shares the page root's id
+ *   counter; a render that throws gives back the ids it took), so its markup
+ *   is what it would have been in place. Only renders that began through the
+ *   root hook are touched: preact-render-to-string's `renderToString` and
+ *   `renderToStringAsync`, which (6.6 and later, the peer range) emit `tpl`.
+ *   Where the markup could still differ, the view renders in place, as
+ *   without the recorder: inside `<svg>` or `<select>` (the renderer's modes
+ *   there), when the stand-in cannot find its own vnode, and when the
+ *   separate render throws (a view that suspends under renderToStringAsync
+ *   throws there; a view that fails then fails in place, rendered twice).
+ * - **Only markup the view renders alone is hashed.** The player renders a
+ *   frame alone: no providers, ids from the start. Markup rendered under
+ *   providers, after other components took ids, or empty (a hono/jsx view
+ *   registered as Preact), is served but noted without markup, and
+ *   attachedFrame renders the view alone, as before, and says what is wrong.
+ * - **Views inside a stand-in are noted, not substituted**, enclosed views
+ *   first, as in place: attachedFrame can still fall back to an inner view.
+ * - **The vnode is the app's again as soon as the stand-in runs** (the
+ *   renderer has read its type by then), or once it rendered if the stand-in
+ *   never ran: an element the app keeps and renders again is its own.
+ * - **The recorder's own renders are not observed** (`unobserved`: the
+ *   explicit `c.var.replay.render`, attachedFrame's): nothing in them is
+ *   substituted or noted.
+ */
+
+import { Fragment, h, type VNode } from "preact";
+import { renderToString } from "preact-render-to-string";
+import type { View } from "./render.ts";
+
+/** Preact's vnode as preact-render-to-string sets it up (mangled names, stable across Preact 10 and 11 renderers). */
+interface RenderedVNode {
+  type: unknown;
+  props: Record<string, unknown>;
+  /** Parent vnode (`_parent`); null at a render's root. */
+  __?: RenderedVNode | null;
+  /** The useId counter of a render root (`_mask`). */
+  __m?: [number, number];
+}
+
+/** What the stand-in reports: the view, its props, and its markup when that is the markup it renders alone. */
+export type NoteRender = (view: View, props: Record<string, unknown>, alone: string | undefined) => void;
+
+const quiet = { on: false };
+
+/** Whether the recorder is rendering itself (see `unobserved`). */
+export function isQuiet(): boolean {
+  return quiet.on;
+}
+
+/** Runs the recorder's own render (`c.var.replay.render`, which records its frame itself) unobserved. */
+export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
+  if (quiet.on) return render(a, b);
+  quiet.on = true;
+  try {
+    return render(a, b);
+  } finally {
+    quiet.on = false;
+  }
+}
+
+/** Vnodes made here to render a view in place: never given a stand-in. */
+const inPlace = new WeakSet<object>();
+/** Vnodes given a stand-in, and their view, until the stand-in runs (or, if it never does, until they rendered). */
+const standingIn = new WeakMap<object, View>();
+/** Vnodes whose render the stand-in noted, and the stand-ins' own renders of the view: `options.diffed` must not note them (again). */
+const notedAlone = new WeakSet<object>();
+const apart = new WeakSet<object>();
+const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => VNode>();
+/** Roots of renders that began through the root hook (preact-render-to-string's renderToString and renderToStringAsync). */
+const knownRoots = new WeakSet<object>();
+/** The page's useId counter, for the root of the stand-in's render (`onRoot`). */
+let pageIds: [number, number] | undefined;
+/** Stand-ins rendering now: views inside them render in place (and are noted, enclosed views first). */
+let standInDepth = 0;
+/** Views rendered in place because their separate render threw (counted; the render in place shows the error, if any). */
+export const renderedInPlace = { count: 0 };
+
+/** Gives `vnode` (a registered view's) a stand-in for this render, unless it must render in place. */
+export function renderOnce(vnode: VNode, note: NoteRender): void {
+  notedAlone.delete(vnode);
+  const node = vnode as unknown as RenderedVNode;
+  if (standInDepth > 0 || inPlace.has(vnode) || !inKnownRenderOutsideSvgOrSelect(node)) return;
+  const view = node.type as View;
+  standingIn.set(vnode, view);
+  node.type = standInFor(view, note);
+}
+
+/** Called from `options.diffed`: whether the stand-in noted this vnode's render (else it rendered in place; its type is put back). */
+export function renderedOnce(vnode: VNode): boolean {
+  if (notedAlone.delete(vnode) || apart.has(vnode)) return true;
+  restoreType(vnode);
+  return false;
+}
+
+/** The root hook (`options.__`, called with an object whose `__k` is the render's root vnode). */
+export function onRoot(parent: { __k?: RenderedVNode }): void {
+  if (!parent.__k) return;
+  knownRoots.add(parent.__k);
+  if (pageIds === undefined) return;
+  parent.__k.__m = pageIds;
+  pageIds = undefined;
+}
+
+function restoreType(vnode: object | undefined): void {
+  const view = vnode && standingIn.get(vnode);
+  if (view === undefined) return;
+  standingIn.delete(vnode!);
+  (vnode as RenderedVNode).type = view;
+}
+
+function standInFor(view: View, note: NoteRender) {
+  let standIn = standIns.get(view);
+  if (!standIn) {
+    standIn = function (this: { __v?: RenderedVNode }, props: Record<string, unknown>, context: object): VNode {
+      // The renderer has read the type already: the vnode is the app's again, whatever happens below.
+      restoreType(this.__v);
+      const itself = h(view as never, props);
+      inPlace.add(itself);
+      const root = idRootOf(this.__v);
+      if (!root) return itself;
+      const html = renderApart(view, props, context, (root.__m ??= [0, 0]));
+      if (html === undefined) return itself;
+      notedAlone.add(this.__v!);
+      note(view, { ...props }, html.alone ? html.markup : undefined);
+      return h(Fragment, { tpl: [html.markup], exprs: [] } as never, itself);
+    };
+    Object.defineProperty(standIn, "displayName", { value: `RenderedOnce(${view.displayName ?? view.name ?? "view"})` });
+    standIns.set(view, standIn);
+  }
+  return standIn;
+}
+
+/**
+ * The view's markup rendered apart, continuing the page's ids; undefined when
+ * that threw (the ids it took are given back: in place it takes them again).
+ * `alone`: it is also what the view renders alone (no providers above, no ids taken before).
+ */
+function renderApart(view: View, props: Record<string, unknown>, context: object, ids: [number, number]) {
+  const [ids0, ids1] = ids;
+  pageIds = ids;
+  standInDepth++;
+  try {
+    const own = h(view as never, props);
+    apart.add(own);
+    const markup = renderToString(own, context);
+    return { markup, alone: markup !== "" && ids0 === 0 && ids1 === 0 && isEmpty(context) };
+  } catch {
+    // Not lost: the view renders in place next, where a suspension is handled and an error surfaces as without the recorder.
+    renderedInPlace.count++;
+    ids[0] = ids0;
+    ids[1] = ids1;
+    return undefined;
+  } finally {
+    standInDepth--;
+    pageIds = undefined;
+  }
+}
+
+/**
+ * Where useId keeps the counter for `vnode` (preact/hooks: the nearest vnode up
+ * with one, else the render's root), or undefined when it is not a rendered vnode.
+ */
+function idRootOf(vnode: RenderedVNode | undefined): RenderedVNode | undefined {
+  if (!vnode || vnode.__ === undefined) return undefined;
+  let node = vnode;
+  while (!node.__m && node.__) node = node.__;
+  return node;
+}
+
+/** Whether `vnode` is in a render that began through the root hook, and not inside <svg> or <select> (the renderer's modes). */
+function inKnownRenderOutsideSvgOrSelect(vnode: RenderedVNode): boolean {
+  let node = vnode;
+  while (node.__) {
+    node = node.__;
+    if (node.type === "svg" || node.type === "select") return false;
+  }
+  return knownRoots.has(node);
+}
+
+function isEmpty(context: object): boolean {
+  for (const _ in context) return false;
+  return true;
+}
