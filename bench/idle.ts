@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { row, type Section, startChild } from "./lib.ts";
+import { median, row, type Section, startChild } from "./lib.ts";
 
 type Variant = "plain" | "worker" | "inProcess";
 
@@ -26,8 +26,6 @@ async function run(variant: Variant, dir: string, seconds: number): Promise<Run>
   if (done.code !== 0) throw new Error(`idle child failed (${done.code}): ${done.stderr}`);
   return result;
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 export async function idleSection(options: { quick: boolean; tmp: string }): Promise<Section> {
   const seconds = options.quick ? 1 : 5;

@@ -58,8 +58,6 @@ import { options, type VNode } from "preact";
 import { renderView, type View } from "./render.ts";
 import { isQuiet, onRoot, renderedOnce, renderOnce, unobserved } from "./render_once.ts";
 
-export { unobserved };
-
 /** A registered view the request rendered, and its props as rendered. */
 export interface Seen {
   view: View;

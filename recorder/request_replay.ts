@@ -20,7 +20,7 @@ import type { Context } from "hono";
 import type { Capture } from "./attach.ts";
 import type { RecordingEntry } from "./session_cookie.ts";
 import { type PropsOf, renderView, type View, withDoctype } from "./render.ts";
-import { unobserved } from "./attach.ts";
+import { unobserved } from "./render_once.ts";
 
 /** What a request's `c.var.replay` can do. */
 export interface ReplayContext {

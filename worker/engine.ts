@@ -256,9 +256,9 @@ export class Engine {
         continue;
       }
       // Otherwise the ring is read again after a pause (nextWait): every wake-up costs the thread
-      // (the worker, or in-process the request thread) a context switch and the journal a write. Holding its bound, the engine leaves
-      // frames in the ring: waiting on the ring would return at once, in a microtask, and the loop
-      // would spin without ever letting store work complete.
+      // (the worker, or in-process the request thread) a context switch and the journal a write.
+      // Holding its bound, the engine leaves frames in the ring: waiting on the ring would return at
+      // once, in a microtask, and the loop would spin without ever letting store work complete.
       await this.pause(drained);
     }
   }

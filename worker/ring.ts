@@ -264,7 +264,7 @@ export class RingReader extends RingView {
     try {
       const unread = (Atomics.load(this.header, WRITE) - this.cursor) >>> 0;
       if (mode === "paced" ? unread >= this.capacity / 2 : unread !== 0) return;
-      const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+      const waitAsync = atomicsWaitAsync();
       if (waitAsync) {
         const result = waitAsync(this.header, SIGNAL, seen, timeoutMs);
         if (result.async) await result.value;
@@ -283,7 +283,11 @@ export class RingReader extends RingView {
  * running, as an unref'd timer does not: usable on the request thread too.
  */
 export function canWaitAsync(): boolean {
-  return typeof (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync === "function";
+  return atomicsWaitAsync() !== undefined;
+}
+
+function atomicsWaitAsync(): WaitAsync | undefined {
+  return (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 }
 
 type WaitAsync = (
