@@ -55,8 +55,13 @@ const isAbandoned = (path: string) => stat(path).then((info) => Date.now() - inf
 async function createGeneration(claimDir: string, generation: number, content: string): Promise<boolean> {
   await mkdir(claimDir, { recursive: true, mode: DIR_MODE });
   const temp = join(claimDir, `.tmp-${randomToken(8)}`);
-  const written = await writeFile(temp, content, { flag: "wx", mode: FILE_MODE }).then(() => true, tolerate(false, "ENOENT"));
-  if (!written) return false; // a release removed the directory after our mkdir: look again
+  const written = await writeFile(temp, content, { flag: "wx", mode: FILE_MODE }).then(() => true, async (error) => {
+    if (errnoOf(error) === "ENOENT") return false; // a release removed the directory after our mkdir: look again
+    // Created, then not written (a full disk): not left behind.
+    await unlink(temp).catch(tolerate(undefined, "ENOENT"));
+    throw error;
+  });
+  if (!written) return false;
   try {
     await link(temp, join(claimDir, String(generation)));
     return true;

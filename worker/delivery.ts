@@ -30,7 +30,7 @@
 
 import { assembleSegments, decodeRecordingColumns, encodeRecordingFile, RecordingNotFoundError } from "../format/mod.ts";
 import type { Logger } from "../logger.ts";
-import type { RecordingStorage } from "../storage/mod.ts";
+import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import type { Active, Drainer } from "./drain.ts";
 import type { EngineOptions } from "./engine.ts";
 import type { EngineErasures } from "./erasure.ts";
@@ -62,6 +62,12 @@ export interface DeliveryHost {
 }
 
 type Work = { id: string; work: () => Promise<void> };
+
+/** An ending recording's last frames, handed to its finalization from memory (see `Delivery.send`). */
+interface LastFrames {
+  segment: Segment;
+  taken(): void;
+}
 
 export class Delivery {
   readonly counts = { finalized: 0, discarded: 0, segments: 0, persisted: 0, failures: 0, recovered: 0 };
@@ -137,19 +143,58 @@ export class Delivery {
     return job;
   }
 
-  /** Writes the recording's unsent frames as one segment. */
+  /**
+   * Writes the recording's unsent frames as one segment. An ending recording's
+   * last frames go into its finalization from memory instead (`finalize`'s
+   * `last`), rather than into a segment that the finalization reads back and
+   * deletes at once (a file store: a write, a rename, a read and an unlink).
+   * They are written as a segment only when that finalization leaves the
+   * recording for later.
+   */
   private async send(rec: Active): Promise<void> {
     if (rec.unsent.length === 0) return;
     if (rec.keysUnknown) await this.continueKeys(rec);
     const cutAt = Date.now();
     const { segment, frames } = this.host.drainer.segmentOf(rec, this.host.segmentPrefix);
+    const finalizing = rec.ending !== undefined;
+    if (finalizing) {
+      let taken = false;
+      await this.finalize(rec.id, rec.ending!.since, false, {
+        segment,
+        taken: () => {
+          taken = true;
+          this.host.drainer.sent(rec, frames, cutAt);
+          this.finished(rec);
+        },
+      });
+      if (taken) return;
+    }
     await this.host.storage.appendSegment(segment);
     this.host.erasures.wrote(rec.id, rec.startLine);
     this.host.drainer.sent(rec, frames, cutAt);
     this.counts.segments++;
     this.storeRecovered();
-    this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
-    if (rec.ending) await this.finish(rec.id);
+    // Finalized with these frames already (and left for later): nothing more to try now.
+    if (finalizing) this.finished(rec);
+    else {
+      this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
+      if (rec.ending) await this.finish(rec.id);
+    }
+  }
+
+  /**
+   * After a finalization: forgets the recording unless frames came in
+   * meanwhile (the session came back here: they stay, and are sent as ever).
+   * The journal keeps what is still unsent, with the count.
+   */
+  private finished(rec: Active): void {
+    if (rec.unsent.length === 0 && rec.ending) {
+      this.host.drainer.forget(rec.id);
+      // With its count: should it come back here and this instance die, recovery keys on from it.
+      this.host.journal()?.markDone(rec.id, [], rec.sentFrames);
+    } else {
+      this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
+    }
   }
 
   /**
@@ -197,25 +242,27 @@ export class Delivery {
     }
     if (rec.unsent.length) return this.send(rec);
     await this.finalize(id, rec.ending.since);
-    // Frames that came while finalizing (the session came back here) stay.
-    if (rec.unsent.length === 0 && rec.ending) {
-      drainer.forget(id);
-      // With its count: should it come back here and this instance die, recovery keys on from it.
-      this.host.journal()?.markDone(id, [], rec.sentFrames);
-    }
+    this.finished(rec);
   }
 
   /**
    * Merges the recording's segments into its stored recording, under its lease.
    * With `since`, only if no instance was active after it. `abandoned` (the
    * store sweep: no instance ended or let go of it) marks it recovered.
+   * `last`: this instance's last frames of it, not in the store. They take part
+   * as one more segment; `taken` is called as soon as they are in the store
+   * (saved), or need not be (discarded, erased), before the stored segments
+   * are deleted. Not called when the recording is left for later: the caller
+   * then appends them as a segment.
    */
-  async finalize(id: string, since?: number, abandoned = false): Promise<void> {
+  async finalize(id: string, since?: number, abandoned = false, last?: LastFrames): Promise<void> {
     const { storage, options } = this.host;
     const owner = options.instanceId;
     if (!(await storage.claim(id, owner, CLAIM_TTL_MS))) return; // another instance is at it
     try {
-      const segments = await storage.loadSegments(id);
+      const stored = await storage.loadSegments(id);
+      // A stored copy of the last frames' key (an append whose answer was lost) is replaced by them, as an append would.
+      const segments = last ? [...stored.filter((s) => s.key !== last.segment.key), last.segment] : stored;
       if (segments.length === 0) return;
       if (since !== undefined && segments.some((s) => s.lastAt > since)) return;
       const base = await this.loadBase(id);
@@ -227,6 +274,7 @@ export class Delivery {
       const meta = assembled?.meta ?? base?.meta;
       if (this.host.erasures.isErased(id, meta, assembled?.columns ?? base?.columns)) {
         await storage.delete(id); // erased: what reached the store of it goes, instead of coming back
+        last?.taken();
         return;
       }
       if (assembled && (base || assembled.interactions > 0)) {
@@ -238,7 +286,8 @@ export class Delivery {
       } else if (!base) {
         this.counts.discarded++; // nobody did anything
       }
-      await storage.deleteSegments(id, segments.map((s) => s.key));
+      last?.taken();
+      if (stored.length) await storage.deleteSegments(id, stored.map((s) => s.key));
       this.storeRecovered();
     } finally {
       await storage.release(id, owner);
