@@ -56,9 +56,14 @@ async function createGeneration(claimDir: string, generation: number, content: s
   await mkdir(claimDir, { recursive: true, mode: DIR_MODE });
   const temp = join(claimDir, `.tmp-${randomToken(8)}`);
   const written = await writeFile(temp, content, { flag: "wx", mode: FILE_MODE }).then(() => true, async (error) => {
-    if (errnoOf(error) === "ENOENT") return false; // a release removed the directory after our mkdir: look again
-    // Created, then not written (a full disk): not left behind.
-    await unlink(temp).catch(tolerate(undefined, "ENOENT"));
+    const code = errnoOf(error);
+    if (code === "ENOENT") return false; // a release removed the directory after our mkdir: look again
+    // Created, then not written (a full disk): not left behind. EEXIST: the name is another claimer's.
+    if (code !== "EEXIST") {
+      await unlink(temp).catch(tolerate(undefined, "ENOENT")).catch((cleanup) => {
+        throw new AggregateError([error, cleanup], `hono-replay: could not write the claim file ${temp}, nor remove it`);
+      });
+    }
     throw error;
   });
   if (!written) return false;

@@ -6,8 +6,10 @@
  * stored copy under the last frames' own key is replaced, not repeated; and
  * when the finalization leaves the recording for later (another instance holds
  * its lease, or carried it on after this one let go), the frames reach the
- * store as a segment, as before. Each test counts the store's segment calls,
- * with a control that shows the count moves.
+ * store as a segment, as before, and a lease lost to another instance is tried
+ * again once they are there. A failed save is retried with the same frames; an
+ * erasure during the save leaves the engine's held-character count exact. Each
+ * test counts the store's calls, with a control that shows the count moves.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,6 +24,7 @@ import { segmentKey } from "./drain.ts";
 import { Engine, type EngineStats } from "./engine.ts";
 import { counterRecording, quietEngineOptions } from "./engine.fixture.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
+import { waitFor } from "../tests/support/wait.ts";
 
 const ID = "0rec-lastframes";
 const INSTANCE = "instanceaaaa";
@@ -165,6 +168,79 @@ test("let go while another instance carried it on: not finalized, the last frame
     for (const i of [1, 2, 3]) assert.ok(segments.some((s) => s.text.includes(click(i)[0])), `request ${i} is in the store`);
     await assertNotSaved(storage);
   } finally {
+    await stop();
+  }
+});
+
+test("a save that fails is tried again with the same last frames: saved once, never written as a segment", async () => {
+  const { storage, store, calls } = countingStore();
+  let refused = 0;
+  const refusing: RecordingStorage = {
+    ...store,
+    save(meta, bytes) {
+      if (refused++ === 0) return Promise.reject(new Error("the store refused the save"));
+      return storage.save(meta, bytes);
+    },
+  };
+  const { engine, write, stop } = await engineOn(refusing);
+  try {
+    write([start(false), MOUNT, ...click(1), ...click(2), END]);
+    await engine.handle({ type: "flush" });
+    await assertNotSaved(storage);
+    assert.is(refused, 1, "control: the first save was refused");
+    await engine.handle({ type: "flush" });
+    assert.equal(await savedClicks(storage), [1, 2], "saved once, each click once");
+    assert.is(calls.append, 0, "never written as a segment");
+  } finally {
+    await stop();
+  }
+});
+
+test("another instance's lease, let go before these frames reached the store: they are finalized here after the append, not left for the sweep", async () => {
+  const { storage, store, calls } = countingStore();
+  let claims = 0;
+  // The first claim meets another instance's lease; it has let go by the next.
+  const contended: RecordingStorage = { ...store, claim: (id, owner, ttl) => (claims++ === 0 ? Promise.resolve(false) : storage.claim(id, owner, ttl)) };
+  const { engine, write, stop } = await engineOn(contended);
+  try {
+    write([start(false), MOUNT, ...click(1), ...click(2), END]);
+    await engine.handle({ type: "flush" });
+    assert.is(calls.append, 1, "control: the lease was taken, so the frames went as a segment");
+    assert.equal(await savedClicks(storage), [1, 2], "finalized here");
+    assert.equal(await storage.loadSegments(ID), [], "its segment merged and deleted");
+  } finally {
+    await stop();
+  }
+});
+
+test("erased while its last frames were being saved: the engine's count of held characters stays exact", async () => {
+  const { storage, store } = countingStore();
+  let release!: () => void;
+  let saving!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const inSave = new Promise<void>((resolve) => (saving = resolve));
+  const held: RecordingStorage = {
+    ...store,
+    async save(meta, bytes) {
+      saving();
+      await gate;
+      return storage.save(meta, bytes);
+    },
+  };
+  const { engine, write, stop } = await engineOn(held);
+  const stats = async () => (await engine.handle({ type: "stats" })) as EngineStats;
+  try {
+    write([start(false), MOUNT, ...click(1), ...click(2), END]);
+    const flushed = engine.handle({ type: "flush" });
+    await inSave;
+    assert.ok((await stats()).heldChars > 0, "control: its frames are held");
+    const erased = engine.handle({ type: "erase", erasure: { id: "erase1", at: Date.now(), until: Date.now() + 600_000, recordingId: ID } });
+    await waitFor(async () => (await stats()).active === 0, "the erasure to forget the recording");
+    release();
+    await Promise.all([flushed, erased]);
+    assert.is((await stats()).heldChars, 0, "nothing held, nothing taken off twice");
+  } finally {
+    release();
     await stop();
   }
 });

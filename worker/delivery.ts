@@ -145,7 +145,7 @@ export class Delivery {
 
   /**
    * Writes the recording's unsent frames as one segment. An ending recording's
-   * last frames go into its finalization from memory instead (`finalize`'s
+   * last frames go into its finalization from memory instead (`merge`'s
    * `last`), rather than into a segment that the finalization reads back and
    * deletes at once (a file store: a write, a rename, a read and an unlink).
    * They are written as a segment only when that finalization leaves the
@@ -157,9 +157,10 @@ export class Delivery {
     const cutAt = Date.now();
     const { segment, frames } = this.host.drainer.segmentOf(rec, this.host.segmentPrefix);
     const finalizing = rec.ending !== undefined;
+    let claimed = false;
     if (finalizing) {
       let taken = false;
-      await this.finalize(rec.id, rec.ending!.since, false, {
+      claimed = await this.merge(rec.id, rec.ending!.since, false, {
         segment,
         taken: () => {
           taken = true;
@@ -174,12 +175,12 @@ export class Delivery {
     this.host.drainer.sent(rec, frames, cutAt);
     this.counts.segments++;
     this.storeRecovered();
-    // Finalized with these frames already (and left for later): nothing more to try now.
-    if (finalizing) this.finished(rec);
-    else {
-      this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
-      if (rec.ending) await this.finish(rec.id);
-    }
+    this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
+    if (!rec.ending) return;
+    // Finalized with these frames and left for later, nothing new since: the same store would say the same.
+    if (claimed && rec.unsent.length === 0) return this.finished(rec);
+    // The lease was another instance's (or frames came in): tried again now that they are in the store, as ever.
+    await this.finish(rec.id);
   }
 
   /**
@@ -249,33 +250,41 @@ export class Delivery {
    * Merges the recording's segments into its stored recording, under its lease.
    * With `since`, only if no instance was active after it. `abandoned` (the
    * store sweep: no instance ended or let go of it) marks it recovered.
-   * `last`: this instance's last frames of it, not in the store. They take part
-   * as one more segment; `taken` is called as soon as they are in the store
-   * (saved), or need not be (discarded, erased), before the stored segments
-   * are deleted. Not called when the recording is left for later: the caller
-   * then appends them as a segment.
    */
-  async finalize(id: string, since?: number, abandoned = false, last?: LastFrames): Promise<void> {
+  async finalize(id: string, since?: number, abandoned = false): Promise<void> {
+    await this.merge(id, since, abandoned);
+  }
+
+  /**
+   * `finalize`, with `last`: this instance's last frames of the recording, not
+   * in the store. They take part as one more segment; `taken` is called as
+   * soon as they are in the store (saved), or need not be (discarded, erased),
+   * before the stored segments are deleted. Not called when the recording is
+   * left for later: the caller then appends them as a segment. False when
+   * another instance holds the lease.
+   */
+  private async merge(id: string, since?: number, abandoned = false, last?: LastFrames): Promise<boolean> {
     const { storage, options } = this.host;
     const owner = options.instanceId;
-    if (!(await storage.claim(id, owner, CLAIM_TTL_MS))) return; // another instance is at it
+    if (!(await storage.claim(id, owner, CLAIM_TTL_MS))) return false; // another instance is at it
     try {
       const stored = await storage.loadSegments(id);
       // A stored copy of the last frames' key (an append whose answer was lost) is replaced by them, as an append would.
       const segments = last ? [...stored.filter((s) => s.key !== last.segment.key), last.segment] : stored;
-      if (segments.length === 0) return;
-      if (since !== undefined && segments.some((s) => s.lastAt > since)) return;
+      if (segments.length === 0) return true;
+      if (since !== undefined && segments.some((s) => s.lastAt > since)) return true;
       const base = await this.loadBase(id);
       const assembled = assembleSegments(id, segments, base);
       // Nothing to replay from yet (no mount, no snapshot): wait for the rest, unless it is long overdue.
-      if (!assembled && segments.some((s) => s.lastAt > Date.now() - 2 * options.idleTimeoutMs)) return;
+      if (!assembled && segments.some((s) => s.lastAt > Date.now() - 2 * options.idleTimeoutMs)) return true;
       // Nobody ended or let go of it: its instances vanished (killed, scaled away). Not ended normally.
       if (assembled && abandoned) assembled.meta.recovered = true;
       const meta = assembled?.meta ?? base?.meta;
       if (this.host.erasures.isErased(id, meta, assembled?.columns ?? base?.columns)) {
         await storage.delete(id); // erased: what reached the store of it goes, instead of coming back
         last?.taken();
-        return;
+        this.storeRecovered();
+        return true;
       }
       if (assembled && (base || assembled.interactions > 0)) {
         const bytes = encodeRecordingFile(assembled.meta, assembled.columns, zlibDeflate);
@@ -289,6 +298,7 @@ export class Delivery {
       last?.taken();
       if (stored.length) await storage.deleteSegments(id, stored.map((s) => s.key));
       this.storeRecovered();
+      return true;
     } finally {
       await storage.release(id, owner);
     }

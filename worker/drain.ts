@@ -211,7 +211,8 @@ export class Drainer {
     let chars = 0;
     for (const line of rec.unsent.splice(0, frames)) chars += line.length;
     rec.unsentChars -= chars;
-    this.heldChars -= chars;
+    // Forgotten meanwhile (erased while its store work was under way): forget() took its characters off already.
+    if (this.active.get(rec.id) === rec) this.heldChars -= chars;
     rec.sentFrames += frames;
     if (rec.unsent.length) rec.unsentSince = Math.max(rec.unsentSince, cutAt);
   }
