@@ -30,10 +30,25 @@ interface Run {
   gcPer1000?: { minor: number; major: number; pauseMicrosPerRequest: number };
 }
 
-async function runChild(variant: Variant, tmp: string, round: number, warmUp: number, measured: number): Promise<Run> {
+/** How the sessions go: how many at once, and the pause between a session's requests (0: none). */
+interface Load {
+  sessions: number;
+  paceMs: number;
+}
+
+/** Section 3's: ten sessions, each request as soon as the last one answered. */
+const BACK_TO_BACK: Load = { sessions: 10, paceMs: 0 };
+/**
+ * The pace people type at: many sessions, a request every 200 ms each. Every
+ * active recording then writes a segment a second holding a few requests, so
+ * what the worker does per recording and per second weighs on each request.
+ */
+const TYPING: Load = { sessions: 200, paceMs: 200 };
+
+async function runChild(variant: Variant, tmp: string, round: string, warmUp: number, measured: number, load: Load = BACK_TO_BACK): Promise<Run> {
   const v = VARIANTS.find((x) => x.id === variant)!;
   const [name, dir = "-", extra = "-"] = v.args(`${tmp}/in-process-${round}`);
-  const child = startChild("./in_process_child.ts", [name, dir, extra, String(warmUp), String(measured)]);
+  const child = startChild("./in_process_child.ts", [name, dir, extra, String(warmUp), String(measured), String(load.sessions), String(load.paceMs)]);
   const result = (await child.first) as Run;
   const { code, stderr } = await child.done;
   if (code !== 0) throw new Error(`in-process child ${variant} failed (${code}): ${stderr.slice(-2000)}`);
@@ -69,8 +84,9 @@ export async function inProcessSection(options: { quick: boolean; tmp: string })
   const runs: Run[] = [];
   for (let i = 0; i < rounds; i++) {
     const order = i % 2 ? [...MEASURED].reverse() : MEASURED;
-    for (const variant of order) runs.push({ ...(await runChild(variant, options.tmp, i, warmUp, measured)), variant });
+    for (const variant of order) runs.push({ ...(await runChild(variant, options.tmp, String(i), warmUp, measured)), variant });
   }
+  const typing = await typingRuns(options);
   const of = (v: Variant) => runs.filter((r) => r.variant === v);
   const plain = of("plain");
   const rows: Row[] = [];
@@ -81,15 +97,46 @@ export async function inProcessSection(options: { quick: boolean; tmp: string })
     rows.push(...threadRows("inProcess", variant, rs, plain));
     rows.push(...gcRows(variant, rs, plain));
   }
+  rows.push(...typingRows(typing));
   return {
     id: "inProcess",
     title: "3b. Request overhead in-process — the same sessions through app.fetch()",
     method:
       `Section 3's sessions (10 at once, each the 200-keystroke script, the pagehide beacon, a new session) driven through app.fetch() with Web Request objects by the child process itself (bench/in_process_child.ts), the event loop turning between requests (setImmediate), ` +
       `a fresh child per variant and round: ${warmUp} requests of warm-up, then ${measured} measured, with what the recorder deferred (flush, 300 ms, flush); ${rounds} rounds, alternating order; medians. ` +
-      `CPU: the child, all threads, by kind of thread from /proc/self/task/*/schedstat; collections from a PerformanceObserver (Node).`,
+      `CPU: the child, all threads, by kind of thread from /proc/self/task/*/schedstat; collections from a PerformanceObserver (Node). ` +
+      `Then at the pace people type: ${TYPING.sessions} sessions at once, each pausing ${TYPING.paceMs} ms between requests (about 1,000 requests a second in all), the plain app and the attached recorder, ${typing.rounds} rounds of ${typing.warmUp} + ${typing.measured} requests.`,
     rows,
-    notes: [],
-    details: { runs },
+    notes: [
+      "At the pace people type, each recording's segment a second holds a few requests rather than hundreds: the persistence worker's row shows what that costs. On a filesystem where creating files is slow (this VM's ext4) it weighs several times what it does on tmpfs.",
+    ],
+    details: { runs, typing: typing.runs },
   };
+}
+
+/** The plain app and the attached recorder under TYPING, alternating. */
+async function typingRuns(options: { quick: boolean; tmp: string }) {
+  const rounds = options.quick ? 1 : 2;
+  const [warmUp, measured] = options.quick ? [400, 800] : [3_000, 12_000];
+  const runs: Run[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const order: Variant[] = i % 2 ? ["attached", "plain"] : ["plain", "attached"];
+    for (const variant of order) runs.push({ ...(await runChild(variant, options.tmp, `typing-${i}`, warmUp, measured, TYPING)), variant });
+  }
+  return { runs, rounds, warmUp, measured };
+}
+
+function typingRows({ runs }: { runs: Run[] }): Row[] {
+  const plain = runs.filter((r) => r.variant === "plain");
+  const attached = runs.filter((r) => r.variant === "attached");
+  return [
+    row({
+      id: "inProcess.typing.attached.cpu",
+      label: `at the pace people type: CPU per request (all threads), ${VARIANTS.find((v) => v.id === "attached")!.label}`,
+      value: med(attached, (r) => r.cpuMicrosPerRequest)!,
+      unit: "µs",
+      baseline: { label: "no recorder, same pace", value: med(plain, (r) => r.cpuMicrosPerRequest)! },
+    }),
+    ...threadRows("inProcess.typing", "attached", attached, plain),
+  ];
 }

@@ -1,10 +1,11 @@
 /**
  * Benchmark child process (not a test) for section 3b: one variant of the
  * signup app (variant_app.ts; same arguments as server.ts, then the warm-up
- * and measured request counts) driven through `app.fetch()` with Web
+ * and measured request counts, then optionally the sessions and the pause
+ * between a session's requests) driven through `app.fetch()` with Web
  * `Request` objects — as Deno.serve, Bun and edge runtimes hand them over —
- * by ten sessions at once, each typing the 200-keystroke script and leaving,
- * exactly as section 3's load (request.ts `requests`). No sockets, no load
+ * by ten sessions at once (by default), each typing the 200-keystroke script
+ * and leaving, exactly as section 3's load (request.ts `requests`). No sockets, no load
  * generator in the process: the figure is the app's own cost. Prints one JSON
  * line: CPU per request (all threads, by kind) and garbage collections,
  * including what the recorder deferred (flush, settle, flush).
@@ -16,10 +17,12 @@ import { perRequest, requests } from "./request.ts";
 import { sleep } from "./lib.ts";
 import { countGc, threadCpu, variantApp } from "./variant_app.ts";
 
-const [variant, dir, extra, warmText, measuredText] = process.argv.slice(2);
+const [variant, dir, extra, warmText, measuredText, sessionsText = "10", paceText = "0"] = process.argv.slice(2);
 const app = await variantApp(variant, dir === "-" ? undefined : dir, extra === "-" ? undefined : extra);
 const gc = await countGc();
-const SESSIONS = 10;
+const SESSIONS = Number(sessionsText);
+/** Milliseconds each session waits between its requests; 0: the next turn of the event loop. */
+const PACE_MS = Number(paceText);
 const script = requests("signup");
 
 /** One browser session: its own cookie jar (autocannon's context), going round the script. */
@@ -37,7 +40,7 @@ async function session(context: Record<string, unknown>, next: () => boolean, fa
     template.onResponse?.(res.status, body, context, { "set-cookie": res.headers.getSetCookie() });
     // A server turns the event loop between requests (socket I/O); without it the recorder's
     // timers (the sweep that ends left recordings) would not run until the load stopped.
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => (PACE_MS ? setTimeout(resolve, PACE_MS) : setImmediate(resolve)));
   }
 }
 
