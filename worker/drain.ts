@@ -8,7 +8,12 @@
  *
  * A segment is due when it holds `maxFrames` frames or its oldest frame is
  * `maxAgeMs` old: on `kill -9` an instance loses at most that much (less where
- * the journal survives).
+ * the journal survives). With more recordings holding frames than
+ * AGED_SEGMENTS_PER_SECOND, each waits longer (up to AGE_STRETCH_MAX times
+ * `maxAgeMs`), so that segments due by age go to the store at about that rate
+ * however many sessions are active. A segment is a new file, or a new row, in
+ * the store: at the pace people type, one a second per recording held a few
+ * requests each and was most of what the persistence worker cost (bench 3b).
  *
  * The count of frames dropped before the ring (worker/log.ts) can come after
  * its recording was finished here: when the store was down, the engine stopped
@@ -30,6 +35,11 @@ export const JOURNAL_ID = "~";
 
 /** Recordings finished here that a late count of dropped frames can still reopen. */
 const RECENT = 512;
+
+/** Segments due by age a second, about, at most: past it, each recording's segments wait longer (see the header). */
+export const AGED_SEGMENTS_PER_SECOND = 50;
+/** The longest wait that stretching makes, in `maxAgeMs`: past it, the rate grows again. */
+export const AGE_STRETCH_MAX = 5;
 
 export interface Active {
   id: string;
@@ -168,13 +178,22 @@ export class Drainer {
    */
   due(now: number, all = false): Active[] {
     const out: Active[] = [];
+    const ageMs = all ? 0 : this.segmentAgeMs();
     for (const rec of this.active.values()) {
       if (rec.ending) out.push(rec);
       else if (rec.unsent.length === 0) continue;
       else if (all) out.push(rec);
-      else if ((this.dueAt(rec) ?? Infinity) <= now) out.push(rec);
+      else if ((this.dueAt(rec, ageMs) ?? Infinity) <= now) out.push(rec);
     }
     return out;
+  }
+
+  /** How old a recording's oldest unsent frame gets before its segment is due: `maxAgeMs`, stretched when many recordings hold frames. */
+  segmentAgeMs(): number {
+    let holding = 0;
+    for (const rec of this.active.values()) if (rec.unsent.length > 0 && rec.interactions > 0) holding++;
+    const stretched = (holding / AGED_SEGMENTS_PER_SECOND) * 1_000;
+    return Math.max(this.policy.maxAgeMs, Math.min(stretched, AGE_STRETCH_MAX * this.policy.maxAgeMs));
   }
 
   /**
@@ -183,15 +202,16 @@ export class Drainer {
    */
   nextDueIn(now: number): number | undefined {
     let soonest = Infinity;
-    for (const rec of this.active.values()) soonest = Math.min(soonest, this.dueAt(rec) ?? Infinity);
+    const ageMs = this.segmentAgeMs();
+    for (const rec of this.active.values()) soonest = Math.min(soonest, this.dueAt(rec, ageMs) ?? Infinity);
     return soonest === Infinity ? undefined : Math.max(0, soonest - now);
   }
 
-  /** When `rec` has store work due: at once when ending or a full segment, else when its oldest unsent frame is maxAgeMs old. */
-  private dueAt(rec: Active): number | undefined {
+  /** When `rec` has store work due: at once when ending or a full segment, else when its oldest unsent frame is `ageMs` old. */
+  private dueAt(rec: Active, ageMs: number): number | undefined {
     if (rec.ending) return -Infinity;
     if (rec.unsent.length === 0 || rec.interactions === 0) return undefined;
-    return rec.unsent.length >= this.policy.maxFrames ? -Infinity : rec.unsentSince + this.policy.maxAgeMs;
+    return rec.unsent.length >= this.policy.maxFrames ? -Infinity : rec.unsentSince + ageMs;
   }
 
   /** The next segment of `rec`: its start frame and every unsent frame. */

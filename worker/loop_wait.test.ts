@@ -9,7 +9,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Drainer } from "./drain.ts";
+import { AGE_STRETCH_MAX, AGED_SEGMENTS_PER_SECOND, Drainer } from "./drain.ts";
 import { nextWait } from "./loop_wait.ts";
 import { counterRecording } from "./engine.fixture.ts";
 
@@ -47,6 +47,29 @@ test("nextDueIn: a full segment is due at once, as due() has it, however young i
   drainer.ingest(click(2), 20);
   assert.is(drainer.nextDueIn(30), 0, "4 frames: due now");
   assert.equal(drainer.due(30), [drainer.get(ID)], "due() agrees");
+});
+
+test("many recordings holding frames: each segment waits longer, so segments due by age stay at about AGED_SEGMENTS_PER_SECOND, up to AGE_STRETCH_MAX", () => {
+  const drainer = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000 });
+  let sessions = 0;
+  const typing = (n: number, at: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = counterRecording(`0rec-typing${sessions++}`);
+      drainer.ingest([r.start(false), r.mount, ...r.click(1)], at);
+    }
+  };
+  typing(AGED_SEGMENTS_PER_SECOND, 0);
+  assert.is(drainer.segmentAgeMs(), 1_000, "control: up to the rate, maxAgeMs");
+  assert.is(drainer.nextDueIn(0), 1_000);
+  assert.is(drainer.due(1_000).length, AGED_SEGMENTS_PER_SECOND, "control: all due at maxAgeMs");
+  typing(AGED_SEGMENTS_PER_SECOND * 3, 0);
+  assert.is(drainer.segmentAgeMs(), 4_000, "four times the rate: four times as long");
+  assert.is(drainer.nextDueIn(0), 4_000, "the loop sleeps until then");
+  assert.equal(drainer.due(3_999), [], "none due before");
+  assert.is(drainer.due(4_000).length, AGED_SEGMENTS_PER_SECOND * 4, "all due then: 50 a second over the wait");
+  assert.is(drainer.due(0, true).length, AGED_SEGMENTS_PER_SECOND * 4, "a flush sends everything at once");
+  typing(AGED_SEGMENTS_PER_SECOND * 10, 0);
+  assert.is(drainer.segmentAgeMs(), AGE_STRETCH_MAX * 1_000, "stretched at most AGE_STRETCH_MAX times");
 });
 
 test.run();
