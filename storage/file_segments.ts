@@ -6,7 +6,7 @@
  *   <path>/segments/<id>/<key>.<lastAt>.<bytes>.<token>.tmp   being written
  *
  * Invariants, and why (segments are written about once a second per
- * recording, by several processes, possibly in different PID namespaces,
+ * recording, less often on a busy instance (worker/drain.ts), by several processes, possibly in different PID namespaces,
  * sharing the directory):
  *  - A segment's name carries its header (key and lastAt; keys and recording
  *    ids are [A-Za-z0-9_-], so "." separates), so listing reads no contents.

@@ -104,7 +104,7 @@ export interface RecordingStorage extends SegmentStore, ErasureStore {
  * A piece of an active recording, appended by one instance. Instances that
  * serve the same session each append their own segments; a recording comes
  * together by merging them (format/segments.ts), so the instance that served a
- * request does not matter. Segments are written often (about once a second) and
+ * request does not matter. Segments are written often (about once a second, up to 5 s apart on a busy instance) and
  * read rarely (the dashboard's live views, finalization).
  */
 export interface SegmentInfo {

@@ -9,11 +9,16 @@
  * A segment is due when it holds `maxFrames` frames or its oldest frame is
  * `maxAgeMs` old: on `kill -9` an instance loses at most that much (less where
  * the journal survives). With more recordings holding frames than
- * AGED_SEGMENTS_PER_SECOND, each waits longer (up to AGE_STRETCH_MAX times
- * `maxAgeMs`), so that segments due by age go to the store at about that rate
- * however many sessions are active. A segment is a new file, or a new row, in
- * the store: at the pace people type, one a second per recording held a few
- * requests each and was most of what the persistence worker cost (bench 3b).
+ * AGED_SEGMENTS_PER_SECOND, each waits longer, so that segments due by age go
+ * to the store at about that rate, up to AGE_STRETCH_MAX times `maxAgeMs`
+ * (past 250 recordings at the default, the rate grows again) and within the
+ * engine's bounds (`SegmentPolicy.stretch`: a quarter of the idle timeout, and
+ * not while a quarter of the held-characters bound is used). A segment is a
+ * new file, or a new row, in the store: at the pace people type, one a second
+ * per recording held a few requests each and was most of what the persistence
+ * worker cost (bench 3b). A recording another instance served too (`shared`)
+ * is never held back: an instance that lets it go looks in the store for
+ * activity after its own, and must find it within `maxAgeMs` as before.
  *
  * The count of frames dropped before the ring (worker/log.ts) can come after
  * its recording was finished here: when the store was down, the engine stopped
@@ -69,6 +74,15 @@ export interface Active {
   ending?: { since?: number };
   /** User events and navigations seen here: until one comes, the recording may well be discarded. */
   interactions: number;
+  /** The request counter (`seq`) of its latest frame here. */
+  lastSeq: number;
+  /**
+   * Another instance served it too, as far as this one can tell: joined here
+   * (a resumed start), came back here, or a request counter skipped one. Its
+   * segments are never held back past `maxAgeMs` (see the header): another
+   * instance letting it go looks in the store for what came after.
+   */
+  shared: boolean;
   /**
    * Joined here with no count remembered (resumed, and not among the RECENT
    * finished): this instance may have let it go long ago with segments of it
@@ -97,6 +111,8 @@ export interface DrainerStats {
 export interface SegmentPolicy {
   maxFrames: number;
   maxAgeMs: number;
+  /** Bounds on stretching the age (see the header): at most `maxMs`, and only while fewer than `belowChars` characters are held. */
+  stretch?: { maxMs: number; belowChars: number };
 }
 
 export class Drainer {
@@ -133,6 +149,7 @@ export class Drainer {
       const existing = this.active.get(h.id);
       if (existing) {
         existing.ending = undefined; // the recording came back to this instance
+        existing.shared = true;
         return;
       }
       // Only the start time (and whether this instance joins it) is read: the line itself goes into every segment.
@@ -144,7 +161,7 @@ export class Drainer {
       if (earlier) this.finished.delete(h.id);
       const sentFrames = earlier?.sentFrames ?? 0;
       const keysUnknown = !earlier && resumed === true;
-      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentChars: 0, unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames, interactions: 0, keysUnknown });
+      this.active.set(h.id, { id: h.id, startLine: line, startedAt, unsent: [], unsentChars: 0, unsentSince: now, lastAt: startedAt, lastSeen: now, sentFrames, interactions: 0, keysUnknown, lastSeq: 0, shared: resumed === true || earlier !== undefined });
       return;
     }
     if (h.kind === FrameKind.end || h.kind === FrameKind.leave) {
@@ -160,6 +177,8 @@ export class Drainer {
       return;
     }
     if (rec.unsent.length === 0) rec.unsentSince = now;
+    if (rec.lastSeq > 0 && h.seq > rec.lastSeq + 1) rec.shared = true;
+    if (h.seq > rec.lastSeq) rec.lastSeq = h.seq;
     rec.unsent.push(line);
     rec.unsentChars += line.length;
     this.heldChars += line.length;
@@ -190,10 +209,13 @@ export class Drainer {
 
   /** How old a recording's oldest unsent frame gets before its segment is due: `maxAgeMs`, stretched when many recordings hold frames. */
   segmentAgeMs(): number {
+    const { maxAgeMs, stretch } = this.policy;
+    // Frames held longer are more memory: near the engine's bound (where everything goes at once), no stretching.
+    if (stretch && this.heldChars >= stretch.belowChars) return maxAgeMs;
     let holding = 0;
     for (const rec of this.active.values()) if (rec.unsent.length > 0 && rec.interactions > 0) holding++;
     const stretched = (holding / AGED_SEGMENTS_PER_SECOND) * 1_000;
-    return Math.max(this.policy.maxAgeMs, Math.min(stretched, AGE_STRETCH_MAX * this.policy.maxAgeMs));
+    return Math.max(maxAgeMs, Math.min(stretched, AGE_STRETCH_MAX * maxAgeMs, stretch?.maxMs ?? Infinity));
   }
 
   /**
@@ -211,7 +233,8 @@ export class Drainer {
   private dueAt(rec: Active, ageMs: number): number | undefined {
     if (rec.ending) return -Infinity;
     if (rec.unsent.length === 0 || rec.interactions === 0) return undefined;
-    return rec.unsent.length >= this.policy.maxFrames ? -Infinity : rec.unsentSince + ageMs;
+    if (rec.unsent.length >= this.policy.maxFrames) return -Infinity;
+    return rec.unsentSince + (rec.shared ? this.policy.maxAgeMs : ageMs);
   }
 
   /** The next segment of `rec`: its start frame and every unsent frame. */

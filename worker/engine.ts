@@ -148,6 +148,7 @@ export class Engine {
     this.drainer = new Drainer((id, since) => this.delivery.ending(id, since), {
       maxFrames: options.segmentMaxFrames ?? 256,
       maxAgeMs: options.segmentMaxAgeMs ?? 1_000,
+      stretch: { maxMs: options.idleTimeoutMs / 4, belowChars: (options.maxHeldChars ?? DEFAULTS.overflowLimit) / 4 },
     });
     this.erasures = new EngineErasures({
       storage,
@@ -274,7 +275,7 @@ export class Engine {
     return new Promise<void>((resolve) => {
       this.wakeLoop = resolve;
       if (this.waitMode === "poll" || this.full()) return void backgroundTimer(resolve, POLL_MS);
-      const { timeoutMs, mode } = nextWait(drained, this.drainer.nextDueIn(Date.now()));
+      const { timeoutMs, mode } = nextWait(drained, drained > 0 ? undefined : this.drainer.nextDueIn(Date.now()));
       // wait() cannot reject: it ends on a signal or its timeout.
       void this.reader.wait(timeoutMs, mode).then(resolve);
     });

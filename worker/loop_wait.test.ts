@@ -51,13 +51,7 @@ test("nextDueIn: a full segment is due at once, as due() has it, however young i
 
 test("many recordings holding frames: each segment waits longer, so segments due by age stay at about AGED_SEGMENTS_PER_SECOND, up to AGE_STRETCH_MAX", () => {
   const drainer = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000 });
-  let sessions = 0;
-  const typing = (n: number, at: number) => {
-    for (let i = 0; i < n; i++) {
-      const r = counterRecording(`0rec-typing${sessions++}`);
-      drainer.ingest([r.start(false), r.mount, ...r.click(1)], at);
-    }
-  };
+  const typing = sessionsOf(drainer);
   typing(AGED_SEGMENTS_PER_SECOND, 0);
   assert.is(drainer.segmentAgeMs(), 1_000, "control: up to the rate, maxAgeMs");
   assert.is(drainer.nextDueIn(0), 1_000);
@@ -66,10 +60,45 @@ test("many recordings holding frames: each segment waits longer, so segments due
   assert.is(drainer.segmentAgeMs(), 4_000, "four times the rate: four times as long");
   assert.is(drainer.nextDueIn(0), 4_000, "the loop sleeps until then");
   assert.equal(drainer.due(3_999), [], "none due before");
-  assert.is(drainer.due(4_000).length, AGED_SEGMENTS_PER_SECOND * 4, "all due then: 50 a second over the wait");
+  assert.is(drainer.due(4_000).length, AGED_SEGMENTS_PER_SECOND * 4, "all due then (four seconds' worth, once)");
   assert.is(drainer.due(0, true).length, AGED_SEGMENTS_PER_SECOND * 4, "a flush sends everything at once");
   typing(AGED_SEGMENTS_PER_SECOND * 10, 0);
   assert.is(drainer.segmentAgeMs(), AGE_STRETCH_MAX * 1_000, "stretched at most AGE_STRETCH_MAX times");
 });
+
+test("the engine's bounds on stretching: a cap (a quarter of the idle timeout), none near the held-characters bound", () => {
+  const capped = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000, stretch: { maxMs: 2_500, belowChars: Infinity } });
+  sessionsOf(capped)(AGED_SEGMENTS_PER_SECOND * 4, 0);
+  assert.is(capped.segmentAgeMs(), 2_500, "capped");
+  const full = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000, stretch: { maxMs: Infinity, belowChars: 1 } });
+  sessionsOf(full)(AGED_SEGMENTS_PER_SECOND * 4, 0);
+  assert.ok(full.heldChars >= 1, "control: frames are held");
+  assert.is(full.segmentAgeMs(), 1_000, "holding that much: maxAgeMs");
+});
+
+test("a recording another instance served too is never held back: joined here, or a request counter that skipped one", () => {
+  const drainer = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000 });
+  sessionsOf(drainer)(AGED_SEGMENTS_PER_SECOND * 3, 0);
+  assert.is(drainer.segmentAgeMs(), 3_000, "control: stretched");
+  const joined = counterRecording("0rec-joined");
+  drainer.ingest([joined.start(true), ...joined.click(4)], 0);
+  const skipped = counterRecording("0rec-skipped");
+  drainer.ingest([skipped.start(false), skipped.mount, ...skipped.click(1), ...skipped.click(3)], 0);
+  const alone = counterRecording("0rec-alone");
+  drainer.ingest([alone.start(false), alone.mount, ...alone.click(1), ...alone.click(2)], 0);
+  const dueAt1s = drainer.due(1_000).map((r) => r.id);
+  assert.equal(dueAt1s.sort(), ["0rec-joined", "0rec-skipped"], "the shared ones at maxAgeMs, not the one only this instance served");
+});
+
+/** Adds `n` recordings, each with a mount and a click, at wall clock `at`. */
+function sessionsOf(drainer: Drainer) {
+  let sessions = 0;
+  return (n: number, at: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = counterRecording(`0rec-typing${sessions++}`);
+      drainer.ingest([r.start(false), r.mount, ...r.click(1)], at);
+    }
+  };
+}
 
 test.run();
