@@ -245,6 +245,42 @@ test("erased while its last frames were being saved: the engine's count of held 
   }
 });
 
+test("work that comes due while the recording's store work is under way runs after it, not instead of it", async () => {
+  const { storage, store } = countingStore();
+  let release!: () => void;
+  let saving!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const inSave = new Promise<void>((resolve) => (saving = resolve));
+  let saves = 0;
+  const held: RecordingStorage = {
+    ...store,
+    async save(meta, bytes) {
+      if (saves++ === 0) {
+        saving();
+        await gate;
+      }
+      return storage.save(meta, bytes);
+    },
+  };
+  const leave = (t: number, seq: number) => frame(ID, FrameKind.leave, t, String(meta.startedAt + t), "0", seq);
+  const { engine, write, stop } = await engineOn(held);
+  try {
+    write([start(false), MOUNT, ...click(1), ...click(2), leave(201, 3)]);
+    const first = engine.handle({ type: "flush" });
+    await inSave;
+    // The session came back here while its finalization was under way, and went away again (close() sends a leave).
+    write([start(false), ...click(3), leave(301, 4)]);
+    const second = engine.handle({ type: "flush" });
+    release();
+    await Promise.all([first, second]);
+    assert.is(saves, 2, "control: the second flush saved again");
+    assert.equal(await savedClicks(storage), [1, 2, 3], "saved whole once both flushes answered");
+  } finally {
+    release();
+    await stop();
+  }
+});
+
 async function assertNotSaved(storage: RecordingStorage) {
   const saved = await storage.load(ID).then(() => true, () => false);
   assert.is(saved, false, "not finalized here");

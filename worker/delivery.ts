@@ -102,13 +102,20 @@ export class Delivery {
     }
   }
 
-  /** Writes every unsent frame now, MAX_IN_FLIGHT store operations at a time. */
+  /**
+   * Writes every unsent frame now, MAX_IN_FLIGHT store operations at a time.
+   * A job for a recording whose store work is under way runs after it, not
+   * instead: that work looked at the recording before these frames came in
+   * (close() left frames unsent, unreported, when a finalization was under way).
+   */
   async sendAll(): Promise<void> {
     const jobs = this.dueWork(Date.now(), true);
     let next = 0;
     const lane = async () => {
       while (next < jobs.length) {
         const { id, work } = jobs[next++];
+        // Settled jobs never reject (schedule catches), and each job looks at the recording when it starts.
+        for (let busy = this.working.get(id); busy; busy = this.working.get(id)) await busy;
         await this.schedule(id, work);
       }
     };
@@ -125,14 +132,21 @@ export class Delivery {
   private dueWork(now: number, all: boolean): Work[] {
     const { drainer, options } = this.host;
     for (const rec of drainer.idle(now, options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
-    const out = drainer.due(now, all || this.host.full()).map((rec) => ({ id: rec.id, work: () => (rec.ending ? this.finish(rec.id) : this.send(rec)) }));
+    const out = drainer.due(now, all || this.host.full()).map((rec) => ({ id: rec.id, work: () => this.sendOrFinish(rec.id) }));
     for (const [id, since] of this.toFinalize) {
       out.push({ id, work: () => (this.toFinalize.delete(id), this.finalize(id, since)) });
     }
     return out;
   }
 
-  /** Runs store work for one recording after what is already under way for it. */
+  /** The recording as it is when its job starts (work before it may have forgotten it, or it came back since). */
+  private sendOrFinish(id: string): Promise<void> {
+    const rec = this.host.drainer.get(id);
+    if (!rec) return Promise.resolve();
+    return rec.ending ? this.finish(id) : this.send(rec);
+  }
+
+  /** Runs store work for one recording, unless some is under way for it: then answers that (see `sendAll`). */
   schedule(id: string, work: () => Promise<void>): Promise<void> {
     const previous = this.working.get(id);
     if (previous) return previous;

@@ -389,7 +389,8 @@ export class Engine {
       // A journal that could not be written holds nothing: there is nothing to release.
       if (unsent && !this.journal?.failure) this.journal?.release();
       else this.journal?.close(true);
-      return this.stats();
+      // Unsent at close is unsaved, whether or not the store failed: close() must say so.
+      return { ...this.stats(), waitingForStorage: unsent };
     } finally {
       stopBeating();
     }
