@@ -24,12 +24,18 @@
  * the ratio to read is the one without compilation. The persistence worker
  * also runs a 10 ms poll, which valgrind's slowdown multiplies: its row is an
  * upper bound.
+ *
+ * Why by function too: a ratio says that a change cost something, not where.
+ * The notes list the functions each recorded variant adds most, on the request
+ * thread and on the others, with V8's generated code named (jit_names.ts), so
+ * a regression is found from the bench output rather than a profiling session.
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { JitNames } from "./jit_names.ts";
 import { row, type Row, type Section, sleep, startChild } from "./lib.ts";
 import { requests, type Variant, VARIANTS } from "./request.ts";
 
@@ -43,6 +49,15 @@ interface Counted {
   requestThread: number;
   otherThreads: number;
 }
+
+/** Per request, by function (jit_names.ts), not GC or compilation: the request thread's, and the other threads' together. */
+interface ByFunction {
+  requestThread: Map<string, number>;
+  otherThreads: Map<string, number>;
+}
+
+/** Functions listed in the notes for each recorded variant and thread kind, largest addition first. */
+const LISTED = 8;
 
 const KINDS: { key: keyof Counted; label: string }[] = [
   { key: "requestThread", label: "request thread (its JavaScript and native code, not GC or compilation)" },
@@ -80,8 +95,9 @@ function selfCosts(text: string): Map<string, number> {
 }
 
 /** Sums the per-thread files of one child: thread 1 is the request thread. */
-function countFiles(outDir: string, requestsServed: number): Counted {
+function countFiles(outDir: string, requestsServed: number, names: JitNames): { counted: Counted; byFunction: ByFunction } {
   const out: Counted = { total: 0, compile: 0, gc: 0, requestThread: 0, otherThreads: 0 };
+  const byFunction: ByFunction = { requestThread: new Map(), otherThreads: new Map() };
   for (const file of readdirSync(outDir)) {
     const thread = /-(\d+)$/.exec(file)?.[1];
     if (!thread) continue;
@@ -89,19 +105,35 @@ function countFiles(outDir: string, requestsServed: number): Counted {
       out.total += cost;
       if (COMPILE_FN.test(fn)) out.compile += cost;
       else if (GC_FN.test(fn)) out.gc += cost;
-      else if (Number(thread) === 1) out.requestThread += cost;
-      else out.otherThreads += cost;
+      else {
+        const kind = Number(thread) === 1 ? "requestThread" : "otherThreads";
+        out[kind] += cost;
+        const name = names.name(fn);
+        byFunction[kind].set(name, (byFunction[kind].get(name) ?? 0) + cost / requestsServed);
+      }
     }
   }
   for (const key of Object.keys(out) as (keyof Counted)[]) out[key] /= requestsServed;
-  return out;
+  return { counted: out, byFunction };
 }
 
-async function countRun(variant: Variant, warmUp: number, measured: number, tmp: string): Promise<Counted> {
+/** The functions whose instructions a request grew most against `base`, largest first. */
+function largestAdditions(variant: Map<string, number>, base: Map<string, number>, count: number): [string, number][] {
+  const added: [string, number][] = [];
+  for (const [name, value] of variant) added.push([name, value - (base.get(name) ?? 0)]);
+  return added.sort((a, b) => b[1] - a[1]).slice(0, count);
+}
+
+function additionsNote(label: string, kind: string, added: [string, number][]): string {
+  const list = added.map(([name, n]) => `${name} +${(n / 1000).toFixed(1)} k`).join("; ");
+  return `${label}, ${kind}, largest additions over the plain app (instructions a request): ${list}.`;
+}
+
+async function countRun(variant: Variant, warmUp: number, measured: number, tmp: string): Promise<{ counted: Counted; byFunction: ByFunction }> {
   const v = VARIANTS.find((x) => x.id === variant)!;
   const outDir = join(tmp, `instructions-${variant}-out`);
   mkdirSync(outDir, { recursive: true });
-  const child = startChild("./server.ts", v.args(join(tmp, `instructions-${variant}`)), { under: callgrind(outDir) });
+  const child = startChild("./server.ts", v.args(join(tmp, `instructions-${variant}`)), { under: callgrind(outDir), v8Flags: ["--perf-basic-prof"] });
   const { port, pid } = (await child.first) as { port: number; pid: number };
   const load = async (amount: number) => {
     const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: 10, amount, timeout: 120, requests: requests("signup") });
@@ -118,7 +150,7 @@ async function countRun(variant: Variant, warmUp: number, measured: number, tmp:
   child.send("quit");
   const { code, stderr } = await child.done;
   if (code !== 0) throw new Error(`instructions: the valgrind child for ${variant} failed (${code}): ${stderr.slice(-2000)}`);
-  return countFiles(outDir, measured);
+  return countFiles(outDir, measured, JitNames.ofChild(pid));
 }
 
 export async function instructionsSection(options: { quick: boolean; tmp: string }): Promise<Section> {
@@ -131,11 +163,15 @@ export async function instructionsSection(options: { quick: boolean; tmp: string
     return { id: "instructions", title, method, rows: [], notes: ["valgrind (with callgrind_control) is not installed here: nothing counted."] };
   }
   const counted = new Map<Variant, Counted>();
+  const byFunction = new Map<Variant, ByFunction>();
   // Two at a time: one child per core.
   for (let i = 0; i < COUNTED.length; i += 2) {
     const pair = COUNTED.slice(i, i + 2);
     const results = await Promise.all(pair.map((variant) => countRun(variant, warmUp, measured, options.tmp)));
-    pair.forEach((variant, j) => counted.set(variant, results[j]));
+    pair.forEach((variant, j) => {
+      counted.set(variant, results[j].counted);
+      byFunction.set(variant, results[j].byFunction);
+    });
   }
   const plain = counted.get("plain")!;
   const rows: Row[] = [];
@@ -148,12 +184,17 @@ export async function instructionsSection(options: { quick: boolean; tmp: string
       rows.push(row({ id: `instructions.${variant}.${kind.key}`, label: `  of which ${kind.label}`, value: c[kind.key], unit: "instr", baseline: { label: "no recorder", value: plain[kind.key] } }));
     }
   }
-  return {
-    id: "instructions",
-    title,
-    method,
-    rows,
-    notes: ["Opt-in: not part of the full run. Read next to section 3: no kernel time here. A row whose baseline is 0 (no worker without the recorder) has no ratio."],
-    details: { perRequest: Object.fromEntries(counted) },
-  };
+  // Where a regression is: the functions each recorded variant adds, JIT code named (jit_names.ts).
+  const notes = ["Opt-in: not part of the full run. Read next to section 3: no kernel time here. A row whose baseline is 0 (no worker without the recorder) has no ratio."];
+  const additions: Record<string, Record<string, [string, number][]>> = {};
+  const base = byFunction.get("plain")!;
+  for (const variant of ["recorder", "attached"] as const) {
+    const own = byFunction.get(variant)!;
+    additions[variant] = {};
+    for (const [kind, text] of [["requestThread", "request thread"], ["otherThreads", "other threads"]] as const) {
+      additions[variant][kind] = largestAdditions(own[kind], base[kind], 40);
+      notes.push(additionsNote(variant, text, additions[variant][kind].slice(0, LISTED)));
+    }
+  }
+  return { id: "instructions", title, method, rows, notes, details: { perRequest: Object.fromEntries(counted), largestAdditions: additions } };
 }

@@ -253,14 +253,23 @@ export function renderMarkdown(results: Results): string {
  * again, with a loader thread of its own whose collections counted as the
  * persistence worker's CPU.
  */
-export function runtimeCommand(file: string, options: { exposeGc?: boolean } = {}): [string, string[]] {
+export function runtimeCommand(file: string, options: ChildOptions = {}): [string, string[]] {
+  const v8Flags = [...(options.exposeGc ? ["--expose-gc"] : []), ...(options.v8Flags ?? [])];
   if (isDeno) {
     // deno-lint-ignore no-explicit-any
     const exec = (globalThis as any).Deno.execPath() as string;
-    return [exec, ["run", "-A", "--quiet", ...(options.exposeGc ? ["--v8-flags=--expose-gc"] : []), file]];
+    return [exec, ["run", "-A", "--quiet", ...(v8Flags.length ? [`--v8-flags=${v8Flags.join(",")}`] : []), file]];
   }
   const built = join(compiledChildren(), relative(root, file)).replace(/\.tsx?$/, ".js");
-  return [process.execPath, [...(options.exposeGc ? ["--expose-gc"] : []), "--require", join(root, "bench", "platform_threads.cjs"), built]];
+  return [process.execPath, [...v8Flags, "--require", join(root, "bench", "platform_threads.cjs"), built]];
+}
+
+export interface ChildOptions {
+  exposeGc?: boolean;
+  /** More V8 flags for the child (section 8: `--perf-basic-prof`, so JIT code has names). */
+  v8Flags?: string[];
+  /** A command the child runs under (valgrind). */
+  under?: string[];
 }
 
 let compiledDir: string | undefined;
@@ -300,7 +309,7 @@ export interface Child {
  * Starts `bench/<file>` in this runtime; it talks JSON lines on stdout.
  * `under`: a command the runtime runs under (valgrind, for bench/instructions.ts).
  */
-export function startChild(file: string, args: string[], options: { exposeGc?: boolean; under?: string[] } = {}): Child {
+export function startChild(file: string, args: string[], options: ChildOptions = {}): Child {
   const [runtime, runtimeArgs] = runtimeCommand(fileURLToPath(new URL(file, import.meta.url)), options);
   const [cmd, ...argv] = [...(options.under ?? []), runtime, ...runtimeArgs];
   const child = spawn(cmd, [...argv, ...args], {
