@@ -213,7 +213,7 @@ export class Drainer {
     // Frames held longer are more memory: near the engine's bound (where everything goes at once), no stretching.
     if (stretch && this.heldChars >= stretch.belowChars) return maxAgeMs;
     let holding = 0;
-    for (const rec of this.active.values()) if (rec.unsent.length > 0 && rec.interactions > 0) holding++;
+    for (const rec of this.active.values()) if (holdsFrames(rec)) holding++;
     const stretched = (holding / AGED_SEGMENTS_PER_SECOND) * 1_000;
     return Math.max(maxAgeMs, Math.min(stretched, AGE_STRETCH_MAX * maxAgeMs, stretch?.maxMs ?? Infinity));
   }
@@ -232,7 +232,7 @@ export class Drainer {
   /** When `rec` has store work due: at once when ending or a full segment, else when its oldest unsent frame is `ageMs` old. */
   private dueAt(rec: Active, ageMs: number): number | undefined {
     if (rec.ending) return -Infinity;
-    if (rec.unsent.length === 0 || rec.interactions === 0) return undefined;
+    if (!holdsFrames(rec)) return undefined;
     if (rec.unsent.length >= this.policy.maxFrames) return -Infinity;
     return rec.unsentSince + (rec.shared ? this.policy.maxAgeMs : ageMs);
   }
@@ -300,4 +300,9 @@ export class Drainer {
       yield* rec.unsent;
     }
   }
+}
+
+/** Frames waiting for the store that will go by age: unsent ones, of a recording somebody interacted with (see `due`). */
+function holdsFrames(rec: Active): boolean {
+  return rec.unsent.length > 0 && rec.interactions > 0;
 }
