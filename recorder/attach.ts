@@ -347,7 +347,7 @@ export function attachedFrame(seen: readonly Seen[], body: string, fidelity: boo
  * Whether `body` holds `html` verbatim. Most often the markup is the body, or
  * its end (a doctype before a view that renders <html>): compared as a whole
  * first, which is a memory compare, where `includes` compared it character by
- * character (22,000 instructions a request on the demo's 5 KB signup page).
+ * character (22,000 instructions a request on the demo's 2.7 KB signup page).
  */
 function holds(body: string, html: string): boolean {
   const before = body.length - html.length;

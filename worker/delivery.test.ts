@@ -30,6 +30,7 @@ const ID = "0rec-lastframes";
 const INSTANCE = "instanceaaaa";
 const { meta, start, mount: MOUNT, click } = counterRecording(ID);
 const END = frame(ID, FrameKind.end, 301, "", "0", 4);
+const leave = (t: number, seq: number) => frame(ID, FrameKind.leave, t, String(meta.startedAt + t), "0", seq);
 
 /** memoryStorage, counting the segment calls the engine makes. */
 function countingStore() {
@@ -51,6 +52,27 @@ function countingStore() {
     },
   };
   return { storage, store, calls };
+}
+
+/** `store`, whose first call of `method` waits, once it has begun (`entered`), until `release()`; `calls()` counts the calls. */
+function firstCallHeld(store: RecordingStorage, method: "save" | "claim") {
+  let release!: () => void;
+  let enter!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  let calls = 0;
+  const original = store[method] as (...args: unknown[]) => Promise<unknown>;
+  const held = {
+    ...store,
+    async [method](...args: unknown[]) {
+      if (calls++ === 0) {
+        enter();
+        await gate;
+      }
+      return original.apply(store, args);
+    },
+  } as RecordingStorage;
+  return { store: held, entered, release, calls: () => calls };
 }
 
 /** An engine of INSTANCE on `store`, with a journal, and a writer into its ring. */
@@ -214,19 +236,8 @@ test("another instance's lease, let go before these frames reached the store: th
 });
 
 test("erased while its last frames were being saved: the engine's count of held characters stays exact", async () => {
-  const { storage, store } = countingStore();
-  let release!: () => void;
-  let saving!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const inSave = new Promise<void>((resolve) => (saving = resolve));
-  const held: RecordingStorage = {
-    ...store,
-    async save(meta, bytes) {
-      saving();
-      await gate;
-      return storage.save(meta, bytes);
-    },
-  };
+  const { store } = countingStore();
+  const { store: held, entered: inSave, release } = firstCallHeld(store, "save");
   const { engine, write, stop } = await engineOn(held);
   const stats = async () => (await engine.handle({ type: "stats" })) as EngineStats;
   try {
@@ -247,22 +258,7 @@ test("erased while its last frames were being saved: the engine's count of held 
 
 test("work that comes due while the recording's store work is under way runs after it, not instead of it", async () => {
   const { storage, store } = countingStore();
-  let release!: () => void;
-  let saving!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const inSave = new Promise<void>((resolve) => (saving = resolve));
-  let saves = 0;
-  const held: RecordingStorage = {
-    ...store,
-    async save(meta, bytes) {
-      if (saves++ === 0) {
-        saving();
-        await gate;
-      }
-      return storage.save(meta, bytes);
-    },
-  };
-  const leave = (t: number, seq: number) => frame(ID, FrameKind.leave, t, String(meta.startedAt + t), "0", seq);
+  const { store: held, entered: inSave, release, calls: saves } = firstCallHeld(store, "save");
   const { engine, write, stop } = await engineOn(held);
   try {
     write([start(false), MOUNT, ...click(1), ...click(2), leave(201, 3)]);
@@ -273,8 +269,35 @@ test("work that comes due while the recording's store work is under way runs aft
     const second = engine.handle({ type: "flush" });
     release();
     await Promise.all([first, second]);
-    assert.is(saves, 2, "control: the second flush saved again");
+    assert.is(saves(), 2, "control: the second flush saved again");
     assert.equal(await savedClicks(storage), [1, 2, 3], "saved whole once both flushes answered");
+  } finally {
+    release();
+    await stop();
+  }
+});
+
+test("an end that comes while a flush waits for a finalization of a recording held elsewhere is not lost to the leave before it", async () => {
+  const { storage, store } = countingStore();
+  // Another instance served the recording after this one let go of it: a leave alone finalizes nothing.
+  await storage.appendSegment({ recordingId: ID, key: "instancebbbb-0000000000", lastAt: meta.startedAt + 5_000, text: [start(true), MOUNT, ...click(1)].join("\n") });
+  const { store: held, entered: inClaim, release, calls: claims } = firstCallHeld(store, "claim");
+  const { engine, write, stop } = await engineOn(held);
+  const framesRead = async () => ((await engine.handle({ type: "stats" })) as EngineStats).frames;
+  try {
+    write([leave(100, 1)]);
+    const first = engine.handle({ type: "flush" });
+    await inClaim; // the finalization of that leave waits for the lease
+    write([leave(200, 1)]);
+    await waitFor(async () => (await framesRead()) === 2, "the second leave to be read");
+    const second = engine.handle({ type: "flush" }); // its job for the second leave waits for the first finalization
+    write([END]); // c.var.replay.end() on this instance: finalized whatever other instances did
+    await waitFor(async () => (await framesRead()) === 3, "the end to be read");
+    release();
+    await Promise.all([first, second]);
+    await engine.handle({ type: "flush" });
+    assert.ok(claims() >= 2, "control: the lease was asked for again after the first finalization");
+    assert.equal(await savedClicks(storage), [1], "the end finalized it");
   } finally {
     release();
     await stop();

@@ -133,9 +133,7 @@ export class Delivery {
     const { drainer, options } = this.host;
     for (const rec of drainer.idle(now, options.idleTimeoutMs)) rec.ending = { since: rec.lastAt };
     const out = drainer.due(now, all || this.host.full()).map((rec) => ({ id: rec.id, work: () => this.sendOrFinish(rec.id) }));
-    for (const [id, since] of this.toFinalize) {
-      out.push({ id, work: () => (this.toFinalize.delete(id), this.finalize(id, since)) });
-    }
+    for (const id of this.toFinalize.keys()) out.push({ id, work: () => this.finalizeAsked(id) });
     return out;
   }
 
@@ -144,6 +142,14 @@ export class Delivery {
     const rec = this.host.drainer.get(id);
     if (!rec) return Promise.resolve();
     return rec.ending ? this.finish(id) : this.send(rec);
+  }
+
+  /** A finalization an end or leave asked for, as asked when it starts: an end that came while it waited outranks the leave. */
+  private finalizeAsked(id: string): Promise<void> {
+    if (!this.toFinalize.has(id)) return Promise.resolve();
+    const since = this.toFinalize.get(id);
+    this.toFinalize.delete(id);
+    return this.finalize(id, since);
   }
 
   /** Runs store work for one recording, unless some is under way for it: then answers that (see `sendAll`). */

@@ -35,8 +35,7 @@ export class RepeatedWarnings {
 export function unsaved(stats: EngineStats | undefined, journalDir: string | undefined): string | undefined {
   const held = stats?.waitingForStorage ?? 0;
   if (held === 0) return undefined;
-  const why = stats?.saveFailures ? "the storage kept failing: see the warning above" : "their store work had not finished when close() ended";
-  const what = `${held} recording(s) could not be saved (${why})`;
+  const what = `${held} recording(s) could not be saved (the storage did not take them before close() ended: see the warnings above)`;
   if (stats?.journalFailure) {
     return `${what}, and the crash journal could not be written either (${stats.journalFailure}): their frames end with this process. Free space in ${journalDir} and in the storage`;
   }
