@@ -99,7 +99,7 @@ export interface EngineStats {
   persisted: number;
   /** Store operations that failed (they are retried). */
   saveFailures: number;
-  /** Recordings whose frames wait for the store to come back. */
+  /** Recordings whose frames wait for the store to come back; in close()'s stats, every recording it did not save. */
   waitingForStorage: number;
   /** Recordings rebuilt from the journal of an instance that died. */
   recovered: number;
