@@ -21,7 +21,8 @@ import { decodeRecordingColumns, encode, frame, FrameKind, payload } from "../fo
 import { memoryStorage, type RecordingStorage } from "../mod.ts";
 import type { Segment } from "../storage/mod.ts";
 import { segmentKey } from "./drain.ts";
-import { Engine, type EngineStats } from "./engine.ts";
+import { Engine } from "./engine.ts";
+import type { EngineStats } from "./engine_types.ts";
 import { counterRecording, quietEngineOptions } from "./engine.fixture.ts";
 import { createRingBuffer, RingWriter } from "./ring.ts";
 import { waitFor } from "../tests/support/wait.ts";

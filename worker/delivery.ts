@@ -32,7 +32,7 @@ import { assembleSegments, decodeRecordingColumns, encodeRecordingFile, Recordin
 import type { Logger } from "../logger.ts";
 import type { RecordingStorage, Segment } from "../storage/mod.ts";
 import type { Active, Drainer } from "./drain.ts";
-import type { EngineOptions } from "./engine.ts";
+import type { EngineOptions } from "./engine_types.ts";
 import type { EngineErasures } from "./erasure.ts";
 import type { Journal } from "./journal.ts";
 import { zlibDeflate } from "./zlib.ts";

@@ -8,7 +8,7 @@
 import { encode, frame, FrameKind, payload } from "../format/mod.ts";
 import type { RecordingStorage } from "../mod.ts";
 import type { Segment } from "../storage/mod.ts";
-import type { EngineOptions } from "./engine.ts";
+import type { EngineOptions } from "./engine_types.ts";
 
 /** Engine options for `instanceId`: nothing due by itself while the test runs (segments go when it flushes), nothing swept. */
 export function quietEngineOptions(instanceId: string, journalDir?: string): EngineOptions {

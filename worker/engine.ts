@@ -42,9 +42,10 @@
 import { join } from "node:path";
 import { DEFAULTS } from "../defaults.ts";
 import { consoleLogger, Faults, type Logger } from "../logger.ts";
-import type { Erasure, RecordingStorage } from "../storage/mod.ts";
+import type { RecordingStorage } from "../storage/mod.ts";
 import { Delivery } from "./delivery.ts";
 import { Drainer } from "./drain.ts";
+import type { EngineOptions, EngineRequest, EngineStats } from "./engine_types.ts";
 import { EngineErasures, ERASURE_POLL_MS } from "./erasure.ts";
 import { Journal } from "./journal.ts";
 import { journalName } from "./journal_name.ts";
@@ -52,69 +53,6 @@ import { Orphans } from "./orphans.ts";
 import { nextWait, POLL_MS } from "./loop_wait.ts";
 import { RingReader } from "./ring.ts";
 import { backgroundTimer, yieldToEventLoop } from "./runtime.ts";
-
-export interface EngineOptions {
-  /** This instance: it names its segments, its journal and its leases. */
-  instanceId: string;
-  /** The store shows no activity for this long: the recording is finalized by whichever instance sees it first. */
-  idleTimeoutMs: number;
-  persistenceRetryAttempts: number;
-  persistenceRetryDelayMs: number;
-  maxRecordings: number;
-  maxRecordingAgeMs: number;
-  cleanupIntervalMs: number;
-  /** Directory for journals; undefined runs without a journal. */
-  journalDir?: string;
-  /** A segment is written when it holds this many frames… Default 256. */
-  segmentMaxFrames?: number;
-  /** …or its oldest frame is this old. Default 1,000 ms. */
-  segmentMaxAgeMs?: number;
-  /**
-   * Past this many characters of frames held for the store the ring is not
-   * read (so at most this plus one batch, a ring's worth). Default `DEFAULTS.overflowLimit`.
-   */
-  maxHeldChars?: number;
-}
-
-export type EngineRequest =
-  | { type: "sendSegments" }
-  | { type: "maintain" }
-  | { type: "flush" }
-  | { type: "cleanup" }
-  | { type: "stats" }
-  /** close() is under way: read the ring whatever the engine holds, so the request thread's overflow can move in. */
-  | { type: "closing" }
-  | { type: "erase"; erasure: Erasure }
-  | { type: "shutdown" };
-
-export interface EngineStats {
-  frames: number;
-  /** Recordings this instance holds frames or an unfinished end of. */
-  active: number;
-  finalized: number;
-  discarded: number;
-  /** Segments written to the store. */
-  segments: number;
-  /** Finalizations saved (first ones and later ones). */
-  persisted: number;
-  /** Store operations that failed (they are retried). */
-  saveFailures: number;
-  /** Recordings whose frames wait for the store to come back; in close()'s stats, every recording it did not save. */
-  waitingForStorage: number;
-  /** Recordings rebuilt from the journal of an instance that died. */
-  recovered: number;
-  /** Characters of frames held in memory for the store (bounded by `maxHeldChars`). */
-  heldChars: number;
-  /** Why the crash journal cannot be written, while it cannot (a full disk). */
-  journalFailure?: string;
-  /**
-   * Faults handled without failing, by kind (a journal write, sync or touch
-   * that failed, a journal rewritten in place for lack of space, an orphaned
-   * journal that could not be claimed…); each kind is also logged its 1st,
-   * 10th, 100th… time.
-   */
-  faults: Record<string, number>;
-}
 
 const BATCH = 20_000;
 export class Engine {

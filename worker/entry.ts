@@ -18,7 +18,8 @@
 
 import type { Logger } from "../logger.ts";
 import type { RecordingStorage, StorageSpec } from "../storage/mod.ts";
-import { Engine, type EngineOptions, type EngineRequest } from "./engine.ts";
+import { Engine } from "./engine.ts";
+import type { EngineOptions, EngineRequest } from "./engine_types.ts";
 import { parentPort } from "./runtime.ts";
 
 export interface WorkerInit {

@@ -38,7 +38,8 @@
 
 import { DEFAULTS, HOST_DEFAULTS } from "../defaults.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
-import { Engine, type EngineRequest, type EngineStats } from "./engine.ts";
+import { Engine } from "./engine.ts";
+import type { EngineRequest, EngineStats } from "./engine_types.ts";
 import type { FromWorker, ToWorker } from "./entry.ts";
 import { watchHeartbeat } from "./heartbeat.ts";
 import { canWaitAsync } from "./ring.ts";

@@ -11,7 +11,7 @@
  *   or grant, which option to set.
  */
 
-import type { EngineStats } from "./engine.ts";
+import type { EngineStats } from "./engine_types.ts";
 import { isDeno } from "./runtime.ts";
 
 /** Passes a warning on once; later ones that differ only in ids and numbers are counted. */

@@ -20,7 +20,7 @@
 
 import { HOST_DEFAULTS } from "../defaults.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import type { EngineOptions, EngineRequest, EngineStats } from "./engine.ts";
+import type { EngineOptions, EngineRequest, EngineStats } from "./engine_types.ts";
 import { backgroundTimer, spawnWorker, type WorkerHandle } from "./runtime.ts";
 
 export interface HostOptions extends EngineOptions {
