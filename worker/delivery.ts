@@ -195,10 +195,10 @@ export class Delivery {
     this.host.drainer.sent(rec, frames, cutAt);
     this.counts.segments++;
     this.storeRecovered();
+    // Finalized with these frames and left for later, nothing new since: the same store would say the same.
+    if (rec.ending && claimed && rec.unsent.length === 0) return this.finished(rec);
     this.host.journal()?.markDone(rec.id, [rec.startLine, ...rec.unsent], rec.sentFrames);
     if (!rec.ending) return;
-    // Finalized with these frames and left for later, nothing new since: the same store would say the same.
-    if (claimed && rec.unsent.length === 0) return this.finished(rec);
     // The lease was another instance's (or frames came in): tried again now that they are in the store, as ever.
     await this.finish(rec.id);
   }
