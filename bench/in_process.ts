@@ -40,8 +40,9 @@ interface Load {
 const BACK_TO_BACK: Load = { sessions: 10, paceMs: 0 };
 /**
  * The pace people type at: many sessions, a request every 200 ms each. Every
- * active recording then writes a segment a second holding a few requests, so
- * what the worker does per recording and per second weighs on each request.
+ * active recording then writes a segment every few seconds (worker/drain.ts
+ * stretches the age past 50 recordings) holding a few requests, so what the
+ * worker does per recording and per segment weighs on each request.
  */
 const TYPING: Load = { sessions: 200, paceMs: 200 };
 
@@ -108,7 +109,7 @@ export async function inProcessSection(options: { quick: boolean; tmp: string })
       `Then at the pace people type: ${TYPING.sessions} sessions at once, each pausing ${TYPING.paceMs} ms between requests (about 1,000 requests a second in all), the plain app and the attached recorder, ${typing.rounds} rounds of ${typing.warmUp} + ${typing.measured} requests.`,
     rows,
     notes: [
-      "At the pace people type, each recording's segment a second holds a few requests rather than hundreds: the persistence worker's row shows what that costs. On a filesystem where creating files is slow (this VM's ext4) it weighs several times what it does on tmpfs.",
+      "At the pace people type, each recording's segments hold a few requests rather than hundreds: the persistence worker's row shows what that costs. On a filesystem where creating files is slow (this VM's ext4) it weighs several times what it does on tmpfs.",
     ],
     details: { runs, typing: typing.runs },
   };
