@@ -37,9 +37,39 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { JitNames } from "./jit_names.ts";
 import { row, type Row, type Section, sleep, startChild } from "./lib.ts";
-import { requests, type Variant, VARIANTS } from "./request.ts";
+import { requests, type Scenario, type Variant, VARIANTS } from "./request.ts";
 
-const COUNTED: Variant[] = ["plain", "recorder", "attached", "sampledOut"];
+/** One counted child: a server (variant_app.ts) under one scenario's load, and the child its ratios are against. */
+interface Counting {
+  key: string;
+  label: string;
+  args: (tmp: string) => string[];
+  scenario: Scenario;
+  baseline?: string;
+}
+
+const variant = (id: Variant, scenario: Scenario, key: string, baseline?: string): Counting => {
+  const v = VARIANTS.find((x) => x.id === id)!;
+  return { key, label: v.label, args: v.args, scenario, baseline };
+};
+
+/**
+ * Counted two at a time (one child per core), in this order. The no-view
+ * children load the request bench's GET /signup/checks (JSON) on recorded
+ * sessions: what attaching costs where nothing is recorded. The cookie reader
+ * is the plain app under a middleware that reads a cookie and awaits next(),
+ * which is what any session middleware costs: the floor under that row and
+ * under the sampled-out one.
+ */
+const COUNTED: Counting[] = [
+  variant("plain", "signup", "plain"),
+  variant("recorder", "signup", "recorder", "plain"),
+  variant("attached", "signup", "attached", "plain"),
+  variant("sampledOut", "signup", "sampledOut", "plain"),
+  variant("plain", "noView", "noView.plain"),
+  { ...variant("attached", "noView", "noView.attached", "noView.plain"), label: "route that renders no recorded view (GET /signup/checks, JSON), recorder attached" },
+  { key: "noView.cookieReader", label: "the same route under a middleware that only reads a cookie", args: () => ["cookieReader"], scenario: "noView", baseline: "noView.plain" },
+];
 
 /** Instructions of one variant's measured requests, by kind, per request. */
 interface Counted {
@@ -129,15 +159,14 @@ function additionsNote(label: string, kind: string, added: [string, number][]): 
   return `${label}, ${kind}, largest additions over the plain app (instructions a request): ${list}.`;
 }
 
-async function countRun(variant: Variant, warmUp: number, measured: number, tmp: string): Promise<{ counted: Counted; byFunction: ByFunction }> {
-  const v = VARIANTS.find((x) => x.id === variant)!;
-  const outDir = join(tmp, `instructions-${variant}-out`);
+async function countRun({ key, args, scenario }: Counting, warmUp: number, measured: number, tmp: string): Promise<{ counted: Counted; byFunction: ByFunction }> {
+  const outDir = join(tmp, `instructions-${key}-out`);
   mkdirSync(outDir, { recursive: true });
-  const child = startChild("./server.ts", v.args(join(tmp, `instructions-${variant}`)), { under: callgrind(outDir), v8Flags: ["--perf-basic-prof"] });
+  const child = startChild("./server.ts", args(join(tmp, `instructions-${key}`)), { under: callgrind(outDir), v8Flags: ["--perf-basic-prof"] });
   const { port, pid } = (await child.first) as { port: number; pid: number };
   const load = async (amount: number) => {
-    const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: 10, amount, timeout: 120, requests: requests("signup") });
-    if (result.non2xx || result.errors) throw new Error(`instructions: ${result.non2xx + result.errors} of ${amount} requests failed (${variant})`);
+    const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: 10, amount, timeout: 120, requests: requests(scenario) });
+    if (result.non2xx || result.errors) throw new Error(`instructions: ${result.non2xx + result.errors} of ${amount} requests failed (${key})`);
   };
   await load(warmUp);
   await child.request("flush");
@@ -149,7 +178,7 @@ async function countRun(variant: Variant, warmUp: number, measured: number, tmp:
   execFileSync("callgrind_control", ["--instr=off", String(pid)], { stdio: "ignore" });
   child.send("quit");
   const { code, stderr } = await child.done;
-  if (code !== 0) throw new Error(`instructions: the valgrind child for ${variant} failed (${code}): ${stderr.slice(-2000)}`);
+  if (code !== 0) throw new Error(`instructions: the valgrind child for ${key} failed (${code}): ${stderr.slice(-2000)}`);
   return countFiles(outDir, measured, JitNames.ofChild(pid));
 }
 
@@ -162,34 +191,34 @@ export async function instructionsSection(options: { quick: boolean; tmp: string
   if (spawnSync("valgrind", ["--version"]).status !== 0 || spawnSync("callgrind_control", ["--version"]).status !== 0) {
     return { id: "instructions", title, method, rows: [], notes: ["valgrind (with callgrind_control) is not installed here: nothing counted."] };
   }
-  const counted = new Map<Variant, Counted>();
-  const byFunction = new Map<Variant, ByFunction>();
+  const counted = new Map<string, Counted>();
+  const byFunction = new Map<string, ByFunction>();
   // Two at a time: one child per core.
   for (let i = 0; i < COUNTED.length; i += 2) {
     const pair = COUNTED.slice(i, i + 2);
-    const results = await Promise.all(pair.map((variant) => countRun(variant, warmUp, measured, options.tmp)));
-    pair.forEach((variant, j) => {
-      counted.set(variant, results[j].counted);
-      byFunction.set(variant, results[j].byFunction);
+    const results = await Promise.all(pair.map((counting) => countRun(counting, warmUp, measured, options.tmp)));
+    pair.forEach(({ key }, j) => {
+      counted.set(key, results[j].counted);
+      byFunction.set(key, results[j].byFunction);
     });
   }
-  const plain = counted.get("plain")!;
   const rows: Row[] = [];
-  for (const variant of COUNTED.filter((v) => v !== "plain")) {
-    const c = counted.get(variant)!;
-    const label = VARIANTS.find((v) => v.id === variant)!.label;
-    rows.push(row({ id: `instructions.${variant}`, label: `instructions per request, ${label}, without JIT compilation`, value: c.total - c.compile, unit: "instr", baseline: { label: "no recorder", value: plain.total - plain.compile } }));
-    rows.push(row({ id: `instructions.${variant}.all`, label: `  all of them, compilation included`, value: c.total, unit: "instr", baseline: { label: "no recorder", value: plain.total } }));
+  for (const { key, label, baseline } of COUNTED) {
+    if (!baseline) continue;
+    const c = counted.get(key)!;
+    const plain = counted.get(baseline)!;
+    rows.push(row({ id: `instructions.${key}`, label: `instructions per request, ${label}, without JIT compilation`, value: c.total - c.compile, unit: "instr", baseline: { label: "no recorder", value: plain.total - plain.compile } }));
+    rows.push(row({ id: `instructions.${key}.all`, label: `  all of them, compilation included`, value: c.total, unit: "instr", baseline: { label: "no recorder", value: plain.total } }));
     for (const kind of KINDS) {
-      rows.push(row({ id: `instructions.${variant}.${kind.key}`, label: `  of which ${kind.label}`, value: c[kind.key], unit: "instr", baseline: { label: "no recorder", value: plain[kind.key] } }));
+      rows.push(row({ id: `instructions.${key}.${kind.key}`, label: `  of which ${kind.label}`, value: c[kind.key], unit: "instr", baseline: { label: "no recorder", value: plain[kind.key] } }));
     }
   }
   // Where a regression is: the functions each recorded variant adds, JIT code named (jit_names.ts).
   const notes = ["Opt-in: not part of the full run. Read next to section 3: no kernel time here. A row whose baseline is 0 (no worker without the recorder) has no ratio."];
   const additions: Record<string, Record<string, [string, number][]>> = {};
-  const base = byFunction.get("plain")!;
-  for (const variant of ["recorder", "attached"] as const) {
+  for (const variant of ["recorder", "attached", "noView.attached", "noView.cookieReader"]) {
     const own = byFunction.get(variant)!;
+    const base = byFunction.get(COUNTED.find((c) => c.key === variant)!.baseline!)!;
     additions[variant] = {};
     for (const [kind, text] of [["requestThread", "request thread"], ["otherThreads", "other threads"]] as const) {
       additions[variant][kind] = largestAdditions(own[kind], base[kind], 40);

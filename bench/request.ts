@@ -21,7 +21,7 @@ import type { ThreadCpu } from "./variant_app.ts";
 export type Variant = "plain" | "recorder" | "attached" | "noFidelity" | "sampledOut";
 
 /** The keystroke sessions, or a JSON route of the same app that renders no recorded view. */
-type Scenario = "signup" | "noView";
+export type Scenario = "signup" | "noView";
 
 interface Round {
   variant: Variant;

@@ -8,6 +8,10 @@
  *   attached <dir> [options]   those routes (plain_app.tsx), unchanged, under
  *                              app.use(replay.recorder()): recorded by attaching
  *   plain                      the same routes without hono-replay
+ *   cookieReader               those routes under a middleware that only reads a
+ *                              cookie and awaits next(): what any session
+ *                              middleware costs, the floor under the recorder's
+ *                              rows for sampled-out sessions and routes without a view
  */
 
 import { readdirSync, readFileSync } from "node:fs";
@@ -17,6 +21,7 @@ import { SignupForm } from "../examples/demo/views.tsx";
 import { createReplay } from "../mod.ts";
 import { fileStorage } from "../storage/mod.ts";
 import { isDeno } from "../worker/mod.ts";
+import { getCookie } from "hono/cookie";
 import { createPlainApp } from "./plain_app.tsx";
 
 export interface VariantApp {
@@ -53,6 +58,15 @@ export async function variantApp(variant: string, dir: string | undefined, extra
     return { fetch: createPlainApp((app) => app.use(replay.recorder())).fetch, flush: async () => void (await replay.flush()), close: async () => void (await replay.close()) };
   }
   if (variant === "plain") return { fetch: createPlainApp().fetch, flush: async () => {}, close: async () => {} };
+  if (variant === "cookieReader") {
+    const app = createPlainApp((app) =>
+      app.use(async (c, next) => {
+        c.set("session" as never, getCookie(c, "hono_replay") as never);
+        await next();
+      })
+    );
+    return { fetch: app.fetch, flush: async () => {}, close: async () => {} };
+  }
   throw new Error(`unknown variant ${variant}`);
 }
 
