@@ -209,4 +209,17 @@ test("a view that suspends under renderToStringAsync renders in place, as withou
   }
 });
 
+test("an element the app keeps and serves on every request stays its own: rendered once each time, its type the view's", async () => {
+  const kept = <Counter n={5} />;
+  const page = () => renderToString(<Shell>{kept}</Shell>);
+  const expected = page();
+  renders = 0;
+  const { served, player } = await session(page);
+  assert.equal(served, [expected, expected, expected], "the bytes served do not change");
+  assert.is(renders, 3, "rendered once a request, the same element each time");
+  assert.is(kept.type, Counter, "the element's type is the view again after each render");
+  assert.is(player.frameCount, 3);
+  assert.equal(player.fidelity().differing, []);
+});
+
 test.run();

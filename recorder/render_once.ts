@@ -45,6 +45,9 @@ import { Fragment, h, type VNode } from "preact";
 import { renderToString } from "preact-render-to-string";
 import type { View } from "./render.ts";
 
+/** On the parent of a render that began through the root hook (preact-render-to-string's renderToString and renderToStringAsync): an own property, not a weak set (see the slots below). */
+const KNOWN_ROOT = Symbol("hono-replay.knownRoot");
+
 /** Preact's vnode as preact-render-to-string sets it up (mangled names, stable across Preact 10 and 11 renderers). */
 interface RenderedVNode {
   type: unknown;
@@ -53,6 +56,7 @@ interface RenderedVNode {
   __?: RenderedVNode | null;
   /** The useId counter of a render root (`_mask`). */
   __m?: [number, number];
+  [KNOWN_ROOT]?: true;
 }
 
 /** What the stand-in reports: the view, its props, and its markup when that is the markup it renders alone. */
@@ -76,16 +80,29 @@ export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
   }
 }
 
-/** Vnodes made here to render a view in place: never given a stand-in. */
-const inPlace = new WeakSet<object>();
-/** Vnodes given a stand-in, and their view, until the stand-in runs (or, if it never does, until they rendered). */
-const standingIn = new WeakMap<object, View>();
-/** Vnodes whose render the stand-in noted, and the stand-ins' own renders of the view: `options.diffed` must not note them (again). */
-const notedAlone = new WeakSet<object>();
-const apart = new WeakSet<object>();
+/*
+ * Which vnodes are which is kept in single slots, not in weak collections: each
+ * mark is set and consumed within one synchronous step of the renderer (a
+ * stand-in runs right after the diff hook that gave it; its vnode's
+ * `options.diffed` comes right after the Fragment it returned, whose `tpl` has
+ * no children to render), so at most one of each is pending. A slot that is
+ * never consumed (a render that threw) is overwritten by the next. Weak
+ * collections did the same job at a cost: six insertions of young vnodes into
+ * old tables a request, each through V8's ephemeron write barrier and the
+ * scavenger's ephemeron pass (perf, the bench's in-process attached load:
+ * about 2% of the request thread), and an identity hash for every component
+ * vnode of every render that `renderedOnce` looked up.
+ */
+/** The vnode a stand-in made to render its view in place: never given a stand-in itself. */
+let inPlaceVnode: object | undefined;
+/** The vnode given a stand-in, and its view, until the stand-in runs (or, if it never does, until it rendered). */
+let standingVnode: RenderedVNode | undefined;
+let standingView: View | undefined;
+/** The vnode whose render the stand-in noted: `options.diffed` must not note it again. */
+let notedVnode: object | undefined;
+/** The stand-in's own render of the view (renderApart), while it renders. */
+let apartVnode: object | undefined;
 const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => VNode>();
-/** Roots of renders that began through the root hook (preact-render-to-string's renderToString and renderToStringAsync). */
-const knownRoots = new WeakSet<object>();
 /** The page's useId counter, for the root of the stand-in's render (`onRoot`). */
 let pageIds: [number, number] | undefined;
 /** Stand-ins rendering now: views inside them render in place (and are noted, enclosed views first). */
@@ -95,17 +112,24 @@ export const renderedInPlace = { count: 0 };
 
 /** Gives `vnode` (a registered view's) a stand-in for this render, unless it must render in place. */
 export function renderOnce(vnode: VNode, note: NoteRender): void {
-  notedAlone.delete(vnode);
+  if (vnode === notedVnode) notedVnode = undefined;
+  if (vnode === inPlaceVnode) return void (inPlaceVnode = undefined);
   const node = vnode as unknown as RenderedVNode;
-  if (standInDepth > 0 || inPlace.has(vnode) || !inKnownRenderOutsideSvgOrSelect(node)) return;
-  const view = node.type as View;
-  standingIn.set(vnode, view);
-  node.type = standInFor(view, note);
+  if (standInDepth > 0 || !inKnownRenderOutsideSvgOrSelect(node)) return;
+  // A stand-in that never ran (its render threw first): that vnode is the app's again.
+  restoreType(standingVnode);
+  standingVnode = node;
+  standingView = node.type as View;
+  node.type = standInFor(standingView, note);
 }
 
 /** Called from `options.diffed`: whether the stand-in noted this vnode's render (else it rendered in place; its type is put back). */
 export function renderedOnce(vnode: VNode): boolean {
-  if (notedAlone.delete(vnode) || apart.has(vnode)) return true;
+  if (vnode === notedVnode) {
+    notedVnode = undefined;
+    return true;
+  }
+  if (vnode === apartVnode) return true;
   restoreType(vnode);
   return false;
 }
@@ -113,17 +137,16 @@ export function renderedOnce(vnode: VNode): boolean {
 /** The root hook (`options.__`, called with an object whose `__k` is the render's root vnode). */
 export function onRoot(parent: { __k?: RenderedVNode }): void {
   if (!parent.__k) return;
-  knownRoots.add(parent.__k);
+  parent.__k[KNOWN_ROOT] = true;
   if (pageIds === undefined) return;
   parent.__k.__m = pageIds;
   pageIds = undefined;
 }
 
 function restoreType(vnode: object | undefined): void {
-  const view = vnode && standingIn.get(vnode);
-  if (view === undefined) return;
-  standingIn.delete(vnode!);
-  (vnode as RenderedVNode).type = view;
+  if (vnode === undefined || vnode !== standingVnode) return;
+  standingVnode.type = standingView;
+  standingVnode = standingView = undefined;
 }
 
 function standInFor(view: View, note: NoteRender) {
@@ -133,12 +156,12 @@ function standInFor(view: View, note: NoteRender) {
       // The renderer has read the type already: the vnode is the app's again, whatever happens below.
       restoreType(this.__v);
       const itself = h(view as never, props);
-      inPlace.add(itself);
+      inPlaceVnode = itself;
       const root = idRootOf(this.__v);
       if (!root) return itself;
       const html = renderApart(view, props, context, (root.__m ??= [0, 0]));
       if (html === undefined) return itself;
-      notedAlone.add(this.__v!);
+      notedVnode = this.__v;
       note(view, { ...props }, html.alone ? html.markup : undefined);
       return h(Fragment, { tpl: [html.markup], exprs: [] } as never, itself);
     };
@@ -159,7 +182,7 @@ function renderApart(view: View, props: Record<string, unknown>, context: object
   standInDepth++;
   try {
     const own = h(view as never, props);
-    apart.add(own);
+    apartVnode = own;
     const markup = renderToString(own, context);
     return { markup, alone: markup !== "" && ids0 === 0 && ids1 === 0 && isEmpty(context) };
   } catch {
@@ -171,6 +194,7 @@ function renderApart(view: View, props: Record<string, unknown>, context: object
   } finally {
     standInDepth--;
     pageIds = undefined;
+    apartVnode = undefined;
   }
 }
 
@@ -192,7 +216,7 @@ function inKnownRenderOutsideSvgOrSelect(vnode: RenderedVNode): boolean {
     node = node.__;
     if (node.type === "svg" || node.type === "select") return false;
   }
-  return knownRoots.has(node);
+  return node[KNOWN_ROOT] === true;
 }
 
 function isEmpty(context: object): boolean {
