@@ -203,6 +203,14 @@ test("plain objects and arrays skip the class checks but not the stream test; a 
   assert.ok(isExactCopy(sanitizeRecord({ plain: { a: [1, { b: 2 }] } })));
 });
 
+test("an exact copy is remembered until the next call: asked later, it is not exact (a keyed hash, never a leak)", () => {
+  const whole = sanitizeRecord({ name: "Ada" });
+  assert.ok(isExactCopy(whole), "control: asked at once");
+  sanitizeRecord({ password: "hunter2" });
+  assert.not.ok(isExactCopy(whole));
+  assert.not.ok(isExactCopy({ name: "Ada" }), "an equal record the sanitizer did not return");
+});
+
 test("never throws: a Proxy whose traps throw", () => {
   const hostile = new Proxy(
     {},

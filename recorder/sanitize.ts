@@ -13,10 +13,10 @@
  *
  * The output of the default sanitizer that holds *everything* its input held
  * (nothing dropped, redacted, cut or compacted) is remembered as an exact copy
- * (`isExactCopy`): the recorder may store an unkeyed fidelity hash of a page
- * rendered from such assigns, since it reveals nothing the stored assigns do
- * not; any other page's hash would let whoever holds the recording test guesses
- * for what was removed (see `fidelityKey` in the README).
+ * until the next call (`isExactCopy`): the recorder may store an unkeyed
+ * fidelity hash of a page rendered from such assigns, since it reveals nothing
+ * the stored assigns do not; any other page's hash would let whoever holds the
+ * recording test guesses for what was removed (see `fidelityKey` in the README).
  */
 
 import type { Assigns, Params } from "../format/mod.ts";
@@ -51,12 +51,18 @@ interface Pass {
   lossy: boolean;
 }
 
-/** Records the default sanitizer returned with nothing removed; see the header. */
-const exactCopies = new WeakSet<object>();
+/**
+ * The last record the default sanitizer returned with nothing removed; see the
+ * header. One slot, not a weak set of them all: the recorder asks right after
+ * sanitizing (a weak set took a young key into an old table on every call,
+ * through V8's ephemeron write barrier), and asking about an earlier record
+ * can only answer false, which costs a keyed hash, never a leak.
+ */
+let lastExactCopy: object | undefined;
 
-/** Whether `value` is a record the default sanitizer returned holding everything its input held. */
+/** Whether `value` is the record the default sanitizer returned last, holding everything its input held. */
 export function isExactCopy(value: unknown): boolean {
-  return value !== null && typeof value === "object" && exactCopies.has(value);
+  return value !== null && typeof value === "object" && value === lastExactCopy;
 }
 
 export function sanitizeValue(value: unknown, limits: SanitizeLimits = defaultLimits): unknown {
@@ -77,7 +83,7 @@ export function sanitizeRecord(record: unknown, limits: SanitizeLimits = default
   const pass: Pass = { limits, ancestors: [], lossy: false };
   const out = run(record, pass);
   if (out !== null && typeof out === "object" && !Array.isArray(out) && Object.getPrototypeOf(out) === Object.prototype) {
-    if (!pass.lossy) exactCopies.add(out);
+    lastExactCopy = pass.lossy ? undefined : out;
     return out as Record<string, unknown>;
   }
   return { value: out };
