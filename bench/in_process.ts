@@ -31,7 +31,7 @@ interface Run {
 }
 
 /** How the sessions go: how many at once, and the pause between a session's requests (0: none). */
-interface Load {
+export interface Load {
   sessions: number;
   paceMs: number;
 }
@@ -46,10 +46,14 @@ const BACK_TO_BACK: Load = { sessions: 10, paceMs: 0 };
  */
 const TYPING: Load = { sessions: 200, paceMs: 200 };
 
+/** in_process_child.ts's arguments for `variant` recording into `dir` (section 8b runs the same child under perf). */
+export function inProcessChildArgs(variant: Variant, dir: string, warmUp: number, measured: number, load: Load = BACK_TO_BACK): string[] {
+  const [name, store = "-", extra = "-"] = VARIANTS.find((x) => x.id === variant)!.args(dir);
+  return [name, store, extra, String(warmUp), String(measured), String(load.sessions), String(load.paceMs)];
+}
+
 async function runChild(variant: Variant, tmp: string, round: string, warmUp: number, measured: number, load: Load = BACK_TO_BACK): Promise<Run> {
-  const v = VARIANTS.find((x) => x.id === variant)!;
-  const [name, dir = "-", extra = "-"] = v.args(`${tmp}/in-process-${round}`);
-  const child = startChild("./in_process_child.ts", [name, dir, extra, String(warmUp), String(measured), String(load.sessions), String(load.paceMs)]);
+  const child = startChild("./in_process_child.ts", inProcessChildArgs(variant, `${tmp}/in-process-${round}`, warmUp, measured, load));
   const result = (await child.first) as Run;
   const { code, stderr } = await child.done;
   if (code !== 0) throw new Error(`in-process child ${variant} failed (${code}): ${stderr.slice(-2000)}`);

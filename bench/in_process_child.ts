@@ -67,6 +67,7 @@ const gc1 = gc();
 const per = (after: number, before: number) => (after - before) / measured;
 console.log(JSON.stringify({
   variant,
+  pid: process.pid,
   failed,
   cpuMicrosPerRequest: (cpu1.user + cpu1.system) / measured,
   threadsPerRequest: perRequest(threads1, threads0, measured),

@@ -35,7 +35,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { JitNames } from "./jit_names.ts";
+import { JitNames, largestAdditions } from "./jit_names.ts";
 import { row, type Row, type Section, sleep, startChild } from "./lib.ts";
 import { requests, type Scenario, type Variant, VARIANTS } from "./request.ts";
 
@@ -145,13 +145,6 @@ function countFiles(outDir: string, requestsServed: number, names: JitNames): { 
   }
   for (const key of Object.keys(out) as (keyof Counted)[]) out[key] /= requestsServed;
   return { counted: out, byFunction };
-}
-
-/** The functions whose instructions a request grew most against `base`, largest first. */
-function largestAdditions(variant: Map<string, number>, base: Map<string, number>, count: number): [string, number][] {
-  const added: [string, number][] = [];
-  for (const [name, value] of variant) added.push([name, value - (base.get(name) ?? 0)]);
-  return added.sort((a, b) => b[1] - a[1]).slice(0, count);
 }
 
 function additionsNote(label: string, kind: string, added: [string, number][]): string {

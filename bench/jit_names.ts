@@ -70,7 +70,7 @@ export class JitNames {
  * → `pageDigest recorder/page_digest`. A line number is kept for anonymous
  * functions only, and it is the built file's line.
  */
-function readable(name: string): string {
+export function readable(name: string): string {
   const js = /^JS:[*^+~]?(\S*) (.*?)(?::(\d+):\d+)?$/.exec(name);
   if (!js) return name.length > 70 ? name.slice(0, 67) + "…" : name;
   const where = js[2]
@@ -81,8 +81,15 @@ function readable(name: string): string {
 }
 
 /** `v8::internal::(anonymous namespace)::IterateObjectCache(v8::internal::Isolate*, …)` → `v8::internal::IterateObjectCache`. */
-function withoutParameters(fn: string): string {
+export function withoutParameters(fn: string): string {
   const name = fn.replaceAll("(anonymous namespace)::", "");
   const open = name.indexOf("(");
   return open > 0 ? name.slice(0, open) : name;
+}
+
+/** The functions whose cost a request grew most against `base` (any unit), largest first. */
+export function largestAdditions(variant: Map<string, number>, base: Map<string, number>, count: number): [string, number][] {
+  const added: [string, number][] = [];
+  for (const [name, value] of variant) added.push([name, value - (base.get(name) ?? 0)]);
+  return added.sort((a, b) => b[1] - a[1]).slice(0, count);
 }

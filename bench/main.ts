@@ -7,6 +7,7 @@
  *   npm run bench -- --markdown        also print the markdown table for the README
  *   npm run bench -- --only=size,drain some sections: size hotPath request inProcess replay drain memory idle scaling
  *   npm run bench -- --only=instructions   instructions per request under valgrind (opt-in, minutes)
+ *   npm run bench -- --only=samples        the request thread by function under perf (opt-in, a minute)
  *   npm run bench -- --out=DIR         write results.json / results.md to DIR
  */
 

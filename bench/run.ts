@@ -13,14 +13,15 @@ import { inProcessSection } from "./in_process.ts";
 import { instructionsSection } from "./instructions.ts";
 import { machine, renderMarkdown, type Results, type Section } from "./lib.ts";
 import { memorySection } from "./memory.ts";
+import { nativeSamplesSection } from "./native_samples.ts";
 import { replaySection } from "./replay.ts";
 import { requestSection } from "./request.ts";
 import { sizeSection } from "./size.ts";
 
 /** What a full run measures, in order. */
 export const SECTIONS = ["size", "hotPath", "request", "inProcess", "replay", "drain", "memory", "idle", "scaling"] as const;
-/** Sections that run only when named in `only` (valgrind: minutes). */
-export const OPT_IN_SECTIONS = ["instructions"] as const;
+/** Sections that run only when named in `only` (valgrind, perf: minutes, and tools a machine may lack). */
+export const OPT_IN_SECTIONS = ["instructions", "samples"] as const;
 export type SectionId = (typeof SECTIONS)[number] | (typeof OPT_IN_SECTIONS)[number];
 
 export interface BenchOptions {
@@ -37,9 +38,9 @@ export async function runBench(options: BenchOptions): Promise<Results> {
   const started = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), "hono-replay-bench-"));
   // Scaling is measured by the hot-path and replay sections.
-  // Instruction counts (valgrind, minutes) run only when asked for by name.
+  // Instruction counts (valgrind) and native samples (perf) run only when asked for by name.
   const wanted = (id: SectionId) =>
-    (id === "instructions" ? !!options.only?.includes(id) : !options.only || options.only.includes(id)) ||
+    ((OPT_IN_SECTIONS as readonly string[]).includes(id) ? !!options.only?.includes(id) : !options.only || options.only.includes(id)) ||
     ((id === "hotPath" || id === "replay") && !!options.only?.includes("scaling"));
   const progress = options.progress ?? (() => {});
   const sections: Section[] = [];
@@ -88,6 +89,10 @@ export async function runBench(options: BenchOptions): Promise<Results> {
     if (wanted("instructions")) {
       progress("8. instructions per request (valgrind)…");
       sections.push(await instructionsSection(o));
+    }
+    if (wanted("samples")) {
+      progress("8b. where the request thread's time goes (perf)…");
+      sections.push(await nativeSamplesSection(o));
     }
     if (scaling.rows.length) {
       scaling.method = "The same work at three recording lengths, against the shortest: " + scalingMethods.join("; ") + ".";
