@@ -209,6 +209,40 @@ test("a view that suspends under renderToStringAsync renders in place, as withou
   }
 });
 
+test("a view that suspends several times under renderToStringAsync: the page served is the page without the recorder", async () => {
+  const pending = new Map<string, number>();
+  function Flaky(props: { at: string }) {
+    renders++;
+    const tries = pending.get(props.at) ?? 0;
+    // A new promise on each of the first three tries: the renderer renders the same vnode again after each.
+    if (tries < 3) {
+      pending.set(props.at, tries + 1);
+      throw new Promise<void>((resolve) => setTimeout(resolve, 1));
+    }
+    return <p id={useId()}>flaky {props.at}</p>;
+  }
+  const page = (at: string) => renderToStringAsync(<Shell><Flaky at={at} /></Shell>);
+  renders = 0;
+  const expected = await page("outside");
+  const rendersWithout = renders;
+  assert.match(expected, /flaky outside/, "control: it rendered");
+  const replay = createReplay({ views: { Flaky }, storage: memoryStorage(), worker: false });
+  try {
+    const served = new Hono();
+    served.use(replay.recorder());
+    served.get("/", async (c) => c.html(await page("outside")));
+    pending.clear();
+    renders = 0;
+    const before = renderedInPlace.count;
+    const body = await (await served.request("/")).text();
+    assert.is(body, expected, "no stand-in level per suspension");
+    assert.is(renders, rendersWithout + 1, "as without the recorder, and once apart (which suspended)");
+    assert.is(renderedInPlace.count, before + 1, "its separate render threw once; the retries render in place");
+  } finally {
+    await replay.close();
+  }
+});
+
 test("an element the app keeps and serves on every request stays its own: rendered once each time, its type the view's", async () => {
   const kept = <Counter n={5} />;
   const page = () => renderToString(<Shell>{kept}</Shell>);

@@ -47,6 +47,12 @@ import type { View } from "./render.ts";
 
 /** On the parent of a render that began through the root hook (preact-render-to-string's renderToString and renderToStringAsync): an own property, not a weak set (see the slots below). */
 const KNOWN_ROOT = Symbol("hono-replay.knownRoot");
+/**
+ * On the vnode a stand-in makes to render its view in place: never given a
+ * stand-in itself, however often it renders (a view that suspends under
+ * renderToStringAsync renders the same vnode again after each suspension).
+ */
+const IN_PLACE = Symbol("hono-replay.inPlace");
 
 /** Preact's vnode as preact-render-to-string sets it up (mangled names, stable across Preact 10 and 11 renderers). */
 interface RenderedVNode {
@@ -57,6 +63,7 @@ interface RenderedVNode {
   /** The useId counter of a render root (`_mask`). */
   __m?: [number, number];
   [KNOWN_ROOT]?: true;
+  [IN_PLACE]?: true;
 }
 
 /** What the stand-in reports: the view, its props, and its markup when that is the markup it renders alone. */
@@ -81,20 +88,20 @@ export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
 }
 
 /*
- * Which vnodes are which is kept in single slots, not in weak collections: each
- * mark is set and consumed within one synchronous step of the renderer (a
- * stand-in runs right after the diff hook that gave it; its vnode's
- * `options.diffed` comes right after the Fragment it returned, whose `tpl` has
- * no children to render), so at most one of each is pending. A slot that is
- * never consumed (a render that threw) is overwritten by the next. Weak
- * collections did the same job at a cost: six insertions of young vnodes into
- * old tables a request, each through V8's ephemeron write barrier and the
- * scavenger's ephemeron pass (perf, the bench's in-process attached load:
- * about 2% of the request thread), and an identity hash for every component
- * vnode of every render that `renderedOnce` looked up.
+ * Which vnodes are which is kept in single slots and own properties, not in
+ * weak collections. A slot's mark is set and consumed within one synchronous
+ * step of the renderer (a stand-in runs right after the diff hook that gave it;
+ * its vnode's `options.diffed` comes right after the Fragment it returned,
+ * whose `tpl` has no children to render), so at most one of each is pending; a
+ * slot never consumed (a render that threw) is overwritten by the next. A mark
+ * that must outlive such a step is a property of a vnode the recorder made or
+ * preact-render-to-string made for the render (IN_PLACE, KNOWN_ROOT), never of
+ * the app's. Weak collections did the same job at a cost: six insertions of
+ * young vnodes into old tables a request, each through V8's ephemeron write
+ * barrier and the scavenger's ephemeron pass (perf, the bench's in-process
+ * attached load: about 2% of the request thread), and an identity hash for
+ * every component vnode of every render that `renderedOnce` looked up.
  */
-/** The vnode a stand-in made to render its view in place: never given a stand-in itself. */
-let inPlaceVnode: object | undefined;
 /** The vnode given a stand-in, and its view, until the stand-in runs (or, if it never does, until it rendered). */
 let standingVnode: RenderedVNode | undefined;
 let standingView: View | undefined;
@@ -113,9 +120,8 @@ export const renderedInPlace = { count: 0 };
 /** Gives `vnode` (a registered view's) a stand-in for this render, unless it must render in place. */
 export function renderOnce(vnode: VNode, note: NoteRender): void {
   if (vnode === notedVnode) notedVnode = undefined;
-  if (vnode === inPlaceVnode) return void (inPlaceVnode = undefined);
   const node = vnode as unknown as RenderedVNode;
-  if (standInDepth > 0 || !inKnownRenderOutsideSvgOrSelect(node)) return;
+  if (standInDepth > 0 || node[IN_PLACE] || !inKnownRenderOutsideSvgOrSelect(node)) return;
   // A stand-in that never ran (its render threw first): that vnode is the app's again.
   restoreType(standingVnode);
   standingVnode = node;
@@ -156,7 +162,7 @@ function standInFor(view: View, note: NoteRender) {
       // The renderer has read the type already: the vnode is the app's again, whatever happens below.
       restoreType(this.__v);
       const itself = h(view as never, props);
-      inPlaceVnode = itself;
+      (itself as unknown as RenderedVNode)[IN_PLACE] = true;
       const root = idRootOf(this.__v);
       if (!root) return itself;
       const html = renderApart(view, props, context, (root.__m ??= [0, 0]));
