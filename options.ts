@@ -183,6 +183,7 @@ export function resolveOptions(options: ReplayOptions): ResolvedOptions {
       fidelity: o.fidelity,
       fidelityKey,
       fidelityKeyConfigured: configuredFidelityKey !== undefined,
+      builtInAssignsSanitizer: options.sanitizer?.sanitizeAssigns === undefined && options.sanitizer?.sanitizeDelta === undefined,
       secret: configuredSecret ?? randomToken(32),
       trustProxy: o.trustProxy,
       allowlist: options.allowlist && new AllowlistFilter(options.allowlist),

@@ -67,6 +67,13 @@ export interface RecorderOptions {
   fidelityKey: string;
   /** Whether `fidelityKey` was configured (shared by every process) rather than this process's own. */
   fidelityKeyConfigured: boolean;
+  /**
+   * Whether assigns and deltas go through the built-in sanitizer alone. Only
+   * then does an exact copy (sanitize.ts) prove that nothing was removed: a
+   * custom `sanitizeAssigns` may drop a field and hand the rest to the default
+   * one, whose copy of the rest is exact.
+   */
+  builtInAssignsSanitizer: boolean;
   /** Signs session ids (session_cookie.ts). */
   secret: string;
   /** Trust `x-forwarded-proto` for whether the request came over https. */
@@ -225,7 +232,7 @@ export class Recorder implements RequestRecorder {
     const allowed = allow ? allow.assigns(name, props) : props;
     const assigns = sanitizer.sanitizeAssigns(allowed as Assigns);
     // Exact: nothing the page was rendered from is missing from what is stored.
-    const exact = allowed === props && isExactCopy(assigns);
+    const exact = this.options.builtInAssignsSanitizer && allowed === props && isExactCopy(assigns);
     const hash = this.options.fidelity ? fidelityHash(html, this.options.fidelityKey, this.options.fidelityKeyConfigured, exact) : undefined;
     const found = this.table.recordingFor(state, name, url, now);
     if (!found && this.table.full(state.cookie.sid)) return;

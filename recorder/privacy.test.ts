@@ -17,6 +17,8 @@ import { h } from "preact";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createReplay, fileStorage, memoryStorage, Player, type Recording, type ReplayEnv } from "../mod.ts";
+import { defaultSanitizer, type Sanitizer } from "./sanitize.ts";
+import { pageHash } from "./page_digest.ts";
 import { contentDigest, decodeRecordingFile, shortHash } from "../format/mod.ts";
 import { createDemoApp } from "../examples/demo/app.tsx";
 import { renderView } from "./render.ts";
@@ -182,7 +184,7 @@ function bruteForce(recording: Recording, hashOf: (html: string) => string): str
   return undefined;
 }
 
-async function recordPin(options: { fidelityKey?: string }): Promise<{ recording: Recording; bytes: Uint8Array; player: Player }> {
+async function recordPin(options: { fidelityKey?: string; sanitizer?: Partial<Sanitizer> }): Promise<{ recording: Recording; bytes: Uint8Array; player: Player }> {
   const storage = memoryStorage();
   const replay = createReplay({ views: { PinPage }, storage, worker: false, ...options });
   try {
@@ -218,6 +220,15 @@ test("a PIN the sanitizer dropped cannot be brute-forced from a downloaded recor
     // A player without the key cannot tell — it does not claim a difference.
     assert.is(new Player(recording, PinPage).fidelity().unknown, player.frameCount);
   }
+});
+
+test("a custom sanitizeAssigns that drops a field and hands the rest to the default one: the hash is still keyed", async () => {
+  const dropsPin: Partial<Sanitizer> = { sanitizeAssigns: ({ pin: _pin, ...rest }) => defaultSanitizer().sanitizeAssigns(rest) };
+  const { recording } = await recordPin({ sanitizer: dropsPin });
+  const mount = recording.events[0] as { assigns: Record<string, unknown>; htmlHash?: string };
+  assert.equal(mount.assigns, { email: EMAIL }, "control: the custom sanitizer dropped the PIN, the default one nothing");
+  assert.ok(isKeyedHash(mount.htmlHash ?? ""), "keyed: the default sanitizer's exact copy says nothing of what the custom one removed");
+  assert.is(bruteForce(recording, (html) => "=" + pageHash(html)), undefined, "the plain hash of the page would give the PIN away");
 });
 
 test("keyed hashes: the digest form tells every one-character change, and the older forms (FNV digest, whole page) still verify", () => {
