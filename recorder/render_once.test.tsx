@@ -243,21 +243,6 @@ test("a view that suspends several times under renderToStringAsync: the page ser
   }
 });
 
-test("a view that takes an id and then suspends itself, a sibling taking an id after it: the ids do not swap", async () => {
-  const done = new Set<string>();
-  function TakesThenSuspends(props: { at: string }) {
-    const id = useId();
-    if (!done.has(props.at)) throw new Promise<void>((resolve) => setTimeout(() => (done.add(props.at), resolve()), 1));
-    return <label for={id}>{props.at}</label>;
-  }
-  const page = (at: string) => renderToStringAsync(<Shell><TakesThenSuspends at={at} /><AfterIt /></Shell>);
-  const expected = (await page("same")).replace("same", "");
-  assert.match(expected, /<label for="P0-1">.*<input id="P0-2"\/>/, "control: without the recorder the view keeps the id it took first");
-  done.clear();
-  const { served } = await session(() => page("same"), { TakesThenSuspends });
-  assert.equal(served[0].replace("same", ""), expected);
-});
-
 test("an element the app keeps and serves on every request stays its own: rendered once each time, its type the view's", async () => {
   const kept = <Counter n={5} />;
   const page = () => renderToString(<Shell>{kept}</Shell>);

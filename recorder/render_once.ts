@@ -26,9 +26,6 @@
  *   there), when the stand-in cannot find its own vnode, and when the
  *   separate render throws (a view that suspends under renderToStringAsync
  *   throws there; a view that fails then fails in place, rendered twice).
- *   In place, a function view is called as the app vnode's own component: its
- *   hooks are that vnode's, so the renderer's retry after a suspension finds
- *   the useId it took before, and later ids do not move.
  * - **Only markup the view renders alone is hashed.** The player renders a
  *   frame alone: no providers, ids from the start. Markup rendered under
  *   providers, after other components took ids, or empty (a hono/jsx view
@@ -112,15 +109,7 @@ let standingView: View | undefined;
 let notedVnode: object | undefined;
 /** The stand-in's own render of the view (renderApart), while it renders. */
 let apartVnode: object | undefined;
-const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => unknown>();
-/**
- * The app's vnodes whose view rendered in place because its separate render
- * threw: the renderer retries such a vnode after a suspension, and it renders
- * in place again. A weak set, but written only on that rare path (and read
- * only once it has been).
- */
-const retriedInPlace = new WeakSet<object>();
-let anyRetriedInPlace = false;
+const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => VNode>();
 /** The page's useId counter, for the root of the stand-in's render (`onRoot`). */
 let pageIds: [number, number] | undefined;
 /** Stand-ins rendering now: views inside them render in place (and are noted, enclosed views first). */
@@ -132,7 +121,7 @@ export const renderedInPlace = { count: 0 };
 export function renderOnce(vnode: VNode, note: NoteRender): void {
   if (vnode === notedVnode) notedVnode = undefined;
   const node = vnode as unknown as RenderedVNode;
-  if (standInDepth > 0 || node[IN_PLACE] || (anyRetriedInPlace && retriedInPlace.has(vnode)) || !inKnownRenderOutsideSvgOrSelect(node)) return;
+  if (standInDepth > 0 || node[IN_PLACE] || !inKnownRenderOutsideSvgOrSelect(node)) return;
   // A stand-in that never ran (its render threw first): that vnode is the app's again.
   restoreType(standingVnode);
   standingVnode = node;
@@ -169,45 +158,23 @@ function restoreType(vnode: object | undefined): void {
 function standInFor(view: View, note: NoteRender) {
   let standIn = standIns.get(view);
   if (!standIn) {
-    standIn = function (this: { __v?: RenderedVNode }, props: Record<string, unknown>, context: object): unknown {
+    standIn = function (this: { __v?: RenderedVNode }, props: Record<string, unknown>, context: object): VNode {
       // The renderer has read the type already: the vnode is the app's again, whatever happens below.
       restoreType(this.__v);
+      const itself = h(view as never, props);
+      (itself as unknown as RenderedVNode)[IN_PLACE] = true;
       const root = idRootOf(this.__v);
-      const html = root && renderApart(view, props, context, (root.__m ??= [0, 0]));
-      if (!html) return renderInPlace(view, this, props, context);
+      if (!root) return itself;
+      const html = renderApart(view, props, context, (root.__m ??= [0, 0]));
+      if (html === undefined) return itself;
       notedVnode = this.__v;
       note(view, { ...props }, html.alone ? html.markup : undefined);
-      // A renderer without `tpl` (the pretty one) renders the children instead: the view, in place.
-      return h(Fragment, { tpl: [html.markup], exprs: [] } as never, inPlaceVnode(view, props));
+      return h(Fragment, { tpl: [html.markup], exprs: [] } as never, itself);
     };
     Object.defineProperty(standIn, "displayName", { value: `RenderedOnce(${view.displayName ?? view.name ?? "view"})` });
     standIns.set(view, standIn);
   }
   return standIn;
-}
-
-/**
- * The view rendered where it stands, as without the recorder: a function view
- * is called as the vnode's own component, so its hooks are the vnode's. A
- * useId taken before a suspension under renderToStringAsync is then found
- * again when the renderer retries the vnode (a vnode of its own would retry
- * with no hooks, and take the next id). A class view gets a vnode of its own.
- */
-function renderInPlace(view: View, component: { __v?: RenderedVNode }, props: Record<string, unknown>, context: object): unknown {
-  if (component.__v) {
-    retriedInPlace.add(component.__v);
-    anyRetriedInPlace = true;
-  }
-  const prototype = (view as { prototype?: { render?: unknown } }).prototype;
-  if (prototype && typeof prototype.render === "function") return inPlaceVnode(view, props);
-  return (view as (this: object, props: Record<string, unknown>, context: object) => unknown).call(component, props, context);
-}
-
-/** A vnode of the view that is never given a stand-in itself, however often it renders. */
-function inPlaceVnode(view: View, props: Record<string, unknown>): VNode {
-  const itself = h(view as never, props);
-  (itself as unknown as RenderedVNode)[IN_PLACE] = true;
-  return itself;
 }
 
 /**
