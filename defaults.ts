@@ -76,6 +76,18 @@ export const HOST_DEFAULTS = Object.freeze({
 });
 
 /**
+ * Tuning of the drain engine (worker/engine.ts) that `createReplay` does not
+ * expose: when an active recording's frames go to the store as a segment
+ * (worker/drain.ts says why these bounds).
+ */
+export const ENGINE_DEFAULTS = Object.freeze({
+  /** A segment is written once its unsent frames hold this many characters… */
+  segmentMaxChars: 64 * 1024,
+  /** …or its oldest frame is this old. */
+  segmentMaxAgeMs: 1_000,
+});
+
+/**
  * The recorder's own check ends idle recordings; the engine's check is a safety
  * net for lost end frames, so it waits this many times longer.
  */

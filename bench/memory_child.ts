@@ -38,7 +38,7 @@ if (variant === "drainer") {
   const ks = makeKeystrokes(keystrokes + 1);
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
-  const drainer = new Drainer(() => {}, { maxFrames: Infinity, maxAgeMs: Infinity });
+  const drainer = new Drainer(() => {}, { maxChars: Infinity, maxAgeMs: Infinity });
   const ready = await settle();
   for (let i = 0; i < sessions; i++) {
     const capture = new CaptureLog();

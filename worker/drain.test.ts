@@ -121,7 +121,7 @@ test("a worker that died with a joined recording's first segment stored but not 
 });
 
 test("frames that came in while a segment was written are aged from then: the next segment waits for maxAgeMs again", () => {
-  const drainer = new Drainer(() => {}, { maxFrames: 256, maxAgeMs: 1_000 });
+  const drainer = new Drainer(() => {}, { maxChars: 64 * 1024, maxAgeMs: 1_000 });
   drainer.ingest([start(false), MOUNT, ...click(1)], 0);
   const rec = drainer.get(ID)!;
   assert.equal(drainer.due(999), [], "control: not due before maxAgeMs");

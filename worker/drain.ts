@@ -6,9 +6,14 @@
  * may write one); this only holds what has not reached it yet, so memory stays
  * at about a segment per active recording.
  *
- * A segment is due when it holds `maxFrames` frames or its oldest frame is
- * `maxAgeMs` old: on `kill -9` an instance loses at most that much (less where
- * the journal survives). With more recordings holding frames than
+ * A segment is due when its frames hold `maxChars` characters or its oldest
+ * frame is `maxAgeMs` old: on `kill -9` an instance loses at most that much
+ * (less where the journal survives). The size bound is in characters, what a
+ * segment costs in memory and in one store write, not in frames: a bound of
+ * 256 frames made a 200-keystroke session typed at machine speed (402 frames
+ * of deltas, 41,000 characters) write a segment halfway that its
+ * finalization read back and deleted at once, a fifth of what the persistence
+ * worker cost a request under load (bench 3b). With more recordings holding frames than
  * AGED_SEGMENTS_PER_SECOND, each waits longer, so that segments due by age go
  * to the store at about that rate, up to AGE_STRETCH_MAX times `maxAgeMs`
  * (past 250 recordings at the default, the rate grows again) and within the
@@ -109,7 +114,7 @@ export interface DrainerStats {
 }
 
 export interface SegmentPolicy {
-  maxFrames: number;
+  maxChars: number;
   maxAgeMs: number;
   /** Bounds on stretching the age (see the header): at most `maxMs`, and only while fewer than `belowChars` characters are held. */
   stretch?: { maxMs: number; belowChars: number };
@@ -233,7 +238,7 @@ export class Drainer {
   private dueAt(rec: Active, ageMs: number): number | undefined {
     if (rec.ending) return -Infinity;
     if (!holdsFrames(rec)) return undefined;
-    if (rec.unsent.length >= this.policy.maxFrames) return -Infinity;
+    if (rec.unsentChars >= this.policy.maxChars) return -Infinity;
     return rec.unsentSince + (rec.shared ? this.policy.maxAgeMs : ageMs);
   }
 

@@ -40,7 +40,7 @@
  */
 
 import { join } from "node:path";
-import { DEFAULTS } from "../defaults.ts";
+import { DEFAULTS, ENGINE_DEFAULTS } from "../defaults.ts";
 import { consoleLogger, Faults, type Logger } from "../logger.ts";
 import type { RecordingStorage } from "../storage/mod.ts";
 import { Delivery } from "./delivery.ts";
@@ -84,8 +84,8 @@ export class Engine {
     this.reader = new RingReader(buffer).takeOver();
     this.faults = new Faults(logger);
     this.drainer = new Drainer((id, since) => this.delivery.ending(id, since), {
-      maxFrames: options.segmentMaxFrames ?? 256,
-      maxAgeMs: options.segmentMaxAgeMs ?? 1_000,
+      maxChars: options.segmentMaxChars ?? ENGINE_DEFAULTS.segmentMaxChars,
+      maxAgeMs: options.segmentMaxAgeMs ?? ENGINE_DEFAULTS.segmentMaxAgeMs,
       stretch: { maxMs: options.idleTimeoutMs / 4, belowChars: (options.maxHeldChars ?? DEFAULTS.overflowLimit) / 4 },
     });
     this.erasures = new EngineErasures({

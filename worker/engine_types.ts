@@ -20,9 +20,9 @@ export interface EngineOptions {
   cleanupIntervalMs: number;
   /** Directory for journals; undefined runs without a journal. */
   journalDir?: string;
-  /** A segment is written when it holds this many frames… Default 256. */
-  segmentMaxFrames?: number;
-  /** …or its oldest frame is this old. Default 1,000 ms. */
+  /** A segment is written when its frames hold this many characters… Default `ENGINE_DEFAULTS.segmentMaxChars`. */
+  segmentMaxChars?: number;
+  /** …or its oldest frame is this old. Default `ENGINE_DEFAULTS.segmentMaxAgeMs`. */
   segmentMaxAgeMs?: number;
   /**
    * Past this many characters of frames held for the store the ring is not
