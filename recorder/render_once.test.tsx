@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import { jsx } from "hono/jsx";
 import { Component, type ComponentChildren, createContext, options } from "preact";
-import { useContext, useId } from "preact/hooks";
+import { useContext, useId, useState } from "preact/hooks";
 import { renderToString, renderToStringAsync } from "preact-render-to-string";
 import { render as renderPretty } from "preact-render-to-string/jsx";
 import { test } from "uvu";
@@ -241,6 +241,88 @@ test("a view that suspends several times under renderToStringAsync: the page ser
   } finally {
     await replay.close();
   }
+});
+
+test("a view that takes an id and then suspends itself, a sibling taking an id after it: the ids do not swap", async () => {
+  const done = new Set<string>();
+  function TakesThenSuspends(props: { at: string }) {
+    const id = useId();
+    if (!done.has(props.at)) throw new Promise<void>((resolve) => setTimeout(() => (done.add(props.at), resolve()), 1));
+    return <label for={id}>{props.at}</label>;
+  }
+  const page = (at: string) => renderToStringAsync(<Shell><TakesThenSuspends at={at} /><AfterIt /></Shell>);
+  const expected = (await page("same")).replace("same", "");
+  assert.match(expected, /<label for="P0-1">.*<input id="P0-2"\/>/, "control: without the recorder the view keeps the id it took first");
+  done.clear();
+  const { served } = await session(() => page("same"), { TakesThenSuspends });
+  assert.equal(served[0].replace("same", ""), expected);
+});
+
+/** A context read in the tests below, provided around the view and again inside it. */
+const Place = createContext("default");
+
+test("a view under a provider whose separate render throws (a child suspends inside another provider): it reads its own provider's value", async () => {
+  function Reads(props: { at: string }) {
+    const place = useContext(Place);
+    return <section class={place}><Place.Provider value="inner"><Suspends at={props.at} /></Place.Provider></section>;
+  }
+  const page = (at: string) => renderToStringAsync(<Place.Provider value="page"><Shell><Reads at={at} /></Shell></Place.Provider>);
+  const expected = [await page("place-control"), await page("place-control"), await page("place-control")];
+  assert.match(expected[0], /<section class="page">/, "control: without the recorder the view reads the provider above it");
+  const before = renderedInPlace.count;
+  const { served } = await session(() => page("place-recorded"), { Reads });
+  assert.equal(served, expected);
+  assert.ok(renderedInPlace.count > before, "its separate render threw (a child suspended), so it rendered in place");
+});
+
+test("a view that keeps state, its class child throwing as it is made: the error is the app's own, as without the recorder", async () => {
+  class Broken extends Component {
+    constructor() {
+      super();
+      throw new Error("app's own");
+    }
+    render() {
+      return null;
+    }
+  }
+  function Keeps() {
+    const [n] = useState(1);
+    return <form>{n}<Broken /></form>;
+  }
+  const page = () => renderToString(<Shell><Keeps /></Shell>);
+  assert.throws(page, (error: Error) => error.message === "app's own", "control: without the recorder the render fails with the app's error");
+  const replay = createReplay({ views: { Keeps }, storage: memoryStorage(), worker: false });
+  try {
+    const served = new Hono();
+    served.use(replay.recorder());
+    let failure: unknown;
+    served.onError((error, c) => ((failure = error), c.text("failed", 500)));
+    served.get("/", (c) => c.html(page()));
+    const before = renderedInPlace.count;
+    assert.is((await served.request("/")).status, 500);
+    assert.instance(failure, Error);
+    assert.is((failure as Error).message, "app's own");
+    assert.is(renderedInPlace.count, before + 1, "its separate render threw, so it rendered in place and threw there");
+  } finally {
+    await replay.close();
+  }
+});
+
+test("a function view with a contextType whose separate render throws: it gets the context's value, its hooks the context a function gets", async () => {
+  function Typed(props: { at: string }, place: string) {
+    // As without the recorder: preact-render-to-string gives a function with a contextType that value as its component's context too.
+    const theme = useContext(Theme);
+    return <section class={place} data-theme={theme}><Suspends at={props.at} /></section>;
+  }
+  (Typed as { contextType?: unknown }).contextType = Place;
+  const page = (at: string) =>
+    renderToStringAsync(<Theme.Provider value="dark"><Place.Provider value="page"><Shell><Typed at={at} /></Shell></Place.Provider></Theme.Provider>);
+  const expected = [await page("typed-control"), await page("typed-control"), await page("typed-control")];
+  assert.match(expected[0], /<section class="page" data-theme="plain">/, "control: the value, and hooks that read no provider");
+  const before = renderedInPlace.count;
+  const { served } = await session(() => page("typed-recorded"), { Typed });
+  assert.equal(served, expected);
+  assert.ok(renderedInPlace.count > before, "its separate render threw (a child suspended), so it rendered in place");
 });
 
 test("an element the app keeps and serves on every request stays its own: rendered once each time, its type the view's", async () => {

@@ -26,6 +26,11 @@
  *   there), when the stand-in cannot find its own vnode, and when the
  *   separate render throws (a view that suspends under renderToStringAsync
  *   throws there; a view that fails then fails in place, rendered twice).
+ *   There a function view is called as the app vnode's own component, as the
+ *   renderer calls one (its render hook first, its `contextType`), so a
+ *   suspension reaches the renderer from the app's vnode, which retries from
+ *   where it would have (a vnode of the view's own retried the view alone,
+ *   after later siblings took their ids). A class view gets a vnode of its own.
  * - **Only markup the view renders alone is hashed.** The player renders a
  *   frame alone: no providers, ids from the start. Markup rendered under
  *   providers, after other components took ids, or empty (a hono/jsx view
@@ -41,7 +46,7 @@
  *   substituted or noted.
  */
 
-import { Fragment, h, type VNode } from "preact";
+import { Fragment, h, options, type VNode } from "preact";
 import { renderToString } from "preact-render-to-string";
 import type { View } from "./render.ts";
 
@@ -65,6 +70,9 @@ interface RenderedVNode {
   [KNOWN_ROOT]?: true;
   [IN_PLACE]?: true;
 }
+
+/** The component preact-render-to-string makes for a function's vnode (`__v`: `_vnode`). */
+type RenderedComponent = { __v?: RenderedVNode; context: unknown };
 
 /** What the stand-in reports: the view, its props, and its markup when that is the markup it renders alone. */
 export type NoteRender = (view: View, props: Record<string, unknown>, alone: string | undefined) => void;
@@ -109,7 +117,10 @@ let standingView: View | undefined;
 let notedVnode: object | undefined;
 /** The stand-in's own render of the view (renderApart), while it renders. */
 let apartVnode: object | undefined;
-const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => VNode>();
+const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => unknown>();
+/** The app's vnodes rendered in place after their separate render threw (a retry after a suspension renders in place again): a weak set, written only on that rare path. */
+const retriedInPlace = new WeakSet<object>();
+let anyRetriedInPlace = false;
 /** The page's useId counter, for the root of the stand-in's render (`onRoot`). */
 let pageIds: [number, number] | undefined;
 /** Stand-ins rendering now: views inside them render in place (and are noted, enclosed views first). */
@@ -121,7 +132,7 @@ export const renderedInPlace = { count: 0 };
 export function renderOnce(vnode: VNode, note: NoteRender): void {
   if (vnode === notedVnode) notedVnode = undefined;
   const node = vnode as unknown as RenderedVNode;
-  if (standInDepth > 0 || node[IN_PLACE] || !inKnownRenderOutsideSvgOrSelect(node)) return;
+  if (standInDepth > 0 || node[IN_PLACE] || (anyRetriedInPlace && retriedInPlace.has(vnode)) || !inKnownRenderOutsideSvgOrSelect(node)) return;
   // A stand-in that never ran (its render threw first): that vnode is the app's again.
   restoreType(standingVnode);
   standingVnode = node;
@@ -158,23 +169,45 @@ function restoreType(vnode: object | undefined): void {
 function standInFor(view: View, note: NoteRender) {
   let standIn = standIns.get(view);
   if (!standIn) {
-    standIn = function (this: { __v?: RenderedVNode }, props: Record<string, unknown>, context: object): VNode {
+    standIn = function (this: RenderedComponent, props: Record<string, unknown>, context: object): unknown {
       // The renderer has read the type already: the vnode is the app's again, whatever happens below.
       restoreType(this.__v);
-      const itself = h(view as never, props);
-      (itself as unknown as RenderedVNode)[IN_PLACE] = true;
       const root = idRootOf(this.__v);
-      if (!root) return itself;
-      const html = renderApart(view, props, context, (root.__m ??= [0, 0]));
-      if (html === undefined) return itself;
+      const html = root && renderApart(view, props, context, (root.__m ??= [0, 0]));
+      if (!html) return renderInPlace(view, this, props, context);
       notedVnode = this.__v;
       note(view, { ...props }, html.alone ? html.markup : undefined);
-      return h(Fragment, { tpl: [html.markup], exprs: [] } as never, itself);
+      return h(Fragment, { tpl: [html.markup], exprs: [] } as never, inPlaceVnode(view, props));
     };
     Object.defineProperty(standIn, "displayName", { value: `RenderedOnce(${view.displayName ?? view.name ?? "view"})` });
     standIns.set(view, standIn);
   }
   return standIn;
+}
+
+/** The view rendered where it stands, as without the recorder: a function view as the app vnode's component, as preact-render-to-string calls one. */
+function renderInPlace(view: View, component: RenderedComponent, props: Record<string, unknown>, context: object): unknown {
+  const vnode = component.__v;
+  if (!vnode || typeof (view as { prototype?: { render?: unknown } }).prototype?.render === "function") return inPlaceVnode(view, props);
+  retriedInPlace.add(vnode);
+  anyRetriedInPlace = true;
+  // As the renderer makes (its context: what useContext reads) and calls it; the render hook (`_render`) again, as the separate render left preact/hooks on a component of its own.
+  component.context = contextOf(view, context as Record<string, { props: { value: unknown } }>);
+  (options as unknown as { __r?: (vnode: RenderedVNode) => void }).__r?.(vnode);
+  return (view as (this: object, props: Record<string, unknown>, context: unknown) => unknown).call(component, props, component.context);
+}
+
+/** A function's context as preact-render-to-string gives it: its `contextType`'s value (the provider's, else the default), else the context map. */
+function contextOf(view: View, context: Record<string, { props: { value: unknown } }>): unknown {
+  const type = (view as { contextType?: { __c: string; __: unknown } }).contextType;
+  const provider = type && context[type.__c];
+  return type == null ? context : provider ? provider.props.value : type.__;
+}
+
+function inPlaceVnode(view: View, props: Record<string, unknown>): VNode {
+  const itself = h(view as never, props);
+  (itself as unknown as RenderedVNode)[IN_PLACE] = true;
+  return itself;
 }
 
 /**
