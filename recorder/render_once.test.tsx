@@ -338,4 +338,62 @@ test("an element the app keeps and serves on every request stays its own: render
   assert.equal(player.fidelity().differing, []);
 });
 
+test("an element the app keeps whose separate render threw once: later requests render it once again", async () => {
+  let fail = true;
+  function Flaky() {
+    renders++;
+    if (fail) throw new Error("transient");
+    return <p>steady</p>;
+  }
+  class Boundary extends Component<{ children: ComponentChildren }, { failed?: boolean }> {
+    static getDerivedStateFromError() {
+      return { failed: true };
+    }
+    render() {
+      return this.state.failed ? <b>fallback</b> : this.props.children;
+    }
+  }
+  const kept = <Flaky />;
+  const boundaries = options as { errorBoundaries?: boolean };
+  boundaries.errorBoundaries = true;
+  const replay = createReplay({ views: { Flaky }, storage: memoryStorage(), worker: false });
+  try {
+    const served = new Hono();
+    served.use(replay.recorder());
+    served.get("/", (c) => c.html(renderToString(<body><Boundary>{kept}</Boundary></body>)));
+    const before = renderedInPlace.count;
+    assert.match(await (await served.request("/")).text(), /fallback/, "control: the first request failed, and the boundary caught it");
+    assert.is(renderedInPlace.count, before + 1, "control: its separate render threw, so it rendered in place");
+    fail = false;
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      renders = 0;
+      assert.match(await (await served.request("/")).text(), /<p>steady<\/p>/);
+      counts.push(renders);
+    }
+    assert.equal(counts, [1, 1, 1], "rendered once a request, not in place and again alone");
+  } finally {
+    boundaries.errorBoundaries = false;
+    await replay.close();
+  }
+});
+
+test("a view that updates its state as it renders, a child suspending: its separate render is tried once, not on every pass", async () => {
+  let viewRenders = 0;
+  function Settles(props: { at: string }) {
+    viewRenders++;
+    const [n, setN] = useState(0);
+    if (n < 2) setN(n + 1);
+    return <p id={useId()} data-n={n}><Suspends at={props.at} /></p>;
+  }
+  const page = (at: string) => renderToStringAsync(<Shell><Settles at={at} /><AfterIt /></Shell>);
+  viewRenders = 0;
+  const expected = await page("settles-control");
+  assert.ok(viewRenders > 1, `control: the renderer calls it again after each update (${viewRenders})`);
+  const before = renderedInPlace.count;
+  const { served } = await session(() => page("settles-recorded"), { Settles });
+  assert.equal(served[0], expected);
+  assert.is(renderedInPlace.count, before + 1, "one separate render threw, on the first request; every later pass rendered in place");
+});
+
 test.run();

@@ -118,8 +118,14 @@ let notedVnode: object | undefined;
 /** The stand-in's own render of the view (renderApart), while it renders. */
 let apartVnode: object | undefined;
 const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => unknown>();
-/** The app's vnodes rendered in place after their separate render threw (a retry after a suspension renders in place again): a weak set, written only on that rare path. */
-const retriedInPlace = new WeakSet<object>();
+/**
+ * The app's vnodes rendered in place after their separate render threw, each
+ * with the root of that render: within it, the renderer calls the vnode again
+ * (a retry after a suspension; a pass after a state update during render), and
+ * it renders in place again. In a later render (an element the app keeps) it
+ * gets a stand-in as ever. A weak map, written only on that rare path.
+ */
+const retriedInPlace = new WeakMap<object, RenderedVNode>();
 let anyRetriedInPlace = false;
 /** The page's useId counter, for the root of the stand-in's render (`onRoot`). */
 let pageIds: [number, number] | undefined;
@@ -132,7 +138,9 @@ export const renderedInPlace = { count: 0 };
 export function renderOnce(vnode: VNode, note: NoteRender): void {
   if (vnode === notedVnode) notedVnode = undefined;
   const node = vnode as unknown as RenderedVNode;
-  if (standInDepth > 0 || node[IN_PLACE] || (anyRetriedInPlace && retriedInPlace.has(vnode)) || !inKnownRenderOutsideSvgOrSelect(node)) return;
+  if (standInDepth > 0 || node[IN_PLACE]) return;
+  const root = knownRootOutsideSvgOrSelect(node);
+  if (root === undefined || retriedInThisRender(node, root)) return;
   // A stand-in that never ran (its render threw first): that vnode is the app's again.
   restoreType(standingVnode);
   standingVnode = node;
@@ -172,6 +180,8 @@ function standInFor(view: View, note: NoteRender) {
     standIn = function (this: RenderedComponent, props: Record<string, unknown>, context: object): unknown {
       // The renderer has read the type already: the vnode is the app's again, whatever happens below.
       restoreType(this.__v);
+      // Called again in the render whose separate render of it threw (a state update during render): in place at once.
+      if (this.__v && retriedInThisRender(this.__v, knownRootOutsideSvgOrSelect(this.__v))) return renderInPlace(view, this, props, context);
       const root = idRootOf(this.__v);
       const html = root && renderApart(view, props, context, (root.__m ??= [0, 0]));
       if (!html) return renderInPlace(view, this, props, context);
@@ -189,7 +199,8 @@ function standInFor(view: View, note: NoteRender) {
 function renderInPlace(view: View, component: RenderedComponent, props: Record<string, unknown>, context: object): unknown {
   const vnode = component.__v;
   if (!vnode || typeof (view as { prototype?: { render?: unknown } }).prototype?.render === "function") return inPlaceVnode(view, props);
-  retriedInPlace.add(vnode);
+  const root = knownRootOutsideSvgOrSelect(vnode);
+  if (root) retriedInPlace.set(vnode, root);
   anyRetriedInPlace = true;
   // As the renderer makes (its context: what useContext reads) and calls it; the render hook (`_render`) again, as the separate render left preact/hooks on a component of its own.
   component.context = contextOf(view, context as Record<string, { props: { value: unknown } }>);
@@ -248,14 +259,19 @@ function idRootOf(vnode: RenderedVNode | undefined): RenderedVNode | undefined {
   return node;
 }
 
-/** Whether `vnode` is in a render that began through the root hook, and not inside <svg> or <select> (the renderer's modes). */
-function inKnownRenderOutsideSvgOrSelect(vnode: RenderedVNode): boolean {
+/** The root of `vnode`'s render when that began through the root hook and `vnode` is not inside <svg> or <select> (the renderer's modes); else undefined. */
+function knownRootOutsideSvgOrSelect(vnode: RenderedVNode): RenderedVNode | undefined {
   let node = vnode;
   while (node.__) {
     node = node.__;
-    if (node.type === "svg" || node.type === "select") return false;
+    if (node.type === "svg" || node.type === "select") return undefined;
   }
-  return node[KNOWN_ROOT] === true;
+  return node[KNOWN_ROOT] === true ? node : undefined;
+}
+
+/** Whether `vnode` rendered in place after its separate render threw, in the render of `root` (see `retriedInPlace`). */
+function retriedInThisRender(vnode: RenderedVNode, root: RenderedVNode | undefined): boolean {
+  return anyRetriedInPlace && root !== undefined && retriedInPlace.get(vnode) === root;
 }
 
 function isEmpty(context: object): boolean {
