@@ -181,7 +181,7 @@ function standInFor(view: View, note: NoteRender) {
       // The renderer has read the type already: the vnode is the app's again, whatever happens below.
       restoreType(this.__v);
       // Called again in the render whose separate render of it threw (a state update during render): in place at once.
-      if (this.__v && retriedInThisRender(this.__v, knownRootOutsideSvgOrSelect(this.__v))) return renderInPlace(view, this, props, context);
+      if (anyRetriedInPlace && this.__v && retriedInThisRender(this.__v, knownRootOutsideSvgOrSelect(this.__v))) return renderInPlace(view, this, props, context);
       const root = idRootOf(this.__v);
       const html = root && renderApart(view, props, context, (root.__m ??= [0, 0]));
       if (!html) return renderInPlace(view, this, props, context);
