@@ -53,11 +53,25 @@ import type { View } from "./render.ts";
 /** On the parent of a render that began through the root hook (preact-render-to-string's renderToString and renderToStringAsync): an own property, not a weak set (see the slots below). */
 const KNOWN_ROOT = Symbol("hono-replay.knownRoot");
 /**
- * On the vnode a stand-in makes to render its view in place: never given a
- * stand-in itself, however often it renders (a view that suspends under
- * renderToStringAsync renders the same vnode again after each suspension).
+ * On the vnode a stand-in makes to render its view in place (a class view, or
+ * the children a renderer without `tpl` renders): never given a stand-in
+ * itself, however often it renders.
  */
 const IN_PLACE = Symbol("hono-replay.inPlace");
+/**
+ * On a render's root: the app's vnodes rendered in place in that render after
+ * their separate render threw. The renderer renders such a vnode again within
+ * the render (a retry after a suspension), and it renders in place again; in a
+ * later render (an element the app keeps) it gets a stand-in as ever. Written
+ * only on that rare path; it goes with the render.
+ */
+const IN_PLACE_HERE = Symbol("hono-replay.inPlaceHere");
+/**
+ * On the component the renderer made for such a vnode: the renderer calls the
+ * stand-in again on it after a state update during render, and it renders in
+ * place at once rather than trying its separate render again.
+ */
+const RENDERED_IN_PLACE = Symbol("hono-replay.renderedInPlace");
 
 /** Preact's vnode as preact-render-to-string sets it up (mangled names, stable across Preact 10 and 11 renderers). */
 interface RenderedVNode {
@@ -69,10 +83,11 @@ interface RenderedVNode {
   __m?: [number, number];
   [KNOWN_ROOT]?: true;
   [IN_PLACE]?: true;
+  [IN_PLACE_HERE]?: Set<RenderedVNode>;
 }
 
 /** The component preact-render-to-string makes for a function's vnode (`__v`: `_vnode`). */
-type RenderedComponent = { __v?: RenderedVNode; context: unknown };
+type RenderedComponent = { __v?: RenderedVNode; context: unknown; [RENDERED_IN_PLACE]?: true };
 
 /** What the stand-in reports: the view, its props, and its markup when that is the markup it renders alone. */
 export type NoteRender = (view: View, props: Record<string, unknown>, alone: string | undefined) => void;
@@ -102,9 +117,9 @@ export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
  * its vnode's `options.diffed` comes right after the Fragment it returned,
  * whose `tpl` has no children to render), so at most one of each is pending; a
  * slot never consumed (a render that threw) is overwritten by the next. A mark
- * that must outlive such a step is a property of a vnode the recorder made or
- * preact-render-to-string made for the render (IN_PLACE, KNOWN_ROOT), never of
- * the app's. Weak collections did the same job at a cost: six insertions of
+ * that must outlive such a step is a property of an object the recorder made or
+ * preact-render-to-string made for the render (IN_PLACE, KNOWN_ROOT,
+ * IN_PLACE_HERE, RENDERED_IN_PLACE), never of the app's. Weak collections did the same job at a cost: six insertions of
  * young vnodes into old tables a request, each through V8's ephemeron write
  * barrier and the scavenger's ephemeron pass (perf, the bench's in-process
  * attached load: about 2% of the request thread), and an identity hash for
@@ -118,15 +133,6 @@ let notedVnode: object | undefined;
 /** The stand-in's own render of the view (renderApart), while it renders. */
 let apartVnode: object | undefined;
 const standIns = new WeakMap<View, (props: Record<string, unknown>, context: object) => unknown>();
-/**
- * The app's vnodes rendered in place after their separate render threw, each
- * with the root of that render: within it, the renderer calls the vnode again
- * (a retry after a suspension; a pass after a state update during render), and
- * it renders in place again. In a later render (an element the app keeps) it
- * gets a stand-in as ever. A weak map, written only on that rare path.
- */
-const retriedInPlace = new WeakMap<object, RenderedVNode>();
-let anyRetriedInPlace = false;
 /** The page's useId counter, for the root of the stand-in's render (`onRoot`). */
 let pageIds: [number, number] | undefined;
 /** Stand-ins rendering now: views inside them render in place (and are noted, enclosed views first). */
@@ -140,7 +146,7 @@ export function renderOnce(vnode: VNode, note: NoteRender): void {
   const node = vnode as unknown as RenderedVNode;
   if (standInDepth > 0 || node[IN_PLACE]) return;
   const root = knownRootOutsideSvgOrSelect(node);
-  if (root === undefined || retriedInThisRender(node, root)) return;
+  if (root === undefined || root[IN_PLACE_HERE]?.has(node)) return;
   // A stand-in that never ran (its render threw first): that vnode is the app's again.
   restoreType(standingVnode);
   standingVnode = node;
@@ -180,13 +186,13 @@ function standInFor(view: View, note: NoteRender) {
     standIn = function (this: RenderedComponent, props: Record<string, unknown>, context: object): unknown {
       // The renderer has read the type already: the vnode is the app's again, whatever happens below.
       restoreType(this.__v);
-      // Called again in the render whose separate render of it threw (a state update during render): in place at once.
-      if (anyRetriedInPlace && this.__v && retriedInThisRender(this.__v, knownRootOutsideSvgOrSelect(this.__v))) return renderInPlace(view, this, props, context);
+      if (this[RENDERED_IN_PLACE]) return renderInPlace(view, this, props, context);
       const root = idRootOf(this.__v);
       const html = root && renderApart(view, props, context, (root.__m ??= [0, 0]));
       if (!html) return renderInPlace(view, this, props, context);
       notedVnode = this.__v;
       note(view, { ...props }, html.alone ? html.markup : undefined);
+      // A renderer without `tpl` (the pretty one) renders the children instead: the view, in place.
       return h(Fragment, { tpl: [html.markup], exprs: [] } as never, inPlaceVnode(view, props));
     };
     Object.defineProperty(standIn, "displayName", { value: `RenderedOnce(${view.displayName ?? view.name ?? "view"})` });
@@ -200,9 +206,12 @@ function renderInPlace(view: View, component: RenderedComponent, props: Record<s
   const vnode = component.__v;
   if (!vnode || typeof (view as { prototype?: { render?: unknown } }).prototype?.render === "function") return inPlaceVnode(view, props);
   const root = knownRootOutsideSvgOrSelect(vnode);
-  if (root) retriedInPlace.set(vnode, root);
-  anyRetriedInPlace = true;
-  // As the renderer makes (its context: what useContext reads) and calls it; the render hook (`_render`) again, as the separate render left preact/hooks on a component of its own.
+  if (root) (root[IN_PLACE_HERE] ??= new Set()).add(vnode);
+  component[RENDERED_IN_PLACE] = true;
+  // As the renderer makes (its context: what useContext reads) and calls it. The render hook
+  // (`_render`) again, as the separate render left preact/hooks on a component of its own: the
+  // live `options.__r`, which is the one the renderer captured unless hooks were reinstalled
+  // while a render was suspended.
   component.context = contextOf(view, context as Record<string, { props: { value: unknown } }>);
   (options as unknown as { __r?: (vnode: RenderedVNode) => void }).__r?.(vnode);
   return (view as (this: object, props: Record<string, unknown>, context: unknown) => unknown).call(component, props, component.context);
@@ -269,10 +278,6 @@ function knownRootOutsideSvgOrSelect(vnode: RenderedVNode): RenderedVNode | unde
   return node[KNOWN_ROOT] === true ? node : undefined;
 }
 
-/** Whether `vnode` rendered in place after its separate render threw, in the render of `root` (see `retriedInPlace`). */
-function retriedInThisRender(vnode: RenderedVNode, root: RenderedVNode | undefined): boolean {
-  return anyRetriedInPlace && root !== undefined && retriedInPlace.get(vnode) === root;
-}
 
 function isEmpty(context: object): boolean {
   for (const _ in context) return false;
