@@ -81,8 +81,12 @@ export const HOST_DEFAULTS = Object.freeze({
  * (worker/drain.ts says why these bounds).
  */
 export const ENGINE_DEFAULTS = Object.freeze({
-  /** A segment is written once its unsent frames hold this many characters… */
-  segmentMaxChars: 64 * 1024,
+  /**
+   * A segment is written once its unsent frames hold this many characters…
+   * (a bound on one recording's held frames and on one store write: segments
+   * are meant to go by age, and the engine's `maxHeldChars` bounds them all)
+   */
+  segmentMaxChars: 1024 * 1024,
   /** …or its oldest frame is this old. */
   segmentMaxAgeMs: 1_000,
 });

@@ -13,7 +13,9 @@
  * 256 frames made a 200-keystroke session typed at machine speed (402 frames
  * of deltas, 41,000 characters) write a segment halfway that its
  * finalization read back and deleted at once, a fifth of what the persistence
- * worker cost a request under load (bench 3b). With more recordings holding frames than
+ * worker cost a request under load (bench 3b). The bound is large (1 Mi by
+ * default): segments are meant to go by age, and an app whose every frame is
+ * large must not write one a request. With more recordings holding frames than
  * AGED_SEGMENTS_PER_SECOND, each waits longer, so that segments due by age go
  * to the store at about that rate, up to AGE_STRETCH_MAX times `maxAgeMs`
  * (past 250 recordings at the default, the rate grows again) and within the

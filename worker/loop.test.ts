@@ -93,7 +93,7 @@ for (const engine of ENGINES) {
       const first = await app.request("/");
       // A mount and one interaction: a recording of a mount alone (a bounce) is never stored.
       assert.is((await app.request("/?n=1", { headers: { cookie: first.headers.get("set-cookie")!.split(";")[0] } })).status, 200);
-      // Control: three frames are not due at once (segments go by size, 64 Ki characters, or by age, 1 s),
+      // Control: three frames are not due at once (segments go by size, 1 Mi characters, or by age, 1 s),
       // unless this machine took that long to get here.
       const segments = (await hooks.stats()).segments;
       if (Date.now() - startedAt < 500) assert.is(segments, 0, "nothing written the moment the frames are there");
