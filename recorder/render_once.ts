@@ -119,11 +119,12 @@ export function unobserved<A, B, T>(render: (a: A, b: B) => T, a: A, b: B): T {
  * slot never consumed (a render that threw) is overwritten by the next. A mark
  * that must outlive such a step is a property of an object the recorder made or
  * preact-render-to-string made for the render (IN_PLACE, KNOWN_ROOT,
- * IN_PLACE_HERE, RENDERED_IN_PLACE), never of the app's. Weak collections did the same job at a cost: six insertions of
- * young vnodes into old tables a request, each through V8's ephemeron write
- * barrier and the scavenger's ephemeron pass (perf, the bench's in-process
- * attached load: about 2% of the request thread), and an identity hash for
- * every component vnode of every render that `renderedOnce` looked up.
+ * IN_PLACE_HERE, RENDERED_IN_PLACE), never of the app's. Weak collections did
+ * the same job at a cost: six insertions of young vnodes into old tables a
+ * request, each through V8's ephemeron write barrier and the scavenger's
+ * ephemeron pass (perf, the bench's in-process attached load: about 2% of the
+ * request thread), and an identity hash for every component vnode of every
+ * render that `renderedOnce` looked up.
  */
 /** The vnode given a stand-in, and its view, until the stand-in runs (or, if it never does, until it rendered). */
 let standingVnode: RenderedVNode | undefined;
@@ -277,7 +278,6 @@ function knownRootOutsideSvgOrSelect(vnode: RenderedVNode): RenderedVNode | unde
   }
   return node[KNOWN_ROOT] === true ? node : undefined;
 }
-
 
 function isEmpty(context: object): boolean {
   for (const _ in context) return false;
