@@ -16,6 +16,8 @@ import { counterRecording } from "./engine.fixture.ts";
 
 const ID = "0rec-waiting";
 const { start, mount, click } = counterRecording(ID);
+/** The segment policy these tests drain with: a size bound of its own (the rule, not the default), and the default age. */
+const POLICY = { maxChars: 64 * 1024, maxAgeMs: 1_000 };
 
 test("after frames the loop paces itself; after none it waits for the first frame, at most until a segment is due", () => {
   const paced = nextWait(3, 5_000);
@@ -28,7 +30,7 @@ test("after frames the loop paces itself; after none it waits for the first fram
 });
 
 test("nextDueIn: when the oldest unsent frame of a recording someone interacted with is maxAgeMs old; an ending one at once; nothing for frames alone", () => {
-  const drainer = new Drainer(() => {}, { maxChars: 64 * 1024, maxAgeMs: 1_000 });
+  const drainer = new Drainer(() => {}, POLICY);
   assert.is(drainer.nextDueIn(0), undefined, "no recordings");
   drainer.ingest([start(false), mount], 0);
   assert.is(drainer.nextDueIn(10), undefined, "a mount alone waits for an interaction (it may be discarded): nothing due by time");
@@ -53,21 +55,21 @@ test("nextDueIn: a full segment (maxChars) is due at once, as due() has it, howe
 });
 
 test("a segment is full by its characters, not its frames: a session typed at machine speed is not cut into segments of a few hundred frames", () => {
-  const drainer = new Drainer(() => {}, { maxChars: 64 * 1024, maxAgeMs: 1_000 });
+  const drainer = new Drainer(() => {}, POLICY);
   drainer.ingest([start(false), mount], 0);
   for (let i = 1; i <= 200; i++) drainer.ingest(click(i), 1 + i);
   const rec = drainer.get(ID)!;
   assert.is(rec.unsent.length, 401, "control: 401 frames held, more than the 256 a segment used to hold");
-  assert.ok(rec.unsentChars < 64 * 1024, `control: under maxChars (${rec.unsentChars})`);
+  assert.ok(rec.unsentChars < POLICY.maxChars, `control: under maxChars (${rec.unsentChars})`);
   assert.equal(drainer.due(300), [], "not due: small and young");
   assert.is(drainer.nextDueIn(300), 700, "due by age");
-  const big = "x".repeat(64 * 1024);
+  const big = "x".repeat(POLICY.maxChars);
   drainer.ingest([frame(ID, FrameKind.info, 310, "note", big, 202)], 310);
   assert.equal(drainer.due(320), [rec], "past maxChars: due at once");
 });
 
 test("many recordings holding frames: each segment waits longer, so segments due by age stay at about AGED_SEGMENTS_PER_SECOND, up to AGE_STRETCH_MAX", () => {
-  const drainer = new Drainer(() => {}, { maxChars: 64 * 1024, maxAgeMs: 1_000 });
+  const drainer = new Drainer(() => {}, POLICY);
   const typing = sessionsOf(drainer);
   typing(AGED_SEGMENTS_PER_SECOND, 0);
   assert.is(drainer.segmentAgeMs(), 1_000, "control: up to the rate, maxAgeMs");
@@ -84,17 +86,17 @@ test("many recordings holding frames: each segment waits longer, so segments due
 });
 
 test("the engine's bounds on stretching: a cap (a quarter of the idle timeout), none near the held-characters bound", () => {
-  const capped = new Drainer(() => {}, { maxChars: 64 * 1024, maxAgeMs: 1_000, stretch: { maxMs: 2_500, belowChars: Infinity } });
+  const capped = new Drainer(() => {}, { ...POLICY, stretch: { maxMs: 2_500, belowChars: Infinity } });
   sessionsOf(capped)(AGED_SEGMENTS_PER_SECOND * 4, 0);
   assert.is(capped.segmentAgeMs(), 2_500, "capped");
-  const full = new Drainer(() => {}, { maxChars: 64 * 1024, maxAgeMs: 1_000, stretch: { maxMs: Infinity, belowChars: 1 } });
+  const full = new Drainer(() => {}, { ...POLICY, stretch: { maxMs: Infinity, belowChars: 1 } });
   sessionsOf(full)(AGED_SEGMENTS_PER_SECOND * 4, 0);
   assert.ok(full.heldChars >= 1, "control: frames are held");
   assert.is(full.segmentAgeMs(), 1_000, "holding that much: maxAgeMs");
 });
 
 test("a recording another instance served too is never held back: joined here, or a request counter that skipped one", () => {
-  const drainer = new Drainer(() => {}, { maxChars: 64 * 1024, maxAgeMs: 1_000 });
+  const drainer = new Drainer(() => {}, POLICY);
   sessionsOf(drainer)(AGED_SEGMENTS_PER_SECOND * 3, 0);
   assert.is(drainer.segmentAgeMs(), 3_000, "control: stretched");
   const joined = counterRecording("0rec-joined");
